@@ -1,0 +1,141 @@
+// Package ci is herald's domain of build servers: builders, builds, results, workers and the
+// events they cause. It knows nothing of Postgres or Telegram, so everything in it is tested
+// with plain values. Each CI system lives in a subpackage that implements Provider.
+package ci
+
+import (
+	"errors"
+	"time"
+)
+
+// Result is how a build ended, with the names Buildbot gives them. The zero value means the
+// build has not finished.
+type Result string
+
+const (
+	ResultNone      Result = ""
+	ResultSuccess   Result = "success"
+	ResultWarnings  Result = "warnings"
+	ResultFailure   Result = "failure"
+	ResultSkipped   Result = "skipped"
+	ResultException Result = "exception"
+	ResultRetry     Result = "retry"
+	ResultCancelled Result = "cancelled"
+)
+
+// Results lists every finished result, in Buildbot's numeric order (0..6).
+var Results = []Result{ResultSuccess, ResultWarnings, ResultFailure, ResultSkipped, ResultException, ResultRetry, ResultCancelled}
+
+// Valid reports whether r is one of the known finished results.
+func (r Result) Valid() bool {
+	for _, k := range Results {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Builder is a named job on a CI connection.
+type Builder struct {
+	Conn        string   // name of the CI connection in herald's config
+	ID          string   // the provider's id for the builder
+	Name        string   // the name users type
+	Description string   // may be empty
+	Tags        []string // may be empty
+	Online      bool     // at least one worker able to run it is connected
+}
+
+// Build is one run of a builder. Fields a provider cannot fill stay empty.
+type Build struct {
+	Conn        string // name of the CI connection in herald's config
+	ID          string // the provider's id, unique within the connection
+	Number      int    // the number users see, unique within the builder
+	Builder     string // builder name
+	BuilderID   string
+	RequestID   string // the provider's build request id, used to follow a forced build
+	Branch      string
+	Revision    string
+	Owner       string // who asked for it (forcing user, pusher)
+	Author      string // author of the change, when known
+	Reason      string
+	StartedAt   time.Time
+	FinishedAt  time.Time // zero while running
+	Complete    bool
+	Result      Result // ResultNone while running
+	StateText   string // the provider's one-line state ("build successful", "failed compile")
+	CurrentStep string // name of the step running now, while running
+	FailedStep  string // the first step that failed, for failed builds
+	URL         string // a link a person can open
+}
+
+// Duration is how long the build ran, or has run until now when it is still running.
+func (b Build) Duration(now time.Time) time.Duration {
+	if b.StartedAt.IsZero() {
+		return 0
+	}
+	end := b.FinishedAt
+	if end.IsZero() {
+		end = now
+	}
+	return end.Sub(b.StartedAt)
+}
+
+// Worker is a machine that runs builds.
+type Worker struct {
+	Conn      string
+	ID        string
+	Name      string
+	Connected bool
+	Builders  []string // builders it serves, when the provider says
+}
+
+// ForceScheduler is a way to start builds by hand, with the fields a user may set.
+type ForceScheduler struct {
+	Conn     string
+	Name     string
+	Label    string
+	Builders []string
+	Fields   []ForceField
+}
+
+// FieldType is the kind of value a force field takes.
+type FieldType string
+
+const (
+	FieldText   FieldType = "text"
+	FieldInt    FieldType = "int"
+	FieldBool   FieldType = "bool"
+	FieldChoice FieldType = "choice"
+)
+
+// ForceField is one parameter of a force scheduler.
+type ForceField struct {
+	Name     string // the key sent back to the provider, e.g. "branch" or "reason"
+	Label    string
+	Type     FieldType
+	Default  string
+	Required bool
+	Choices  []string // for FieldChoice
+}
+
+// ForceRequest asks a provider to start a build.
+type ForceRequest struct {
+	Scheduler string
+	Builder   string
+	Owner     string            // shown as the build's owner, e.g. "alice (telegram 123)"
+	Reason    string            // may be empty
+	Params    map[string]string // force field name → value
+}
+
+// ForceResult identifies what a force started, so herald can follow the build.
+type ForceResult struct {
+	BuildsetID string
+	RequestIDs []string // one per builder
+}
+
+// Errors a provider returns. Messages are safe to show in a chat.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrUnsupported = errors.New("this CI does not support that")
+)

@@ -1,0 +1,72 @@
+package ci
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Provider is one connection to a CI system. Every method that talks to the CI takes a
+// context; errors wrap the sentinels of this package where one fits, and any error whose
+// chain holds a *UserError can be shown to a chat user as it is.
+type Provider interface {
+	// Name is the connection's name from the config; it is put on every Builder, Build,
+	// Worker and Event the provider returns.
+	Name() string
+	// Kind is the CI system, e.g. "buildbot".
+	Kind() string
+	// Builders lists the builders with whether they can run now.
+	Builders(ctx context.Context) ([]Builder, error)
+	// RunningBuilds lists the builds in progress, with their current step.
+	RunningBuilds(ctx context.Context) ([]Build, error)
+	// LastBuilds returns the last n completed builds of a builder, newest first.
+	LastBuilds(ctx context.Context, builder string, n int) ([]Build, error)
+	// Build returns one build by the provider's id.
+	Build(ctx context.Context, id string) (Build, error)
+	// Workers lists the workers and whether they are connected.
+	Workers(ctx context.Context) ([]Worker, error)
+	// Watch streams raw events to sink until ctx ends, reconnecting by itself. On every
+	// (re)connect it first catches up from the API: every build that started or finished
+	// after since is delivered (with CatchUp set), so nothing is lost across a disconnect or
+	// a restart of herald; the sink drops duplicates by Event.Key. Watch returns only when
+	// ctx ends or the sink returns an error wrapping ErrStop.
+	Watch(ctx context.Context, since time.Time, sink EventSink) error
+}
+
+// Forcer is the optional capability to start and stop builds.
+type Forcer interface {
+	// ForceSchedulers lists the ways to start a build by hand and their fields.
+	ForceSchedulers(ctx context.Context) ([]ForceScheduler, error)
+	// Force starts a build.
+	Force(ctx context.Context, req ForceRequest) (ForceResult, error)
+	// Stop cancels a running build.
+	Stop(ctx context.Context, buildID, reason string) error
+}
+
+// EventSink takes the events a provider streams. Deliver must be idempotent by Event.Key
+// and must return only once the event is stored: a provider moves on after it returns.
+type EventSink interface {
+	Deliver(ctx context.Context, ev Event) error
+}
+
+// SinkFunc adapts a function to EventSink.
+type SinkFunc func(ctx context.Context, ev Event) error
+
+// Deliver calls f.
+func (f SinkFunc) Deliver(ctx context.Context, ev Event) error { return f(ctx, ev) }
+
+// ErrStop, returned by a sink, ends Watch.
+var ErrStop = errors.New("ci: stop watching")
+
+// UserError is an error whose message is written for a chat user, e.g. "builder docs is
+// offline" or "this CI cannot stop builds".
+type UserError struct {
+	Msg string
+	Err error // the cause, for logs; may be nil
+}
+
+func (e *UserError) Error() string { return e.Msg }
+func (e *UserError) Unwrap() error { return e.Err }
+
+// Userf makes a UserError.
+func Userf(err error, msg string) error { return &UserError{Msg: msg, Err: err} }

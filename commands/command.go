@@ -1,0 +1,99 @@
+// Package commands holds one file per chat command. A handler takes a Request (who asked,
+// where, with which arguments, or which button they pressed) and returns Replies; it never
+// talks to Telegram. The transport (package bot) parses updates into Requests and renders
+// Replies.
+package commands
+
+import (
+	"context"
+	"errors"
+)
+
+// Request is one command or one button press.
+type Request struct {
+	UpdateID  int64
+	ChatID    int64
+	ChatType  string // private | group | supergroup | channel
+	ChatTitle string
+	ThreadID  int64 // forum topic, 0 when none
+	IsForum   bool
+	UserID    int64
+	UserName  string // @username without @, may be empty
+	FirstName string
+	Command   string   // lower case, without slash and @botname; empty for plain text and buttons
+	Args      []string // shell-like split, quotes removed
+	Text      string   // the whole message text (for answers to a pending question)
+	MessageID int      // the message the user sent, or the message the pressed button is on
+
+	// Button is set when the user pressed an inline button: the payload herald stored
+	// server-side for it (see Button.Data).
+	Button *Pressed
+}
+
+// Pressed describes a pressed inline button.
+type Pressed struct {
+	QueryID string // Telegram's callback query id, answered by the transport
+	Data    string // the button's Data as the handler created it
+}
+
+// Private reports whether the request comes from a one-to-one chat with the bot.
+func (r Request) Private() bool { return r.ChatType == "private" }
+
+// Reply is one thing herald says back. Text is Telegram HTML: handlers escape every dynamic
+// piece with html.EscapeString (see Escape).
+type Reply struct {
+	Text     string
+	Keyboard [][]Button // inline keyboard under the message; nil for none
+	// Edit replaces the message the pressed button is on (Request.MessageID) instead of
+	// sending a new one.
+	Edit bool
+	// Silent sends without a notification sound.
+	Silent bool
+}
+
+// Button is an inline keyboard button. Data is any string: the transport keeps it server-side
+// and gives Telegram a short key, so it may be longer than Telegram's 64-byte limit.
+type Button struct {
+	Text string
+	Data string
+	URL  string // a link button instead of a callback, when set
+}
+
+// Response is what a handler returns: the replies, in order, and for a button press the short
+// notice Telegram shows on the presser's screen.
+type Response struct {
+	Replies []Reply
+	Notice  string // answerCallbackQuery text; may be empty
+}
+
+// Handler handles one command.
+type Handler interface {
+	Handle(ctx context.Context, req Request) (Response, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, req Request) (Response, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, req Request) (Response, error) { return f(ctx, req) }
+
+// UserError is an error whose message is safe and meant to be shown in the chat. Any other
+// error is shown as "internal error" and logged.
+type UserError struct{ Msg string }
+
+func (e *UserError) Error() string { return e.Msg }
+
+// Userf returns a UserError.
+func Userf(msg string) error { return &UserError{Msg: msg} }
+
+// AsUser returns the chat-safe message of err, if it has one.
+func AsUser(err error) (string, bool) {
+	var ue *UserError
+	if errors.As(err, &ue) {
+		return ue.Msg, true
+	}
+	return "", false
+}
+
+// Say is a Response with one plain reply.
+func Say(text string) Response { return Response{Replies: []Reply{{Text: text}}} }
