@@ -79,3 +79,13 @@ CREATE TABLE followups (
     PRIMARY KEY (chat_id, thread_id, conn, request_id)
 );
 CREATE INDEX followups_request ON followups (conn, request_id);
+
+-- Inline-button payloads. Telegram carries at most 64 bytes of callback data, so a button
+-- carries only this key; the payload stays here and survives restarts.
+CREATE TABLE callbacks (
+    key        text PRIMARY KEY,
+    chat_id    bigint      NOT NULL,
+    data       text        NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX callbacks_created ON callbacks (created_at);
