@@ -55,7 +55,7 @@ func (s *Store) Callback(ctx context.Context, chatID int64, key string) (string,
 
 // PruneCallbacks deletes payloads older than maxAge; their buttons then answer as stale.
 func (s *Store) PruneCallbacks(ctx context.Context, maxAge time.Duration) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM callbacks WHERE created_at < now() - $1::interval`, maxAge.String())
+	tag, err := s.pool.Exec(ctx, `DELETE FROM callbacks WHERE created_at < now() - make_interval(secs => $1)`, maxAge.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("store: prune callbacks: %w", err)
 	}
