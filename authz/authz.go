@@ -4,7 +4,7 @@
 //
 //   - harmless ("safe") commands are allowed for everyone unless a rule restricts them;
 //   - dangerous commands (force, stop, shutdown) are denied unless a rule allows them;
-//   - the special command name "safe" (Buildbot's ”) stands for every harmless command and
+//   - the special command name "safe" (Buildbot's empty name) stands for every harmless command and
 //     "dangerous" (Buildbot's '!') for every dangerous one;
 //   - a rule's value is everyone, nobody, or a list of user ids and named groups.
 //

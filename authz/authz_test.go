@@ -146,8 +146,8 @@ func TestBuilderScopes(t *testing.T) {
 		{10, "force", "main", true, ""},
 		{10, "force", "", true, ""},
 		{10, "stop", "docs-en", true, ""},
-		// "nobody" on prod-* takes the right away from release for stop, but force on
-		// prod-* is decided by... the dangerous scoped rule too (no force rule matches).
+		// "nobody" on prod-* takes the right away from release: for stop, and for force
+		// too, since no rule naming force matches prod-*.
 		{10, "stop", "prod-db", false, "you may not use /stop on prod-db"},
 		{10, "force", "prod-db", false, "you may not use /force on prod-db"},
 		{99, "force", "main", false, "you may not use /force"},
