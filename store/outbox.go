@@ -1,0 +1,289 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// OutboxChannel is the Postgres NOTIFY channel Enqueue signals on; the sender LISTENs to it so
+// it wakes within milliseconds of a commit instead of polling.
+const OutboxChannel = "herald_outbox"
+
+// OutMessage is one message waiting to go to Telegram.
+type OutMessage struct {
+	ChatID, ThreadID int64
+	Text             string // Telegram HTML, already escaped
+	ReplyMarkup      []byte // JSON inline keyboard ({"inline_keyboard":[...]}) or nil
+	Silent           bool   // disable_notification
+	EditMessageID    int    // > 0: editMessageText of that message instead of sending
+	// CardKey names a live build card (e.g. "conn/build/42"). When the chat already has a
+	// card with this key the sender edits that message; otherwise it sends a new one and
+	// remembers it as the card. The card's message id is only known once Telegram accepted
+	// the first message, so it is resolved at send time, never at enqueue time.
+	CardKey string
+	// CardOnly, with CardKey, edits the card when it exists and drops the message when it
+	// does not: used to bring a "started" card up to date when the result itself goes out
+	// as a separate notifying message (problem, recovery).
+	CardOnly bool
+	UpdateID int64 // the update this answers, 0 for notifications (for tracing)
+}
+
+// Queued is an outbox row the sender holds.
+type Queued struct {
+	ID int64
+	OutMessage
+	Attempts  int
+	CreatedAt time.Time
+}
+
+// Enqueue adds messages to the outbox in the caller's transaction. Postgres delivers the
+// NOTIFY only when the transaction commits, so the sender never sees a message that may
+// still roll back.
+func (tx *Tx) Enqueue(ctx context.Context, msgs ...OutMessage) error {
+	return enqueue(ctx, tx.tx, msgs)
+}
+
+// Enqueue is Tx.Enqueue in its own transaction.
+func (s *Store) Enqueue(ctx context.Context, msgs ...OutMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return s.InTx(ctx, func(tx *Tx) error { return tx.Enqueue(ctx, msgs...) })
+}
+
+func enqueue(ctx context.Context, q querier, msgs []OutMessage) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	n := len(msgs)
+	var (
+		chat, thread, update = make([]int64, n), make([]int64, n), make([]int64, n)
+		text, cardKey        = make([]string, n), make([]string, n)
+		markup               = make([]*string, n)
+		silent, cardOnly     = make([]bool, n), make([]bool, n)
+		edit                 = make([]int32, n)
+	)
+	for i, m := range msgs {
+		chat[i], thread[i], update[i] = m.ChatID, m.ThreadID, m.UpdateID
+		text[i], cardKey[i] = m.Text, m.CardKey
+		silent[i], cardOnly[i] = m.Silent, m.CardOnly
+		edit[i] = int32(m.EditMessageID)
+		if m.ReplyMarkup != nil {
+			s := string(m.ReplyMarkup)
+			markup[i] = &s
+		}
+	}
+	// One statement for any number of rows: an event to 3,000 chats is one round trip.
+	_, err := q.Exec(ctx, `
+		INSERT INTO outbox (chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only, update_id)
+		SELECT c, t, x, m, s, e, k, o, u
+		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::integer[], $7::text[], $8::boolean[], $9::bigint[])
+			WITH ORDINALITY AS r (c, t, x, m, s, e, k, o, u, n)
+		ORDER BY n`, chat, thread, text, markup, silent, edit, cardKey, cardOnly, update)
+	if err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	if _, err := q.Exec(ctx, `SELECT pg_notify($1, '')`, OutboxChannel); err != nil {
+		return fmt.Errorf("store: enqueue: notify: %w", err)
+	}
+	return nil
+}
+
+// ReleaseClaims hands every claimed row back, for a sender that is starting: whatever the
+// previous process held in memory and did not finish goes out again.
+func (s *Store) ReleaseClaims(ctx context.Context) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET claimed = false WHERE claimed`); err != nil {
+		return fmt.Errorf("store: release outbox claims: %w", err)
+	}
+	return nil
+}
+
+// ClaimOutbox takes up to limit unclaimed rows, oldest first, and marks them held by this
+// sender. Claiming rather than reading "ids above the last seen" also catches a transaction
+// that took its id early and committed late.
+func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Queued, error) {
+	rows, err := s.pool.Query(ctx, `
+		UPDATE outbox SET claimed = true
+		WHERE id IN (SELECT id FROM outbox WHERE NOT claimed ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+		RETURNING id, chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only,
+			update_id, attempts, created_at`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim outbox: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Queued, error) {
+		var (
+			q      Queued
+			markup *string
+			edit   int32
+		)
+		err := r.Scan(&q.ID, &q.ChatID, &q.ThreadID, &q.Text, &markup, &q.Silent, &edit, &q.CardKey, &q.CardOnly,
+			&q.UpdateID, &q.Attempts, &q.CreatedAt)
+		if markup != nil {
+			q.ReplyMarkup = []byte(*markup)
+		}
+		q.EditMessageID = int(edit)
+		return q, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: claim outbox: %w", err)
+	}
+	return out, nil
+}
+
+// AckSent deletes a row Telegram accepted. When the message opened a live build card
+// (CardKey set and a new message was sent), cardMessageID records it for later edits.
+func (s *Store) AckSent(ctx context.Context, q Queued, cardMessageID int) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.Exec(ctx, `DELETE FROM outbox WHERE id = $1`, q.ID); err != nil {
+			return fmt.Errorf("store: ack sent: %w", err)
+		}
+		if q.CardKey == "" || cardMessageID <= 0 {
+			return nil
+		}
+		_, err := tx.tx.Exec(ctx, `
+			INSERT INTO build_cards (chat_id, thread_id, card_key, message_id) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (chat_id, thread_id, card_key) DO UPDATE SET message_id = excluded.message_id`,
+			q.ChatID, q.ThreadID, q.CardKey, cardMessageID)
+		if err != nil {
+			return fmt.Errorf("store: save build card: %w", err)
+		}
+		return nil
+	})
+}
+
+// CardMessage returns the Telegram message id of a live build card, ErrNotFound when the
+// chat has none with that key.
+func (s *Store) CardMessage(ctx context.Context, chatID, threadID int64, key string) (int, error) {
+	var id int32
+	err := s.pool.QueryRow(ctx, `SELECT message_id FROM build_cards WHERE chat_id = $1 AND thread_id = $2 AND card_key = $3`,
+		chatID, threadID, key).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("store: build card: %w", err)
+	}
+	return int(id), nil
+}
+
+// ForgetCard drops a card whose message can no longer be edited (deleted by a user, too old).
+func (s *Store) ForgetCard(ctx context.Context, chatID, threadID int64, key string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM build_cards WHERE chat_id = $1 AND thread_id = $2 AND card_key = $3`, chatID, threadID, key)
+	if err != nil {
+		return fmt.Errorf("store: forget build card: %w", err)
+	}
+	return nil
+}
+
+// PruneCards deletes cards older than maxAge: their builds finished long ago.
+func (s *Store) PruneCards(ctx context.Context, maxAge time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM build_cards WHERE created_at < now() - make_interval(secs => $1)`, maxAge.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("store: prune build cards: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// RecordAttempt notes a failed, retryable attempt; the row stays queued.
+func (s *Store) RecordAttempt(ctx context.Context, id int64, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1`, id, reason)
+	if err != nil {
+		return fmt.Errorf("store: record send attempt: %w", err)
+	}
+	return nil
+}
+
+// FailOutbox moves a message Telegram refused for good to outbox_failed.
+func (s *Store) FailOutbox(ctx context.Context, id int64, reason string) error {
+	_, err := s.pool.Exec(ctx, `
+		WITH gone AS (DELETE FROM outbox WHERE id = $1 RETURNING id, chat_id, thread_id, text, update_id, attempts, created_at)
+		INSERT INTO outbox_failed (id, chat_id, thread_id, text, update_id, attempts, error, created_at)
+		SELECT id, chat_id, thread_id, text, update_id, attempts + 1, $2, created_at FROM gone
+		ON CONFLICT (id) DO NOTHING`, id, reason)
+	if err != nil {
+		return fmt.Errorf("store: fail outbox message: %w", err)
+	}
+	return nil
+}
+
+// FailedMessage is a message Telegram refused for good.
+type FailedMessage struct {
+	ID, ChatID, ThreadID int64
+	Text, Error          string
+	FailedAt             time.Time
+}
+
+// FailedMessages lists a chat's refused messages, newest first: the diagnostic an admin sees.
+func (s *Store) FailedMessages(ctx context.Context, chatID int64, limit int) ([]FailedMessage, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, chat_id, thread_id, text, error, failed_at FROM outbox_failed
+		WHERE chat_id = $1 ORDER BY failed_at DESC, id DESC LIMIT $2`, chatID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: failed messages: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FailedMessage, error) {
+		var f FailedMessage
+		err := r.Scan(&f.ID, &f.ChatID, &f.ThreadID, &f.Text, &f.Error, &f.FailedAt)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: failed messages: %w", err)
+	}
+	return out, nil
+}
+
+// OutboxDepth counts the messages not yet accepted by Telegram.
+func (s *Store) OutboxDepth(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM outbox`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: outbox depth: %w", err)
+	}
+	return n, nil
+}
+
+// ListenOutbox calls wake whenever an Enqueue commits, until ctx ends. It holds one pool
+// connection; when that connection breaks it reconnects and calls wake once, since a
+// notification may have been missed meanwhile. It returns ctx's error.
+func (s *Store) ListenOutbox(ctx context.Context, ready, wake func()) error {
+	backoff := 100 * time.Millisecond
+	for {
+		err := s.listenOnce(ctx, ready, wake)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		_ = err // the caller sees the effect (a wake); the error is only a dropped connection
+		wake()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (s *Store) listenOnce(ctx context.Context, ready, wake func()) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("store: listen: %w", err)
+	}
+	// A connection that LISTENs must not go back to the pool still listening.
+	defer conn.Release()
+	defer func() { _, _ = conn.Exec(context.Background(), `UNLISTEN *`) }()
+	if _, err := conn.Exec(ctx, `LISTEN `+OutboxChannel); err != nil {
+		return fmt.Errorf("store: listen: %w", err)
+	}
+	if ready != nil {
+		ready()
+	}
+	for {
+		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+			return fmt.Errorf("store: wait for notification: %w", err)
+		}
+		wake()
+	}
+}

@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// Target is one chat (or forum topic of it) an event is to be told to.
+type Target struct {
+	ChatID, ThreadID int64
+	// Kinds are the event's kinds the chat's subscription asked for, in ci.Kinds order;
+	// empty when only a watch brought the chat here.
+	Kinds []ci.Kind
+	// Watch is set when the chat watches this build (/watch) or forced it (/force): it
+	// hears the build's start and result whatever its subscription says.
+	Watch       bool
+	CardMode    string // "edit" (live build card) or "new"
+	LoudSuccess bool   // successes notify with sound
+}
+
+// EventKinds is every kind an event counts as: its raw kind and what classification derived.
+func EventKinds(ev ci.Event) []ci.Kind {
+	kinds := []ci.Kind{ev.Kind}
+	for _, k := range ev.Derived {
+		if !slices.Contains(kinds, k) {
+			kinds = append(kinds, k)
+		}
+	}
+	return kinds
+}
+
+// MatchTargets finds who is to hear about ev: subscriptions whose events, builder and branch
+// patterns match; for a started build, the chats that forced it (their follow-up turns into a
+// watch); for a finished build, the chats watching it (the watch ends). Paused chats are
+// left out. Run it in the transaction that stored the event, so a follow-up or watch is
+// consumed exactly when its message is queued.
+func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
+	kinds := EventKinds(ev)
+	names := make([]string, len(kinds))
+	for i, k := range kinds {
+		names[i] = string(k)
+	}
+	rows, err := tx.tx.Query(ctx, `
+		SELECT s.chat_id, s.thread_id, s.events, s.builders, s.branches, c.card_mode, c.loud_success
+		FROM subscriptions s JOIN chats c ON c.id = s.chat_id
+		WHERE c.paused_at IS NULL AND s.events && $1::text[]
+		ORDER BY s.chat_id, s.thread_id`, names)
+	if err != nil {
+		return nil, fmt.Errorf("store: match subscriptions: %w", err)
+	}
+	var out []Target
+	idx := map[[2]int64]int{}
+	var (
+		t                          Target
+		events, builders, branches []string
+	)
+	_, err = pgx.ForEachRow(rows, []any{&t.ChatID, &t.ThreadID, &events, &builders, &branches, &t.CardMode, &t.LoudSuccess}, func() error {
+		if !subjectMatches(ev, builders, branches) {
+			return nil
+		}
+		var got []ci.Kind
+		for _, k := range ci.Kinds {
+			if slices.Contains(kinds, k) && slices.Contains(events, string(k)) {
+				got = append(got, k)
+			}
+		}
+		if len(got) == 0 {
+			return nil
+		}
+		tt := t
+		tt.Kinds = got
+		idx[[2]int64{t.ChatID, t.ThreadID}] = len(out)
+		out = append(out, tt)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: match subscriptions: %w", err)
+	}
+	watchers, err := tx.watchers(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range watchers {
+		if i, ok := idx[[2]int64{w.ChatID, w.ThreadID}]; ok {
+			out[i].Watch = true
+			continue
+		}
+		idx[[2]int64{w.ChatID, w.ThreadID}] = len(out)
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// watchers consumes the follow-ups and watches ev concerns and returns their chats.
+func (tx *Tx) watchers(ctx context.Context, ev ci.Event) ([]Target, error) {
+	if ev.Build == nil {
+		return nil, nil
+	}
+	b := ev.Build
+	var q string
+	var args []any
+	switch ev.Kind {
+	case ci.KindStarted:
+		if b.RequestID == "" {
+			return nil, nil
+		}
+		// The forced build has started: from now on the chat follows it by build id.
+		q = `
+			WITH f AS (
+				DELETE FROM followups WHERE conn = $1 AND request_id = $2
+				RETURNING chat_id, thread_id, builder, user_id),
+			w AS (
+				INSERT INTO watches (chat_id, thread_id, conn, build_id, builder, user_id)
+				SELECT chat_id, thread_id, $1, $3, CASE WHEN builder = '' THEN $4 ELSE builder END, user_id FROM f
+				ON CONFLICT DO NOTHING)
+			SELECT f.chat_id, f.thread_id, c.card_mode, c.loud_success
+			FROM f JOIN chats c ON c.id = f.chat_id WHERE c.paused_at IS NULL
+			ORDER BY f.chat_id, f.thread_id`
+		args = []any{ev.Conn, b.RequestID, b.ID, b.Builder}
+	case ci.KindFinished:
+		q = `
+			WITH w AS (DELETE FROM watches WHERE conn = $1 AND build_id = $2 RETURNING chat_id, thread_id)
+			SELECT DISTINCT w.chat_id, w.thread_id, c.card_mode, c.loud_success
+			FROM w JOIN chats c ON c.id = w.chat_id WHERE c.paused_at IS NULL
+			ORDER BY w.chat_id, w.thread_id`
+		args = []any{ev.Conn, b.ID}
+	default:
+		return nil, nil
+	}
+	rows, err := tx.tx.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: match watches: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Target, error) {
+		t := Target{Watch: true}
+		err := r.Scan(&t.ChatID, &t.ThreadID, &t.CardMode, &t.LoudSuccess)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: match watches: %w", err)
+	}
+	return out, nil
+}
+
+// subjectMatches applies a subscription's builder and branch glob patterns; an empty list
+// means all. Worker events match a builder filter when the worker serves a matching builder,
+// or when the provider does not say which builders it serves.
+func subjectMatches(ev ci.Event, builders, branches []string) bool {
+	switch {
+	case ev.Build != nil:
+		return anyGlob(builders, ev.Build.Builder) && anyGlob(branches, ev.Build.Branch)
+	case ev.Worker != nil:
+		if len(builders) == 0 || len(ev.Worker.Builders) == 0 {
+			return true
+		}
+		for _, b := range ev.Worker.Builders {
+			if anyGlob(builders, b) {
+				return true
+			}
+		}
+		return false
+	default:
+		return true
+	}
+}
+
+func anyGlob(patterns []string, s string) bool {
+	if len(patterns) == 0 {
+		return true
+	}
+	for _, p := range patterns {
+		if ok, err := path.Match(p, s); err == nil && ok || p == s {
+			return true
+		}
+	}
+	return false
+}
+
+// PauseChat marks a chat Telegram refused with 403 (bot blocked, kicked): its notifications
+// stop being queued, and what was queued for it fails with the reason, since it would only
+// be refused again. A message from the chat resumes it (ResumeChat).
+func (s *Store) PauseChat(ctx context.Context, chatID int64, reason string) error {
+	return s.InTx(ctx, func(tx *Tx) error {
+		_, err := tx.tx.Exec(ctx, `
+			INSERT INTO chats (id, type, paused_at, paused_reason) VALUES ($1, $3, now(), $2)
+			ON CONFLICT (id) DO UPDATE SET paused_at = now(), paused_reason = $2, updated_at = now()`,
+			chatID, reason, guessChatType(chatID))
+		if err != nil {
+			return fmt.Errorf("store: pause chat: %w", err)
+		}
+		_, err = tx.tx.Exec(ctx, `
+			WITH gone AS (DELETE FROM outbox WHERE chat_id = $1 RETURNING id, chat_id, thread_id, text, update_id, attempts, created_at)
+			INSERT INTO outbox_failed (id, chat_id, thread_id, text, update_id, attempts, error, created_at)
+			SELECT id, chat_id, thread_id, text, update_id, attempts, $2, created_at FROM gone
+			ON CONFLICT (id) DO NOTHING`, chatID, "chat paused: "+reason)
+		if err != nil {
+			return fmt.Errorf("store: pause chat: drop its queue: %w", err)
+		}
+		return nil
+	})
+}
+
+// ResumeChat lifts a pause: the chat spoke to the bot again, so it can be written to. The
+// transport calls it for every message; it costs one indexed update that usually changes
+// nothing.
+func (s *Store) ResumeChat(ctx context.Context, chatID int64) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE chats SET paused_at = NULL, paused_reason = '', updated_at = now()
+		WHERE id = $1 AND paused_at IS NOT NULL`, chatID)
+	if err != nil {
+		return fmt.Errorf("store: resume chat: %w", err)
+	}
+	return nil
+}
+
+// PausedChat is a chat herald stopped writing to, and why.
+type PausedChat struct {
+	ChatID   int64
+	Title    string
+	Reason   string
+	PausedAt time.Time
+}
+
+// PausedChats lists paused chats, for diagnostics.
+func (s *Store) PausedChats(ctx context.Context) ([]PausedChat, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT id, title, paused_reason, paused_at FROM chats WHERE paused_at IS NOT NULL ORDER BY paused_at DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("store: paused chats: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PausedChat, error) {
+		var p PausedChat
+		err := r.Scan(&p.ChatID, &p.Title, &p.Reason, &p.PausedAt)
+		return p, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: paused chats: %w", err)
+	}
+	return out, nil
+}
+
+// ErrSameChat is returned when asked to migrate a chat onto itself.
+var ErrSameChat = errors.New("store: migrate chat onto itself")
+
+// MigrateChat follows Telegram's migrate_to_chat_id: a group that became a supergroup has a
+// new id. The chat row, its subscriptions, watches, follow-ups and queued messages move to
+// the new id. When the new id is already a chat (herald saw the supergroup first), the old
+// chat's settings are merged into it without overwriting what the new chat already has.
+// Build cards are dropped: message ids do not carry over to the new chat.
+func (s *Store) MigrateChat(ctx context.Context, from, to int64) error {
+	if from == to {
+		return ErrSameChat
+	}
+	return s.InTx(ctx, func(tx *Tx) error {
+		var exists bool
+		if err := tx.tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM chats WHERE id = $1)`, to).Scan(&exists); err != nil {
+			return fmt.Errorf("store: migrate chat: %w", err)
+		}
+		stmts := []string{
+			// ON UPDATE CASCADE carries subscriptions, watches, follow-ups and topics along.
+			`UPDATE chats SET id = $2, type = 'supergroup', updated_at = now() WHERE id = $1`,
+		}
+		if exists {
+			stmts = []string{
+				`INSERT INTO forum_topics (chat_id, thread_id, name, created_at)
+					SELECT $2, thread_id, name, created_at FROM forum_topics WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				`INSERT INTO subscriptions (chat_id, thread_id, events, builders, branches, updated_at)
+					SELECT $2, thread_id, events, builders, branches, updated_at FROM subscriptions WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				`INSERT INTO watches (chat_id, thread_id, conn, build_id, builder, user_id, created_at)
+					SELECT $2, thread_id, conn, build_id, builder, user_id, created_at FROM watches WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				`INSERT INTO followups (chat_id, thread_id, conn, request_id, builder, user_id, created_at)
+					SELECT $2, thread_id, conn, request_id, builder, user_id, created_at FROM followups WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				`DELETE FROM chats WHERE id = $1`,
+			}
+		}
+		stmts = append(stmts,
+			`UPDATE outbox SET chat_id = $2 WHERE chat_id = $1`,
+			`DELETE FROM build_cards WHERE chat_id = $1`,
+			// The old id stays seeded, so a config still naming it does not bring it back.
+			`INSERT INTO seeded_defaults (chat_id, thread_id)
+				SELECT $2, thread_id FROM seeded_defaults WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+		)
+		for _, q := range stmts {
+			if _, err := tx.tx.Exec(ctx, q, from, to); err != nil {
+				return fmt.Errorf("store: migrate chat: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// guessChatType names a chat herald has not seen a message from yet: Telegram gives users
+// positive ids and groups negative ones. The transport corrects it on the first update.
+func guessChatType(chatID int64) string {
+	if chatID > 0 {
+		return "private"
+	}
+	return "group"
+}
