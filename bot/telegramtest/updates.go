@@ -1,0 +1,246 @@
+package telegramtest
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// queuedUpdate is an update waiting to be acknowledged, already in its wire form.
+type queuedUpdate struct {
+	id   int64
+	kind string // "message" or "callback_query"
+	raw  json.RawMessage
+}
+
+// enqueueLocked assigns the next update_id and queues the update unless the bot's
+// allowed_updates exclude its kind (Telegram then never creates it).
+func (s *Server) enqueueLocked(kind string, body any) int64 {
+	id := s.nextUpdateID
+	s.nextUpdateID++
+	if s.allowed != nil && !s.allowed[kind] {
+		return id
+	}
+	raw, err := json.Marshal(map[string]any{"update_id": id, kind: body})
+	if err != nil {
+		panic("telegramtest: encoding update: " + err.Error()) // our own types always encode
+	}
+	s.queue = append(s.queue, queuedUpdate{id: id, kind: kind, raw: raw})
+	s.notifyLocked()
+	return id
+}
+
+// SendText queues a message from user from in chat, as if they typed text, and
+// returns its update_id. A leading /command gets its bot_command entity.
+func (s *Server) SendText(chat Chat, from User, text string) int64 {
+	return s.SendTextInTopic(chat, 0, from, text)
+}
+
+// SendTextInTopic is SendText in forum topic threadID (0: no topic).
+func (s *Server) SendTextInTopic(chat Chat, threadID int64, from User, text string) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := s.chatLocked(chat)
+	if cs.chat.Type == "private" {
+		cs.user = from
+	}
+	s.users[from.ID] = from
+	msgID := cs.nextMsgID
+	cs.nextMsgID++
+	m := apiMessage{
+		MessageID: msgID, MessageThreadID: threadID, From: toAPIUser(from, false),
+		Chat: cs.api(), Date: s.now().Unix(), Text: text, Entities: commandEntity(text),
+		IsTopicMessage: threadID != 0 && cs.chat.IsForum,
+	}
+	return s.enqueueLocked("message", m)
+}
+
+// commandEntity marks a leading "/command" or "/command@bot" like Telegram clients do.
+func commandEntity(text string) []Entity {
+	if !strings.HasPrefix(text, "/") || len(text) < 2 {
+		return nil
+	}
+	end := strings.IndexAny(text, " \n\t")
+	if end < 0 {
+		end = len(text)
+	}
+	if end < 2 {
+		return nil
+	}
+	return []Entity{{Type: "bot_command", Offset: 0, Length: utf16Len(text[:end])}}
+}
+
+type pendingQuery struct {
+	chatID    int64
+	messageID int
+	userID    int64
+	data      string
+}
+
+// PressButton queues a callback_query as if from pressed the inline button with
+// callbackData under the bot's message messageID in chat. It returns the update_id
+// and the callback query id the bot must answer with answerCallbackQuery.
+func (s *Server) PressButton(chat Chat, from User, messageID int, callbackData string) (updateID int64, queryID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := s.chatLocked(chat)
+	if cs.chat.Type == "private" {
+		cs.user = from
+	}
+	s.users[from.ID] = from
+	s.nextQueryID++
+	queryID = strconv.FormatInt(8000000000000000000+s.nextQueryID, 10)
+	s.queries[queryID] = pendingQuery{chatID: chat.ID, messageID: messageID, userID: from.ID, data: callbackData}
+	var msg any
+	if m, ok := cs.byID[messageID]; ok && !m.Deleted {
+		msg = s.apiMessageLocked(cs, m)
+	} else {
+		// Telegram's InaccessibleMessage: the message is gone or was never the bot's.
+		msg = struct {
+			Chat      apiChat `json:"chat"`
+			MessageID int     `json:"message_id"`
+			Date      int     `json:"date"`
+		}{Chat: cs.api(), MessageID: messageID}
+	}
+	cq := struct {
+		ID           string  `json:"id"`
+		From         apiUser `json:"from"`
+		Message      any     `json:"message"`
+		ChatInstance string  `json:"chat_instance"`
+		Data         string  `json:"data"`
+	}{ID: queryID, From: toAPIUser(from, false), Message: msg,
+		ChatInstance: strconv.FormatInt(chat.ID*31+7, 10), Data: callbackData}
+	return s.enqueueLocked("callback_query", cq), queryID
+}
+
+// Pending is how many updates the bot has not acknowledged yet.
+func (s *Server) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.queue)
+}
+
+// FetchedUpdates is the highest update_id handed to the bot (by getUpdates or a
+// successful webhook delivery), 0 if none.
+func (s *Server) FetchedUpdates() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fetched
+}
+
+// ackLocked forgets updates below offset; a negative offset keeps only the last
+// -offset updates, as Telegram documents.
+func (s *Server) ackLocked(offset int64) {
+	switch {
+	case offset > 0:
+		i := 0
+		for i < len(s.queue) && s.queue[i].id < offset {
+			i++
+		}
+		if i > 0 {
+			s.queue = s.queue[i:]
+			s.notifyLocked()
+		}
+	case offset < 0:
+		if keep := int(-offset); keep < len(s.queue) {
+			s.queue = s.queue[len(s.queue)-keep:]
+			s.notifyLocked()
+		}
+	}
+}
+
+const (
+	conflictWebhook = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+	conflictPoller  = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
+)
+
+func (s *Server) getUpdates(r *http.Request, p params) (any, *apiError) {
+	offset, ok1 := p.int64("offset")
+	limit, ok2 := p.int64("limit")
+	timeout, ok3 := p.int64("timeout")
+	if !ok1 || !ok2 || !ok3 {
+		return nil, badRequest("invalid offset, limit or timeout")
+	}
+	if limit <= 0 || limit > 100 {
+		limit = 100
+	}
+	var allowed []string
+	if err := p.json("allowed_updates", &allowed); err != nil {
+		return nil, badRequest("can't parse allowed updates")
+	}
+	deadline := time.Now().Add(time.Duration(max(timeout, 0)) * time.Second)
+
+	s.mu.Lock()
+	if s.hook.url != "" {
+		s.mu.Unlock()
+		return nil, &apiError{Code: http.StatusConflict, Description: conflictWebhook}
+	}
+	if p.has("allowed_updates") {
+		s.setAllowedLocked(allowed)
+	}
+	s.ackLocked(offset)
+	s.pollGen++
+	gen := s.pollGen
+	s.notifyLocked() // ends an older poll with 409, like Telegram
+	var timer *time.Timer
+	for {
+		if s.pollGen != gen {
+			s.mu.Unlock()
+			return nil, &apiError{Code: http.StatusConflict, Description: conflictPoller}
+		}
+		if s.hook.url != "" {
+			s.mu.Unlock()
+			return nil, &apiError{Code: http.StatusConflict, Description: conflictWebhook}
+		}
+		if len(s.queue) > 0 || !time.Now().Before(deadline) {
+			break
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		if timer == nil {
+			timer = time.NewTimer(time.Until(deadline))
+			defer timer.Stop()
+		}
+		select {
+		case <-changed:
+		case <-timer.C:
+		case <-r.Context().Done():
+			return nil, &apiError{Code: http.StatusBadGateway, Description: "Bad Gateway"}
+		case <-s.closed:
+			return nil, &apiError{Code: http.StatusBadGateway, Description: "Bad Gateway"}
+		}
+		s.mu.Lock()
+	}
+	n := min(int(limit), len(s.queue))
+	out := make([]json.RawMessage, n)
+	for i := range n {
+		out[i] = s.queue[i].raw
+	}
+	if n > 0 {
+		s.fetched = max(s.fetched, s.queue[n-1].id)
+	}
+	s.mu.Unlock()
+	return out, nil
+}
+
+// setAllowedLocked applies allowed_updates: an empty list means every kind again.
+// Queued updates of kinds no longer wanted are dropped, as Telegram does.
+func (s *Server) setAllowedLocked(kinds []string) {
+	if len(kinds) == 0 {
+		s.allowed = nil
+		return
+	}
+	s.allowed = map[string]bool{}
+	for _, k := range kinds {
+		s.allowed[k] = true
+	}
+	kept := s.queue[:0]
+	for _, u := range s.queue {
+		if s.allowed[u.kind] {
+			kept = append(kept, u)
+		}
+	}
+	s.queue = kept
+}
