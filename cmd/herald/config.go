@@ -1,0 +1,328 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is herald's one config file. See herald.example.yaml for every key, explained.
+type Config struct {
+	Telegram      TelegramConfig      `yaml:"telegram"`
+	Database      DatabaseConfig      `yaml:"database"`
+	HTTP          HTTPConfig          `yaml:"http"`
+	Log           LogConfig           `yaml:"log"`
+	CI            []CIConfig          `yaml:"ci"`
+	Authz         AuthzConfig         `yaml:"authz"`
+	Chats         []ChatConfig        `yaml:"chats"`
+	Notifications NotificationsConfig `yaml:"notifications"`
+	Source        string              `yaml:"source"` // link /source shows
+
+	path string // the file it came from, for reload and messages
+}
+
+type TelegramConfig struct {
+	Token       string        `yaml:"token"`
+	APIURL      string        `yaml:"api_url"`
+	Username    string        `yaml:"username"`
+	Mode        string        `yaml:"mode"`
+	PollTimeout time.Duration `yaml:"poll_timeout"`
+	Webhook     WebhookConfig `yaml:"webhook"`
+	Limits      LimitsConfig  `yaml:"limits"`
+	Line        int           `yaml:"-"`
+}
+
+type WebhookConfig struct {
+	URL         string `yaml:"url"`
+	SecretToken string `yaml:"secret_token"`
+	Path        string `yaml:"path"`
+	Line        int    `yaml:"-"`
+}
+
+// LimitsConfig are Telegram's sending limits; the defaults are Telegram's own. Raise them only
+// for a self-hosted Bot API server or a test server.
+type LimitsConfig struct {
+	Global            float64 `yaml:"global"`
+	PerChatPerSecond  float64 `yaml:"per_chat_per_second"`
+	PerGroupPerMinute float64 `yaml:"per_group_per_minute"`
+	Line              int     `yaml:"-"`
+}
+
+type DatabaseConfig struct {
+	URL  string `yaml:"url"`
+	Line int    `yaml:"-"`
+}
+
+type HTTPConfig struct {
+	Listen string `yaml:"listen"`
+	Line   int    `yaml:"-"`
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level"`
+	Format string `yaml:"format"`
+	Line   int    `yaml:"-"`
+}
+
+// CIConfig is one named connection to a CI server.
+type CIConfig struct {
+	Name         string        `yaml:"name"`
+	Type         string        `yaml:"type"`
+	URL          string        `yaml:"url"`
+	Auth         CIAuthConfig  `yaml:"auth"`
+	PollInterval time.Duration `yaml:"poll_interval"`
+	Line         int           `yaml:"-"`
+}
+
+type CIAuthConfig struct {
+	Type     string `yaml:"type"` // none | basic | bearer
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
+	Line     int    `yaml:"-"`
+}
+
+// AuthzConfig is the admin's permission matrix; authz.Compile checks its meaning.
+type AuthzConfig struct {
+	Groups           []AuthzGroupConfig `yaml:"groups"`
+	Rules            []AuthzRuleConfig  `yaml:"rules"`
+	NotifyAdminsOnly bool               `yaml:"notify_admins_only"`
+	Line             int                `yaml:"-"`
+}
+
+type AuthzGroupConfig struct {
+	Name    string   `yaml:"name"`
+	Members []string `yaml:"members"`
+	Line    int      `yaml:"-"`
+}
+
+type AuthzRuleConfig struct {
+	Commands []string `yaml:"commands"`
+	Allow    []string `yaml:"allow"`
+	Builders []string `yaml:"builders"`
+	Line     int      `yaml:"-"`
+}
+
+// ChatConfig is a chat subscribed by default, like Buildbot's chat_ids + notify_events. It is
+// seeded once; later /notify changes in that chat win over the file.
+type ChatConfig struct {
+	ID       int64    `yaml:"id"`
+	Thread   int64    `yaml:"thread"`
+	Events   []string `yaml:"events"`
+	Builders []string `yaml:"builders"`
+	Branches []string `yaml:"branches"`
+	Line     int      `yaml:"-"`
+}
+
+type NotificationsConfig struct {
+	Line int `yaml:"-"`
+}
+
+// ConfigError lists every problem of a config file, one "file:line: message" per line.
+type ConfigError struct {
+	Problems []string
+}
+
+func (e *ConfigError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// defaults are what an empty file means.
+func defaults() Config {
+	return Config{
+		Telegram: TelegramConfig{
+			APIURL:      "https://api.telegram.org",
+			Mode:        "polling",
+			PollTimeout: 30 * time.Second,
+			Webhook:     WebhookConfig{Path: "/telegram/webhook"},
+			Limits:      LimitsConfig{Global: 30, PerChatPerSecond: 1, PerGroupPerMinute: 20},
+		},
+		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
+		Log:  LogConfig{Level: "info"},
+	}
+}
+
+// LoadConfig reads, decodes and validates the file at path. Environment variables
+// TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL and DATABASE_URL override the file. Every problem is
+// reported at once, each as "path:line: message".
+func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parseConfig(path, raw, getenv)
+}
+
+func parseConfig(path string, raw []byte, getenv func(string) string) (*Config, error) {
+	cfg := defaults()
+	cfg.path = path
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, &ConfigError{Problems: []string{path + ": " + yamlSyntaxError(err)}}
+	}
+	d := &decoder{getenv: getenv}
+	if len(root.Content) > 0 {
+		d.decode(&root, reflectValue(&cfg), "")
+	}
+	for name, dst := range map[string]*string{
+		"TELEGRAM_BOT_TOKEN": &cfg.Telegram.Token,
+		"TELEGRAM_API_URL":   &cfg.Telegram.APIURL,
+		"DATABASE_URL":       &cfg.Database.URL,
+	} {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	d.problems = append(d.problems, cfg.validate()...)
+	if len(d.problems) == 0 {
+		return &cfg, nil
+	}
+	msgs := make([]string, 0, len(d.problems))
+	for _, p := range sortProblems(d.problems) {
+		if p.Line > 0 {
+			msgs = append(msgs, fmt.Sprintf("%s:%d: %s", path, p.Line, p.Msg))
+		} else {
+			msgs = append(msgs, fmt.Sprintf("%s: %s", path, p.Msg))
+		}
+	}
+	return nil, &ConfigError{Problems: msgs}
+}
+
+// yamlSyntaxError turns yaml.v3's "yaml: line 3: ..." into "3: ...", so the message reads
+// file:line: like every other.
+func yamlSyntaxError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
+		if num, tail, ok := strings.Cut(rest, ": "); ok {
+			if _, err := strconv.Atoi(num); err == nil {
+				return num + ": " + tail
+			}
+		}
+	}
+	return msg
+}
+
+var (
+	tokenPattern  = regexp.MustCompile(`^[0-9]+:[A-Za-z0-9_-]+$`)
+	secretPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,256}$`)
+	namePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
+)
+
+// validate checks values, not shapes (the decoder did those). Messages never quote a secret.
+func (c *Config) validate() []problem {
+	var ps []problem
+	add := func(line int, format string, args ...any) {
+		ps = append(ps, problem{Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+	t := c.Telegram
+	switch {
+	case t.Token == "":
+		add(t.Line, "telegram.token is required (or set TELEGRAM_BOT_TOKEN)")
+	case !tokenPattern.MatchString(t.Token):
+		add(t.Line, "telegram.token does not look like a bot token from BotFather (digits, a colon, then letters)")
+	}
+	if u, err := url.Parse(t.APIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add(t.Line, "telegram.api_url must be an http(s) URL")
+	}
+	switch t.Mode {
+	case "polling":
+	case "webhook":
+		if u, err := url.Parse(t.Webhook.URL); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+			add(t.Webhook.Line, "telegram.webhook.url must be the public http(s) URL Telegram posts updates to")
+		}
+		if !secretPattern.MatchString(t.Webhook.SecretToken) {
+			add(t.Webhook.Line, "telegram.webhook.secret_token is required in webhook mode: 1-256 characters A-Z, a-z, 0-9, _ and -")
+		}
+		if !strings.HasPrefix(t.Webhook.Path, "/") {
+			add(t.Webhook.Line, "telegram.webhook.path must start with /")
+		}
+	default:
+		add(t.Line, "telegram.mode must be polling or webhook, not %q", t.Mode)
+	}
+	if t.PollTimeout < time.Second || t.PollTimeout > 10*time.Minute {
+		add(t.Line, "telegram.poll_timeout must be between 1s and 10m")
+	}
+	if t.Limits.Global <= 0 || t.Limits.PerChatPerSecond <= 0 || t.Limits.PerGroupPerMinute <= 0 {
+		add(t.Limits.Line, "telegram.limits must all be positive")
+	}
+	if c.Database.URL == "" {
+		add(c.Database.Line, "database.url is required (or set DATABASE_URL)")
+	} else if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		add(c.Database.Line, "database.url must be a postgres:// URL")
+	}
+	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
+		add(c.HTTP.Line, "http.listen must be host:port, e.g. 127.0.0.1:8080")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add(c.Log.Line, "log.level must be debug, info, warn or error, not %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "", "json", "console":
+	default:
+		add(c.Log.Line, "log.format must be json or console, not %q", c.Log.Format)
+	}
+	names := map[string]bool{}
+	for i, ci := range c.CI {
+		where := fmt.Sprintf("ci[%d]", i)
+		switch {
+		case !namePattern.MatchString(ci.Name):
+			add(ci.Line, "%s.name must be a short lower-case name like main or nightly", where)
+		case names[ci.Name]:
+			add(ci.Line, "%s.name %q is used twice", where, ci.Name)
+		}
+		names[ci.Name] = true
+		if ci.Type != "buildbot" {
+			add(ci.Line, "%s.type must be buildbot, not %q", where, ci.Type)
+		}
+		if u, err := url.Parse(ci.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add(ci.Line, "%s.url must be the CI's http(s) URL", where)
+		}
+		a := ci.Auth
+		switch a.Type {
+		case "", "none":
+		case "basic":
+			if a.Username == "" || a.Password == "" {
+				add(a.Line, "%s.auth: basic needs username and password", where)
+			}
+		case "bearer":
+			if a.Token == "" {
+				add(a.Line, "%s.auth: bearer needs token", where)
+			}
+		default:
+			add(a.Line, "%s.auth.type must be none, basic or bearer, not %q", where, a.Type)
+		}
+	}
+	for i, ch := range c.Chats {
+		if ch.ID == 0 {
+			add(ch.Line, "chats[%d].id is required: the chat id /getid shows", i)
+		}
+		for _, e := range ch.Events {
+			if !knownEvent(e) {
+				add(ch.Line, "chats[%d].events: unknown event %q", i, e)
+			}
+		}
+	}
+	ps = append(ps, c.authzProblems()...)
+	return ps
+}
+
+func sortProblems(ps []problem) []problem {
+	out := append([]problem(nil), ps...)
+	// Stable by line: messages read top to bottom like the file.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j].Line < out[j-1].Line; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+var errNoConfig = errors.New("no config file")
