@@ -1,0 +1,67 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Chat is a Telegram chat herald has seen.
+type Chat struct {
+	ID       int64
+	Type     string // private | group | supergroup | channel
+	Title    string
+	Username string
+	IsForum  bool
+}
+
+// SaveChat records a chat, or refreshes its title and type. It runs for every update, so the
+// chat list stays true without a separate registration step.
+func (tx *Tx) SaveChat(ctx context.Context, c Chat) error { return saveChat(ctx, tx.tx, c) }
+
+// SaveChat is Tx.SaveChat in its own transaction.
+func (s *Store) SaveChat(ctx context.Context, c Chat) error { return saveChat(ctx, s.pool, c) }
+
+func saveChat(ctx context.Context, q querier, c Chat) error {
+	_, err := q.Exec(ctx, `
+		INSERT INTO chats (id, type, title, username, is_forum)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (id) DO UPDATE SET
+			type = EXCLUDED.type, title = EXCLUDED.title, username = EXCLUDED.username,
+			is_forum = EXCLUDED.is_forum, updated_at = now()
+		WHERE (chats.type, chats.title, chats.username, chats.is_forum)
+		   IS DISTINCT FROM (EXCLUDED.type, EXCLUDED.title, EXCLUDED.username, EXCLUDED.is_forum)`,
+		c.ID, c.Type, c.Title, c.Username, c.IsForum)
+	if err != nil {
+		return fmt.Errorf("store: save chat: %w", err)
+	}
+	return nil
+}
+
+// SaveTopic records a forum topic's name (Telegram sends it when the topic is created).
+func (tx *Tx) SaveTopic(ctx context.Context, chatID, threadID int64, name string) error {
+	_, err := tx.tx.Exec(ctx, `
+		INSERT INTO forum_topics (chat_id, thread_id, name) VALUES ($1, $2, $3)
+		ON CONFLICT (chat_id, thread_id) DO UPDATE SET name = EXCLUDED.name
+		WHERE EXCLUDED.name <> ''`, chatID, threadID, name)
+	if err != nil {
+		return fmt.Errorf("store: save topic: %w", err)
+	}
+	return nil
+}
+
+// ChatByID returns a chat; ErrNotFound when herald has never seen it.
+func (s *Store) ChatByID(ctx context.Context, id int64) (Chat, error) {
+	var c Chat
+	err := s.pool.QueryRow(ctx, `SELECT id, type, title, username, is_forum FROM chats WHERE id = $1`, id).
+		Scan(&c.ID, &c.Type, &c.Title, &c.Username, &c.IsForum)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Chat{}, ErrNotFound
+	}
+	if err != nil {
+		return Chat{}, fmt.Errorf("store: chat: %w", err)
+	}
+	return c, nil
+}
