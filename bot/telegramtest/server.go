@@ -234,8 +234,18 @@ func init() {
 	register("sendChatAction", (*Server).sendChatAction)
 }
 
-// Handler serves the Bot API under /bot<token>/<method>.
-func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveBotAPI) }
+// Handler serves the Bot API under /bot<token>/<method> and the control API
+// (ControlHandler) under /fake/.
+func (s *Server) Handler() http.Handler {
+	control := s.ControlHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/fake/") {
+			control.ServeHTTP(w, r)
+			return
+		}
+		s.serveBotAPI(w, r)
+	})
+}
 
 func (s *Server) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/bot")
