@@ -1,0 +1,154 @@
+package bot
+
+import (
+	"math"
+	"time"
+)
+
+// never is a ready time meaning "not until something in flight completes".
+var never = time.Unix(1<<62, 0)
+
+// slidingLog enforces "at most limit sends in any span", the way Telegram (and the fake Bot
+// API) count: a sliding window keyed by when a request arrives. The sender cannot know that
+// arrival time, only that it lies between dispatch and completion, so a send occupies the
+// window from dispatch (inflight) until completion + span. That is a few milliseconds more
+// conservative than the server and never provokes a 429 by jitter at a window's edge.
+type slidingLog struct {
+	limit    int
+	span     time.Duration
+	inflight int
+	done     []time.Time // completion times, oldest first; at most limit kept
+}
+
+func newSlidingLog(limit int, span time.Duration) *slidingLog {
+	return &slidingLog{limit: limit, span: span}
+}
+
+// next says when one more send fits: now, a time later, or never while the window is full
+// of sends still in flight.
+func (l *slidingLog) next(now time.Time) time.Time {
+	cut := now.Add(-l.span)
+	i := 0
+	for i < len(l.done) && !l.done[i].After(cut) {
+		i++
+	}
+	if i > 0 {
+		l.done = append(l.done[:0], l.done[i:]...)
+	}
+	over := l.inflight + len(l.done) - l.limit // sends that must leave the window, minus one
+	if over < 0 {
+		return now
+	}
+	if over >= len(l.done) {
+		return never
+	}
+	return l.done[over].Add(l.span)
+}
+
+func (l *slidingLog) reserve() { l.inflight++ }
+
+func (l *slidingLog) complete(at time.Time) {
+	if l.inflight > 0 {
+		l.inflight--
+	}
+	if len(l.done) == l.limit {
+		l.done = append(l.done[:0], l.done[1:]...)
+	}
+	if n := len(l.done); n > 0 && at.Before(l.done[n-1]) {
+		at = l.done[n-1] // keep the log sorted even if the clock steps back
+	}
+	l.done = append(l.done, at)
+}
+
+// idle reports whether the log no longer constrains anything and can be dropped.
+func (l *slidingLog) idle(now time.Time) bool {
+	return l.inflight == 0 && (len(l.done) == 0 || !l.done[len(l.done)-1].After(now.Add(-l.span)))
+}
+
+// rateLog turns "perSpan sends per span" with a fractional rate into a sliding log: 30/s is
+// 30 per second, 0.5/s is 1 per two seconds.
+func rateLog(perSpan float64, span time.Duration) *slidingLog {
+	if perSpan >= 1 {
+		return newSlidingLog(int(math.Floor(perSpan)), span)
+	}
+	return newSlidingLog(1, time.Duration(float64(span)/perSpan))
+}
+
+// limiter holds Telegram's three limits: overall, per chat, per group. It is used by the
+// sender's dispatch loop only, so it needs no lock.
+type limiter struct {
+	global                *slidingLog
+	perChat, perGroup     map[int64]*slidingLog
+	chatRate, groupPerMin float64
+}
+
+func newLimiter(global, perChatPerSecond, perGroupPerMinute float64) *limiter {
+	return &limiter{
+		global:      rateLog(global, time.Second),
+		perChat:     map[int64]*slidingLog{},
+		perGroup:    map[int64]*slidingLog{},
+		chatRate:    perChatPerSecond,
+		groupPerMin: perGroupPerMinute,
+	}
+}
+
+// isGroup tells groups, supergroups and channels (negative ids) from private chats.
+func isGroup(chatID int64) bool { return chatID < 0 }
+
+func (l *limiter) chat(id int64) *slidingLog {
+	c, ok := l.perChat[id]
+	if !ok {
+		c = rateLog(l.chatRate, time.Second)
+		l.perChat[id] = c
+	}
+	return c
+}
+
+func (l *limiter) group(id int64) *slidingLog {
+	g, ok := l.perGroup[id]
+	if !ok {
+		g = rateLog(l.groupPerMin, time.Minute)
+		l.perGroup[id] = g
+	}
+	return g
+}
+
+// chatNext is when chatID may be sent to again, ignoring the global limit.
+func (l *limiter) chatNext(chatID int64, now time.Time) time.Time {
+	t := l.chat(chatID).next(now)
+	if isGroup(chatID) {
+		if g := l.group(chatID).next(now); g.After(t) {
+			t = g
+		}
+	}
+	return t
+}
+
+func (l *limiter) globalNext(now time.Time) time.Time { return l.global.next(now) }
+
+func (l *limiter) reserve(chatID int64) {
+	l.global.reserve()
+	l.chat(chatID).reserve()
+	if isGroup(chatID) {
+		l.group(chatID).reserve()
+	}
+}
+
+func (l *limiter) complete(chatID int64, at time.Time) {
+	l.global.complete(at)
+	l.chat(chatID).complete(at)
+	if isGroup(chatID) {
+		l.group(chatID).complete(at)
+	}
+}
+
+// forget drops a chat's logs once they constrain nothing, so memory follows active chats,
+// not every chat ever written to.
+func (l *limiter) forget(chatID int64, now time.Time) {
+	if c, ok := l.perChat[chatID]; ok && c.idle(now) {
+		delete(l.perChat, chatID)
+	}
+	if g, ok := l.perGroup[chatID]; ok && g.idle(now) {
+		delete(l.perGroup, chatID)
+	}
+}

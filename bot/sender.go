@@ -1,0 +1,415 @@
+package bot
+
+import (
+	"container/heap"
+	"context"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/store"
+)
+
+// SenderOptions tune the sender. Zero values take the defaults, which are Telegram's limits.
+type SenderOptions struct {
+	Global            float64 // messages per second over all chats; default 30
+	PerChatPerSecond  float64 // per chat; default 1
+	PerGroupPerMinute float64 // per group, supergroup or channel; default 20
+	Clock             func() time.Time
+	Workers           int           // sends in flight at once, each to a different chat; default 8
+	MaxInMemory       int           // outbox rows held in memory; default 20000
+	PollInterval      time.Duration // safety net besides LISTEN/NOTIFY; default 2s
+	MinBackoff        time.Duration // first retry after a 5xx or network error; default 500ms
+	MaxBackoff        time.Duration // cap on the backoff; default 10s
+	SendTimeout       time.Duration // one HTTP request to Telegram; default 30s
+	Metrics           *Metrics      // nil keeps a private set
+}
+
+func (o *SenderOptions) defaults() {
+	def := func(v *float64, d float64) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	def(&o.Global, 30)
+	def(&o.PerChatPerSecond, 1)
+	def(&o.PerGroupPerMinute, 20)
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.MaxInMemory <= 0 {
+		o.MaxInMemory = 20000
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 2 * time.Second
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = 500 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 10 * time.Second
+	}
+	if o.SendTimeout <= 0 {
+		o.SendTimeout = 30 * time.Second
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+}
+
+// Sender is the only path from herald to Telegram for outgoing messages. It takes rows from
+// the outbox, keeps each chat's messages in order (a chat's next message waits for the
+// previous one), spreads sends fairly over chats within Telegram's limits, and deletes a row
+// only once Telegram accepted it. One sender runs per database.
+type Sender struct {
+	st   *store.Store
+	api  *tgbot.Bot
+	opts SenderOptions
+	log  zerolog.Logger
+
+	held atomic.Int64 // rows claimed and not yet done, shared with the loader
+}
+
+// NewSender makes a sender; Run starts it.
+func NewSender(st *store.Store, api *tgbot.Bot, opts SenderOptions, log zerolog.Logger) *Sender {
+	opts.defaults()
+	return &Sender{st: st, api: api, opts: opts, log: log}
+}
+
+// Metrics gives the sender's metrics, to register with Prometheus.
+func (s *Sender) Metrics() *Metrics { return s.opts.Metrics }
+
+// chatQueue is one chat's messages in id order; the head goes next.
+type chatQueue struct {
+	id        int64
+	msgs      []store.Queued
+	inflight  bool
+	notBefore time.Time // retry_after or backoff
+	failures  int       // consecutive retryable failures, for backoff
+	readyAt   time.Time
+	seq       uint64 // tie-break: chats that became ready earlier go first
+	index     int    // in the ready heap, -1 when not in it
+}
+
+type readyHeap []*chatQueue
+
+func (h readyHeap) Len() int { return len(h) }
+func (h readyHeap) Less(i, j int) bool {
+	if !h[i].readyAt.Equal(h[j].readyAt) {
+		return h[i].readyAt.Before(h[j].readyAt)
+	}
+	return h[i].seq < h[j].seq
+}
+func (h readyHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *readyHeap) Push(x any)   { c := x.(*chatQueue); c.index = len(*h); *h = append(*h, c) }
+func (h *readyHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	c.index = -1
+	return c
+}
+
+// dispatcher is the state of Run's loop; only that goroutine touches it.
+type dispatcher struct {
+	s      *Sender
+	lim    *limiter
+	chats  map[int64]*chatQueue
+	ready  readyHeap
+	seq    uint64
+	free   int
+	jobs   chan store.Queued
+	result chan outcome
+}
+
+// Run sends until ctx ends, then waits for the sends in flight to finish and be recorded.
+// Rows it held but did not send stay in the outbox for the next start. It returns nil when
+// ctx ended and an error only if it could not start.
+func (s *Sender) Run(ctx context.Context) error {
+	if err := s.st.ReleaseClaims(ctx); err != nil {
+		return err
+	}
+	s.held.Store(0)
+	d := &dispatcher{
+		s:      s,
+		lim:    newLimiter(s.opts.Global, s.opts.PerChatPerSecond, s.opts.PerGroupPerMinute),
+		chats:  map[int64]*chatQueue{},
+		free:   s.opts.Workers,
+		jobs:   make(chan store.Queued, s.opts.Workers),
+		result: make(chan outcome, s.opts.Workers),
+	}
+	wake := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	loaded := make(chan []store.Queued)
+
+	var wg sync.WaitGroup
+	loopCtx, stopAux := context.WithCancel(ctx)
+	defer stopAux()
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = s.st.ListenOutbox(loopCtx, poke, poke) }()
+	go func() { defer wg.Done(); s.load(loopCtx, wake, loaded) }()
+	var workers sync.WaitGroup
+	for range s.opts.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for q := range d.jobs {
+				d.result <- s.deliver(ctx, q)
+			}
+		}()
+	}
+
+	d.loop(ctx, loaded, poke)
+
+	close(d.jobs)
+	// Drain results of the sends in flight so each is recorded (deliver uses a context
+	// that outlives ctx for exactly this).
+	go func() { workers.Wait(); close(d.result) }()
+	for o := range d.result {
+		d.handle(o)
+	}
+	stopAux()
+	wg.Wait()
+	return nil
+}
+
+func (d *dispatcher) loop(ctx context.Context, loaded <-chan []store.Queued, poke func()) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		wait := d.dispatch()
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case batch := <-loaded:
+			d.add(batch)
+		case o := <-d.result:
+			d.handle(o)
+			if d.s.held.Load() < int64(d.s.opts.MaxInMemory)/2 {
+				poke() // room again: the loader may have stopped at the cap
+			}
+		case <-timer.C:
+		}
+	}
+}
+
+// dispatch hands out every send allowed now and says how long until the next may be.
+func (d *dispatcher) dispatch() time.Duration {
+	const idle = time.Hour
+	for d.free > 0 && len(d.ready) > 0 {
+		now := d.s.opts.Clock()
+		c := d.ready[0]
+		if c.readyAt.After(now) {
+			return c.readyAt.Sub(now)
+		}
+		if g := d.lim.globalNext(now); g.After(now) {
+			if g == never {
+				return idle // a completion will wake the loop
+			}
+			return g.Sub(now)
+		}
+		if r := d.readyTime(c, now); r.After(now) {
+			c.readyAt = r
+			heap.Fix(&d.ready, c.index)
+			continue
+		}
+		heap.Pop(&d.ready)
+		c.inflight = true
+		d.lim.reserve(c.id)
+		d.free--
+		d.jobs <- c.msgs[0]
+	}
+	return idle
+}
+
+func (d *dispatcher) readyTime(c *chatQueue, now time.Time) time.Time {
+	t := d.lim.chatNext(c.id, now)
+	if c.notBefore.After(t) {
+		t = c.notBefore
+	}
+	return t
+}
+
+// schedule puts a chat with messages and nothing in flight into the ready heap.
+func (d *dispatcher) schedule(c *chatQueue) {
+	if c.inflight || len(c.msgs) == 0 {
+		return
+	}
+	c.readyAt = d.readyTime(c, d.s.opts.Clock())
+	if c.index >= 0 {
+		heap.Fix(&d.ready, c.index)
+		return
+	}
+	d.seq++
+	c.seq = d.seq
+	heap.Push(&d.ready, c)
+}
+
+func (d *dispatcher) queue(chatID int64) *chatQueue {
+	c, ok := d.chats[chatID]
+	if !ok {
+		c = &chatQueue{id: chatID, index: -1}
+		d.chats[chatID] = c
+	}
+	return c
+}
+
+func (d *dispatcher) add(batch []store.Queued) {
+	m := d.s.opts.Metrics
+	m.queued.Add(float64(len(batch)))
+	m.depth.Add(float64(len(batch)))
+	touched := map[*chatQueue]bool{}
+	for _, q := range batch {
+		c := d.queue(q.ChatID)
+		c.msgs = append(c.msgs, q)
+		touched[c] = true
+	}
+	for c := range touched {
+		d.sortPending(c)
+		d.schedule(c)
+	}
+}
+
+// sortPending keeps a chat's waiting messages in id order. A transaction that took its id
+// early and committed late can arrive after a later one; the head in flight stays put.
+func (d *dispatcher) sortPending(c *chatQueue) {
+	from := 0
+	if c.inflight {
+		from = 1
+	}
+	rest := c.msgs[from:]
+	sort.SliceStable(rest, func(i, j int) bool { return rest[i].ID < rest[j].ID })
+}
+
+// done drops n messages from memory.
+func (d *dispatcher) done(n int) {
+	d.s.held.Add(-int64(n))
+	d.s.opts.Metrics.depth.Sub(float64(n))
+}
+
+func (d *dispatcher) handle(o outcome) {
+	now := d.s.opts.Clock()
+	d.free++
+	d.lim.complete(o.chatID, o.at)
+	c := d.queue(o.chatID)
+	c.inflight = false
+	m := d.s.opts.Metrics
+	switch o.kind {
+	case outSent, outFailed, outDropped, outLost:
+		c.msgs = c.msgs[1:]
+		c.failures = 0
+		d.done(1)
+	case outRateLimited:
+		c.notBefore = now.Add(o.retryAfter)
+	case outRetry:
+		c.failures++
+		c.notBefore = now.Add(backoff(d.s.opts.MinBackoff, d.s.opts.MaxBackoff, c.failures))
+	case outPaused:
+		// The store moved every queued row of the chat to outbox_failed.
+		d.done(len(c.msgs))
+		c.msgs = nil
+		c.failures = 0
+	case outMigrated:
+		msgs := c.msgs
+		c.msgs, c.failures = nil, 0
+		nc := d.queue(o.newChatID)
+		for i := range msgs {
+			msgs[i].ChatID = o.newChatID
+		}
+		nc.msgs = append(nc.msgs, msgs...)
+		d.sortPending(nc)
+		d.schedule(nc)
+		m.migrated.Inc()
+	}
+	if len(c.msgs) == 0 && !c.inflight {
+		if c.index >= 0 {
+			heap.Remove(&d.ready, c.index)
+		}
+		delete(d.chats, c.id)
+		d.lim.forget(c.id, now)
+		return
+	}
+	d.schedule(c)
+}
+
+// backoff is exponential with jitter: between half and all of min·2^(n-1), capped, so chats
+// that failed together during an outage do not all come back in the same instant.
+func backoff(minD, maxD time.Duration, n int) time.Duration {
+	d := minD
+	for i := 1; i < n && d < maxD; i++ {
+		d *= 2
+	}
+	d = min(d, maxD)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// load claims outbox rows whenever woken (NOTIFY, the poll interval, room freed) and hands
+// them to the loop, holding at most MaxInMemory.
+func (s *Sender) load(ctx context.Context, wake <-chan struct{}, out chan<- []store.Queued) {
+	const batch = 1000
+	tick := time.NewTicker(s.opts.PollInterval)
+	defer tick.Stop()
+	fails := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-tick.C:
+		}
+		for {
+			room := int64(s.opts.MaxInMemory) - s.held.Load()
+			if room <= 0 {
+				break
+			}
+			rows, err := s.st.ClaimOutbox(ctx, int(min(room, batch)))
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				fails++
+				s.log.Error().Err(err).Msg("sender: claim outbox")
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(backoff(100*time.Millisecond, 5*time.Second, fails)):
+				}
+				continue
+			}
+			fails = 0
+			if len(rows) == 0 {
+				break
+			}
+			s.held.Add(int64(len(rows)))
+			select {
+			case out <- rows:
+			case <-ctx.Done():
+				return
+			}
+			if len(rows) < batch {
+				break
+			}
+		}
+	}
+}

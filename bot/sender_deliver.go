@@ -1,0 +1,211 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/store"
+)
+
+type outcomeKind int
+
+const (
+	outSent        outcomeKind = iota // Telegram accepted it; the row is gone
+	outFailed                         // refused for good; the row is in outbox_failed
+	outDropped                        // nothing to do (a card-only edit with no card)
+	outLost                           // sent, but the ack could not be recorded; left claimed
+	outRateLimited                    // 429: wait retryAfter, then the same message again
+	outRetry                          // 5xx or network: back off, then again
+	outPaused                         // 403: the chat is paused, its queue failed
+	outMigrated                       // the chat moved to newChatID; resend there
+)
+
+type outcome struct {
+	chatID     int64
+	kind       outcomeKind
+	retryAfter time.Duration
+	newChatID  int64
+	at         time.Time // when the request completed, for the limiter
+}
+
+// deliver makes one attempt at one message and records its effect in the store. It runs on
+// a context detached from Run's, so a send in flight at shutdown finishes and is recorded
+// instead of being cut off after Telegram may already have accepted it.
+func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), s.opts.SendTimeout)
+	defer cancel()
+	log := s.log.With().Int64("chat_id", q.ChatID).Int64("outbox_id", q.ID).Logger()
+	res := outcome{chatID: q.ChatID}
+	finish := func(k outcomeKind) outcome {
+		res.kind, res.at = k, s.opts.Clock()
+		return res
+	}
+
+	editID := q.EditMessageID
+	fromCard := false
+	if q.CardKey != "" && editID == 0 {
+		id, err := s.st.CardMessage(ctx, q.ChatID, q.ThreadID, q.CardKey)
+		switch {
+		case err == nil:
+			editID, fromCard = id, true
+		case errors.Is(err, store.ErrNotFound):
+			if q.CardOnly {
+				return finish(s.ack(ctx, q, 0, log, outDropped))
+			}
+		default:
+			log.Error().Err(err).Msg("sender: look up build card")
+			s.opts.Metrics.retried.Inc()
+			return finish(outRetry)
+		}
+	}
+
+	msgID, err := s.call(ctx, q, editID)
+	if err != nil && fromCard && isEditGone(err) {
+		// The card was deleted or is too old to edit: forget it and say it anew.
+		if ferr := s.st.ForgetCard(ctx, q.ChatID, q.ThreadID, q.CardKey); ferr != nil {
+			log.Error().Err(ferr).Msg("sender: forget build card")
+		}
+		if q.CardOnly {
+			return finish(s.ack(ctx, q, 0, log, outDropped))
+		}
+		editID, fromCard = 0, false
+		msgID, err = s.call(ctx, q, 0)
+	}
+	if err == nil || (editID > 0 && isNotModified(err)) {
+		s.opts.Metrics.sent.Inc()
+		s.opts.Metrics.latency.Observe(s.opts.Clock().Sub(q.CreatedAt).Seconds())
+		cardID := 0
+		if q.CardKey != "" && editID == 0 {
+			cardID = msgID
+		}
+		return finish(s.ack(ctx, q, cardID, log, outSent))
+	}
+
+	reason := s.redact(err.Error())
+	var tooMany *tgbot.TooManyRequestsError
+	var migrate *tgbot.MigrateError
+	switch {
+	case errors.As(err, &tooMany):
+		s.opts.Metrics.rateLimited.Inc()
+		res.retryAfter = time.Duration(max(tooMany.RetryAfter, 1)) * time.Second
+		log.Warn().Int("retry_after", tooMany.RetryAfter).Msg("sender: telegram rate limit")
+		return finish(outRateLimited)
+	case errors.As(err, &migrate) && migrate.MigrateToChatID != 0 && int64(migrate.MigrateToChatID) != q.ChatID:
+		to := int64(migrate.MigrateToChatID)
+		if merr := s.st.MigrateChat(ctx, q.ChatID, to); merr != nil {
+			log.Error().Err(merr).Int64("new_chat_id", to).Msg("sender: migrate chat")
+			s.opts.Metrics.retried.Inc()
+			return finish(outRetry)
+		}
+		log.Info().Int64("new_chat_id", to).Msg("sender: chat migrated to a supergroup; its subscriptions and queue moved")
+		res.newChatID = to
+		return finish(outMigrated)
+	case errors.Is(err, tgbot.ErrorForbidden):
+		if perr := s.st.PauseChat(ctx, q.ChatID, reason); perr != nil {
+			log.Error().Err(perr).Msg("sender: pause chat")
+			s.opts.Metrics.retried.Inc()
+			return finish(outRetry)
+		}
+		s.opts.Metrics.paused.Inc()
+		s.opts.Metrics.failed.Inc()
+		log.Warn().Str("reason", reason).Msg("sender: telegram refused the chat (403); chat paused until it writes again")
+		return finish(outPaused)
+	case errors.Is(err, tgbot.ErrorBadRequest):
+		// The message itself is wrong (bad HTML, unknown chat): retrying cannot help, and
+		// holding it would block the chat's later messages for ever.
+		if ferr := s.st.FailOutbox(ctx, q.ID, reason); ferr != nil {
+			log.Error().Err(ferr).Msg("sender: record failed message")
+			s.opts.Metrics.retried.Inc()
+			return finish(outRetry)
+		}
+		s.opts.Metrics.failed.Inc()
+		log.Error().Str("reason", reason).Msg("sender: telegram refused the message for good")
+		return finish(outFailed)
+	default:
+		// 5xx, network errors, and 401/404 (a wrong token or API URL is fixed by the admin,
+		// and the messages must still go out afterwards).
+		s.opts.Metrics.retried.Inc()
+		if rerr := s.st.RecordAttempt(ctx, q.ID, reason); rerr != nil {
+			log.Error().Err(rerr).Msg("sender: record send attempt")
+		}
+		log.Warn().Str("reason", reason).Int("attempts", q.Attempts+1).Msg("sender: send failed, will retry")
+		return finish(outRetry)
+	}
+}
+
+// ack records a message as done, retrying the database a few times: Telegram already has the
+// message, so failing here must not send it again. If the database stays away the row is
+// left claimed and goes out once more after a restart.
+func (s *Sender) ack(ctx context.Context, q store.Queued, cardID int, log zerolog.Logger, k outcomeKind) outcomeKind {
+	var err error
+	for i := range 5 {
+		if err = s.st.AckSent(ctx, q, cardID); err == nil {
+			return k
+		}
+		time.Sleep(backoff(50*time.Millisecond, time.Second, i+1))
+	}
+	log.Error().Err(err).Msg("sender: record sent message; it may go again after a restart")
+	return outLost
+}
+
+// call sends q, or edits message editID with it, and returns the message id.
+func (s *Sender) call(ctx context.Context, q store.Queued, editID int) (int, error) {
+	var markup models.ReplyMarkup
+	if len(q.ReplyMarkup) > 0 {
+		markup = json.RawMessage(q.ReplyMarkup)
+	}
+	noPreview := true
+	preview := &models.LinkPreviewOptions{IsDisabled: &noPreview}
+	if editID > 0 {
+		m, err := s.api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
+			ChatID: q.ChatID, MessageID: editID, Text: q.Text, ParseMode: models.ParseModeHTML,
+			LinkPreviewOptions: preview, ReplyMarkup: markup,
+		})
+		if err != nil {
+			return 0, fmt.Errorf("bot: edit message: %w", err)
+		}
+		return m.ID, nil
+	}
+	m, err := s.api.SendMessage(ctx, &tgbot.SendMessageParams{
+		ChatID: q.ChatID, MessageThreadID: int(q.ThreadID), Text: q.Text, ParseMode: models.ParseModeHTML,
+		LinkPreviewOptions: preview, DisableNotification: q.Silent, ReplyMarkup: markup,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bot: send message: %w", err)
+	}
+	return m.ID, nil
+}
+
+// redact removes the bot token from error text before it is logged or stored: the client
+// masks it in network errors, but other errors may quote a URL or a response body.
+func (s *Sender) redact(text string) string {
+	if tok := s.api.Token(); tok != "" {
+		text = strings.ReplaceAll(text, tok, "***")
+	}
+	const maxLen = 500
+	if len(text) > maxLen {
+		text = strings.ToValidUTF8(text[:maxLen], "")
+	}
+	return text
+}
+
+func isNotModified(err error) bool {
+	return errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(err.Error(), "message is not modified")
+}
+
+// isEditGone says an edit failed because the message cannot be edited any more.
+func isEditGone(err error) bool {
+	if !errors.Is(err, tgbot.ErrorBadRequest) {
+		return false
+	}
+	t := err.Error()
+	return strings.Contains(t, "message to edit not found") || strings.Contains(t, "message can't be edited")
+}
