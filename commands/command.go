@@ -47,6 +47,10 @@ type Reply struct {
 	// Edit replaces the message the pressed button is on (Request.MessageID) instead of
 	// sending a new one.
 	Edit bool
+	// MessageID, with Edit, names the message to replace when it is not the one the request
+	// is about: /nay removes the keyboard of a conversation started earlier. 0 means
+	// Request.MessageID.
+	MessageID int
 	// Silent sends without a notification sound.
 	Silent bool
 }

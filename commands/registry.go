@@ -104,3 +104,13 @@ func (r *Registry) Handle(ctx context.Context, req Request) (Response, error) {
 	}
 	return cmd.Handler.Handle(ctx, req)
 }
+
+// Known maps every command name to whether it is dangerous: what authz.Compile validates the
+// admin's matrix against.
+func (r *Registry) Known() map[string]bool {
+	out := make(map[string]bool, len(r.byName))
+	for n, c := range r.byName {
+		out[n] = c.Dangerous
+	}
+	return out
+}

@@ -1,0 +1,188 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/authz"
+	"github.com/herald-ci/herald/ci"
+)
+
+// NotifyStore keeps /notify settings per chat and forum topic (thread 0 is the chat itself).
+type NotifyStore interface {
+	NotifySettings(ctx context.Context, chatID, threadID int64) (events, builders, branches []string, err error)
+	SetNotifySettings(ctx context.Context, chatID, threadID int64, events, builders, branches []string) error
+}
+
+// WatchStore records who waits for which build: watches of running builds and follow-ups of
+// forced ones. The notifier reads and removes them.
+type WatchStore interface {
+	AddWatch(ctx context.Context, chatID, threadID int64, conn, buildID, builder string, userID int64) (added bool, err error)
+	AddFollowup(ctx context.Context, chatID, threadID int64, conn, requestID, builder string, userID int64) error
+}
+
+// ConversationStore keeps pending questions in Postgres, so a half-done /force goes on after
+// a restart. The payload is this package's JSON (see convo).
+type ConversationStore interface {
+	StartConversation(ctx context.Context, chatID, threadID, userID int64, data []byte, expires time.Time) (int64, error)
+	UpdateConversation(ctx context.Context, id int64, data []byte, expires time.Time) (found bool, err error)
+	Conversation(ctx context.Context, chatID, threadID, userID int64, now time.Time) (id int64, data []byte, found bool, err error)
+	EndConversation(ctx context.Context, id int64) (ended bool, err error)
+	EndUserConversation(ctx context.Context, chatID, threadID, userID int64) (data []byte, found bool, err error)
+}
+
+// Auditor appends to the audit log of dangerous commands. outcome is "allowed", "denied" or
+// "failed".
+type Auditor interface {
+	Audit(ctx context.Context, at time.Time, userID int64, userName string, chatID, threadID int64,
+		command, args, conn, builder, outcome, detail string) error
+}
+
+// Storage is everything the commands keep; *store.Store implements it.
+type Storage interface {
+	NotifyStore
+	WatchStore
+	ConversationStore
+	Auditor
+}
+
+// Deps is what the commands need from the rest of herald.
+type Deps struct {
+	CI    []ci.Provider // every CI connection; a ci.Forcer among them can force and stop
+	Store Storage
+	// Authz returns the matrix in force now; it is called at every decision, so a reload
+	// (SIGHUP) takes effect on the next press.
+	Authz func() *authz.Matrix
+	// ChatAdmin tells whether a user administers a group, for the admin-only /notify rule.
+	// nil: nobody counts as an admin.
+	ChatAdmin func(ctx context.Context, chatID, userID int64) (bool, error)
+	Clock     func() time.Time // nil: time.Now
+	Version   string
+	SourceURL string
+	Log       zerolog.Logger
+	// ConversationTTL is how long a pending question waits; 0 means one hour.
+	ConversationTTL time.Duration
+}
+
+func (d Deps) now() time.Time {
+	if d.Clock == nil {
+		return time.Now()
+	}
+	return d.Clock()
+}
+
+func (d Deps) ttl() time.Duration {
+	if d.ConversationTTL <= 0 {
+		return time.Hour
+	}
+	return d.ConversationTTL
+}
+
+func (d Deps) matrix() *authz.Matrix {
+	if d.Authz == nil {
+		return authz.Default(nil)
+	}
+	if m := d.Authz(); m != nil {
+		return m
+	}
+	return authz.Default(nil)
+}
+
+// Register adds the build server commands to reg and makes reg answer plain text (answers to
+// a pending question). /start, /help, /commands and /getid are added by the caller.
+func Register(reg *Registry, d Deps) {
+	reg.Add(
+		Status(d), List(d), Last(d), Watch(d), Force(d), Stop(d), Notify(d), Nay(d),
+		Version(d), Source(d),
+	)
+	reg.Text = TextAnswers(d)
+}
+
+// label is how a builder is shown and typed: "conn/builder" when there is more than one CI
+// connection, so two builders of the same name stay apart.
+func (d Deps) label(conn, builder string) string {
+	if len(d.CI) > 1 {
+		return conn + "/" + builder
+	}
+	return builder
+}
+
+func (d Deps) provider(conn string) (ci.Provider, bool) {
+	for _, p := range d.CI {
+		if p.Name() == conn {
+			return p, true
+		}
+	}
+	return nil, false
+}
+
+func (d Deps) forcer(conn string) (ci.Forcer, bool) {
+	p, ok := d.provider(conn)
+	if !ok {
+		return nil, false
+	}
+	f, ok := p.(ci.Forcer)
+	return f, ok
+}
+
+// splitTyped splits what a user typed into a connection (empty: any) and a builder name.
+// "conn/name" names a connection only when conn is one; builder names may hold slashes too.
+func (d Deps) splitTyped(typed string) (conn, name string) {
+	if c, n, ok := strings.Cut(typed, "/"); ok {
+		if _, known := d.provider(c); known {
+			return c, n
+		}
+	}
+	return "", typed
+}
+
+// matches reports whether builder b on conn is what the user typed.
+func (d Deps) matches(typed, conn, name string) bool {
+	c, n := d.splitTyped(typed)
+	return n == name && (c == "" || c == conn)
+}
+
+// ciError turns a CI failure into something to show: the provider's own chat-safe message
+// when it has one, otherwise the error is returned for the transport to log.
+func ciError(err error, doing string) error {
+	var ue *ci.UserError
+	if errors.As(err, &ue) {
+		return Userf(Escape(ue.Msg))
+	}
+	if errors.Is(err, ci.ErrUnsupported) {
+		return Userf("This CI cannot do that.")
+	}
+	return fmt.Errorf("commands: %s: %w", doing, err)
+}
+
+// unreachable is the line shown for a CI connection that failed while others answered.
+func (d Deps) unreachable(conn string, err error, doing string) string {
+	d.Log.Warn().Err(err).Str("conn", conn).Msg("commands: " + doing)
+	var ue *ci.UserError
+	if errors.As(err, &ue) {
+		return fmt.Sprintf("⚠️ %s: %s", Escape(conn), Escape(ue.Msg))
+	}
+	return fmt.Sprintf("⚠️ %s: the CI did not answer.", Escape(conn))
+}
+
+func displayName(req Request) string {
+	switch {
+	case req.UserName != "":
+		return "@" + req.UserName
+	case req.FirstName != "":
+		return req.FirstName
+	default:
+		return fmt.Sprintf("user %d", req.UserID)
+	}
+}
+
+// edit is a reply that redraws the message a pressed button is on, or a new message for a
+// typed command.
+func edit(req Request, text string, kb [][]Button) Reply {
+	return Reply{Text: text, Keyboard: kb, Edit: req.Button != nil}
+}

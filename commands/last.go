@@ -1,0 +1,72 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// Last answers /last [builder|all]: the last completed build of each builder, with its
+// result, age and the CI's state text.
+func Last(d Deps) Command {
+	return Command{
+		Name:    "last",
+		Summary: "list last build status for a builder",
+		Help: "/last shows the last completed build of every online builder: result, age and state.\n" +
+			"/last all includes offline builders; /last NAME shows one builder" + multiConnHint(d) + ".",
+		Handler: HandlerFunc(func(ctx context.Context, req Request) (Response, error) {
+			which := ""
+			if len(req.Args) > 0 {
+				which = req.Args[0]
+			}
+			now := d.now()
+			var lines []string
+			shown := 0
+			for _, p := range d.CI {
+				builders, err := p.Builders(ctx)
+				if err != nil {
+					lines = append(lines, d.unreachable(p.Name(), err, "last: builders"))
+					continue
+				}
+				for _, b := range builders {
+					switch {
+					case which == "all":
+					case which != "":
+						if !d.matches(which, p.Name(), b.Name) {
+							continue
+						}
+					case !b.Online:
+						continue
+					}
+					shown++
+					name := "<b>" + Escape(d.label(p.Name(), b.Name)) + "</b>"
+					builds, err := p.LastBuilds(ctx, b.Name, 1)
+					switch {
+					case err != nil:
+						lines = append(lines, d.unreachable(p.Name(), err, "last: last builds")+" ("+name+")")
+					case len(builds) == 0:
+						lines = append(lines, "▫️ "+name+": no builds yet")
+					default:
+						lb := builds[0]
+						line := fmt.Sprintf("%s %s: %s, %s", resultIcon(lb.Result), d.buildRef(lb), resultText(lb), ago(now, lb.FinishedAt))
+						if lb.StateText != "" {
+							line += " — " + Escape(lb.StateText)
+						}
+						lines = append(lines, line)
+					}
+				}
+			}
+			if shown == 0 {
+				switch which {
+				case "":
+					lines = append(lines, "No builder is online. /last all shows every builder.")
+				case "all":
+					lines = append(lines, "There are no builders.")
+				default:
+					lines = append(lines, fmt.Sprintf("There is no builder %s. /list builders shows them.", Escape(which)))
+				}
+			}
+			return Say(strings.Join(lines, "\n")), nil
+		}),
+	}
+}

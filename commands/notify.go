@@ -1,0 +1,316 @@
+package commands
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// notifyHelp documents the /notify syntax; ParseNotify is its parser.
+const notifyHelp = "/notify shows a keyboard: press an event to turn it on or off here.\n" +
+	"/notify on EVENT… turns events on; /notify off EVENT… turns them off; " +
+	"<code>all</code> means every event. /notify on alone turns on problem and recovery; " +
+	"/notify off alone turns everything off.\n" +
+	"Filters: <code>builder=GLOB[,GLOB…]</code> and <code>branch=GLOB[,GLOB…]</code> (e.g. docs-*), " +
+	"with on or off, replace this chat's filters; <code>builder=</code> clears one.\n" +
+	"Example: <code>/notify on problem recovery builder=docs-* branch=main</code>\n" +
+	"/notify list shows what is on.\n" +
+	"Events: started, finished, success, warnings, failure, exception, cancelled, problem " +
+	"(a build broke), recovery (fixed again), worse, better, worker (a worker went missing or came back).\n" +
+	"Settings are per chat, and per topic in a forum; in a private chat they are yours."
+
+// NotifyCommand is a parsed /notify.
+type NotifyCommand struct {
+	Action   string    // "", "list", "on" or "off"
+	Events   []ci.Kind // events named, in ci.Kinds order, no duplicates
+	Builders []string  // nil: unchanged; empty: cleared
+	Branches []string  // nil: unchanged; empty: cleared
+}
+
+// defaultOn is what /notify on turns on without events: what a team wants to hear.
+var defaultOn = []ci.Kind{ci.KindProblem, ci.KindRecovery}
+
+// ParseNotify reads /notify's arguments. Errors are chat-safe (HTML-escaped).
+func ParseNotify(args []string) (NotifyCommand, error) {
+	var nc NotifyCommand
+	if len(args) == 0 {
+		return nc, nil
+	}
+	nc.Action = strings.ToLower(args[0])
+	switch nc.Action {
+	case "list":
+		if len(args) > 1 {
+			return NotifyCommand{}, Userf("/notify list takes nothing more.")
+		}
+		return nc, nil
+	case "on", "off":
+	default:
+		return NotifyCommand{}, Userf(fmt.Sprintf("I do not know /notify %s. Use on, off or list (see /help notify).", Escape(args[0])))
+	}
+	named := map[ci.Kind]bool{}
+	for _, a := range args[1:] {
+		if key, val, ok := strings.Cut(a, "="); ok {
+			globs, err := parseGlobs(val)
+			if err != nil {
+				return NotifyCommand{}, err
+			}
+			switch strings.ToLower(key) {
+			case "builder", "builders":
+				nc.Builders = globs
+			case "branch", "branches":
+				nc.Branches = globs
+			default:
+				return NotifyCommand{}, Userf(fmt.Sprintf("Unknown filter %s: use builder= or branch=.", Escape(key)))
+			}
+			continue
+		}
+		if strings.EqualFold(a, "all") {
+			for _, k := range ci.Kinds {
+				named[k] = true
+			}
+			continue
+		}
+		k, err := ci.ParseKind(strings.ToLower(strings.TrimSuffix(a, ",")))
+		if err != nil {
+			return NotifyCommand{}, Userf(fmt.Sprintf("Unknown event %s. Events: %s.", Escape(a), kindList(ci.Kinds)))
+		}
+		named[k] = true
+	}
+	for _, k := range ci.Kinds {
+		if named[k] {
+			nc.Events = append(nc.Events, k)
+		}
+	}
+	return nc, nil
+}
+
+// parseGlobs reads "a,b" into patterns; "" and "*" alone clear the filter.
+func parseGlobs(val string) ([]string, error) {
+	out := []string{}
+	for _, g := range strings.Split(val, ",") {
+		g = strings.TrimSpace(g)
+		if g == "" {
+			continue
+		}
+		if _, err := path.Match(g, ""); err != nil {
+			return nil, Userf(fmt.Sprintf("%s is not a valid pattern.", Escape(g)))
+		}
+		out = append(out, g)
+	}
+	if len(out) == 1 && out[0] == "*" {
+		return []string{}, nil
+	}
+	return out, nil
+}
+
+func kindList(ks []ci.Kind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = string(k)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Notify answers /notify: what this chat (or forum topic) is told about.
+func Notify(d Deps) Command {
+	return Command{
+		Name:    "notify",
+		Summary: "notify me about build events",
+		Help:    notifyHelp,
+		Handler: HandlerFunc(func(ctx context.Context, req Request) (Response, error) {
+			if req.Button != nil {
+				return d.notifyPress(ctx, req)
+			}
+			nc, err := ParseNotify(req.Args)
+			if err != nil {
+				return Response{}, err
+			}
+			cur, err := d.loadNotify(ctx, req)
+			if err != nil {
+				return Response{}, err
+			}
+			switch nc.Action {
+			case "":
+				return Response{Replies: []Reply{{Text: notifyText(cur, req), Keyboard: notifyKeyboard(cur)}}}, nil
+			case "list":
+				return Say(notifyText(cur, req)), nil
+			}
+			if why, err := d.mayNotify(ctx, req); err != nil {
+				return Response{}, err
+			} else if why != "" {
+				return Say(why), nil
+			}
+			next := cur
+			switch {
+			case nc.Action == "on" && len(nc.Events) == 0 && nc.Builders == nil && nc.Branches == nil:
+				next.events = union(cur.events, defaultOn)
+			case nc.Action == "on":
+				next.events = union(cur.events, nc.Events)
+			case nc.Action == "off" && len(nc.Events) == 0 && nc.Builders == nil && nc.Branches == nil:
+				next.events = nil
+			default:
+				next.events = slices.DeleteFunc(slices.Clone(cur.events), func(k ci.Kind) bool { return slices.Contains(nc.Events, k) })
+			}
+			if nc.Builders != nil {
+				next.builders = nc.Builders
+			}
+			if nc.Branches != nil {
+				next.branches = nc.Branches
+			}
+			if err := d.saveNotify(ctx, req, next); err != nil {
+				return Response{}, err
+			}
+			return Say(notifyText(next, req)), nil
+		}),
+	}
+}
+
+type notifySettings struct {
+	events             []ci.Kind
+	builders, branches []string
+}
+
+func (d Deps) loadNotify(ctx context.Context, req Request) (notifySettings, error) {
+	ev, b, br, err := d.Store.NotifySettings(ctx, req.ChatID, req.ThreadID)
+	if err != nil {
+		return notifySettings{}, err
+	}
+	s := notifySettings{builders: b, branches: br}
+	for _, e := range ev {
+		if k, err := ci.ParseKind(e); err == nil {
+			s.events = append(s.events, k)
+		}
+	}
+	return s, nil
+}
+
+func (d Deps) saveNotify(ctx context.Context, req Request, s notifySettings) error {
+	ev := make([]string, 0, len(s.events))
+	for _, k := range ci.Kinds { // stored in a stable order
+		if slices.Contains(s.events, k) {
+			ev = append(ev, string(k))
+		}
+	}
+	return d.Store.SetNotifySettings(ctx, req.ChatID, req.ThreadID, ev, s.builders, s.branches)
+}
+
+// mayNotify applies the admin-only rule for groups; "" means the user may change settings.
+func (d Deps) mayNotify(ctx context.Context, req Request) (string, error) {
+	group := !req.Private()
+	admin := false
+	if group && d.ChatAdmin != nil {
+		var err error
+		admin, err = d.ChatAdmin(ctx, req.ChatID, req.UserID)
+		if err != nil {
+			return "", fmt.Errorf("commands: notify: is %d an admin of %d: %w", req.UserID, req.ChatID, err)
+		}
+	}
+	if d.matrix().MayNotify(group, admin) {
+		return "", nil
+	}
+	return "Only this group's admins may change its notifications.", nil
+}
+
+func union(a, b []ci.Kind) []ci.Kind {
+	out := slices.Clone(a)
+	for _, k := range b {
+		if !slices.Contains(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func notifyText(s notifySettings, req Request) string {
+	where := "this chat"
+	switch {
+	case req.ThreadID != 0:
+		where = "this topic"
+	case req.Private():
+		where = "you"
+	}
+	var b strings.Builder
+	if len(s.events) == 0 {
+		fmt.Fprintf(&b, "Notifications for %s: none.", where)
+	} else {
+		var on []ci.Kind
+		for _, k := range ci.Kinds {
+			if slices.Contains(s.events, k) {
+				on = append(on, k)
+			}
+		}
+		fmt.Fprintf(&b, "Notifications for %s: %s.", where, kindList(on))
+	}
+	if len(s.builders) > 0 {
+		fmt.Fprintf(&b, "\nOnly builders: <code>%s</code>", Escape(strings.Join(s.builders, ", ")))
+	}
+	if len(s.branches) > 0 {
+		fmt.Fprintf(&b, "\nOnly branches: <code>%s</code>", Escape(strings.Join(s.branches, ", ")))
+	}
+	return b.String()
+}
+
+func notifyKeyboard(s notifySettings) [][]Button {
+	var kb [][]Button
+	var row []Button
+	for _, k := range ci.Kinds {
+		mark := "▫️ "
+		if slices.Contains(s.events, k) {
+			mark = "✅ "
+		}
+		row = append(row, Button{Text: mark + string(k), Data: btn{Act: "toggle", Value: string(k)}.data("notify")})
+		if len(row) == 3 {
+			kb = append(kb, row)
+			row = nil
+		}
+	}
+	if len(row) > 0 {
+		kb = append(kb, row)
+	}
+	return append(kb, []Button{{Text: "Done", Data: btn{Act: "done"}.data("notify")}})
+}
+
+// notifyPress toggles one event (redrawing the keyboard in place) or closes the keyboard.
+// Settings are the chat's (or topic's), so anyone allowed to change them may press.
+func (d Deps) notifyPress(ctx context.Context, req Request) (Response, error) {
+	b, err := parseBtn("notify", req.Button.Data)
+	if err != nil {
+		return badButton(), nil
+	}
+	cur, err := d.loadNotify(ctx, req)
+	if err != nil {
+		return Response{}, err
+	}
+	switch b.Act {
+	case "done":
+		return Response{Replies: []Reply{{Edit: true, Text: notifyText(cur, req)}}}, nil
+	case "toggle":
+	default:
+		return badButton(), nil
+	}
+	k, err := ci.ParseKind(b.Value)
+	if err != nil {
+		return badButton(), nil
+	}
+	if why, err := d.mayNotify(ctx, req); err != nil {
+		return Response{}, err
+	} else if why != "" {
+		return Response{Notice: why}, nil
+	}
+	notice := string(k) + " on"
+	if slices.Contains(cur.events, k) {
+		cur.events = slices.DeleteFunc(cur.events, func(x ci.Kind) bool { return x == k })
+		notice = string(k) + " off"
+	} else {
+		cur.events = append(cur.events, k)
+	}
+	if err := d.saveNotify(ctx, req, cur); err != nil {
+		return Response{}, err
+	}
+	return Response{Notice: notice, Replies: []Reply{{Edit: true, Text: notifyText(cur, req), Keyboard: notifyKeyboard(cur)}}}, nil
+}
+
