@@ -1,0 +1,121 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/store"
+)
+
+// Poller takes updates from Telegram by long polling. Each batch is stored with the next
+// offset before Telegram is asked again (which is what acknowledges the batch), so updates
+// survive a crash; then it goes to the intake.
+type Poller struct {
+	st      *store.Store
+	api     *tgbot.Bot
+	intake  *Intake
+	apiURL  string
+	timeout time.Duration
+	client  *http.Client
+	log     zerolog.Logger
+}
+
+// NewPoller returns a poller waiting up to timeout per getUpdates call.
+func NewPoller(st *store.Store, api *tgbot.Bot, intake *Intake, apiURL string, timeout time.Duration, log zerolog.Logger) *Poller {
+	return &Poller{
+		st: st, api: api, intake: intake, apiURL: apiURL, timeout: timeout, log: log,
+		client: &http.Client{Timeout: timeout + 15*time.Second},
+	}
+}
+
+// Run polls until ctx ends. It removes a webhook first: Telegram refuses getUpdates while
+// one is set.
+func (p *Poller) Run(ctx context.Context) error {
+	if _, err := p.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil && ctx.Err() == nil {
+		p.log.Warn().Str("error", redactError(err, p.api.Token())).Msg("deleteWebhook failed; polling anyway")
+	}
+	offset, err := p.st.Offset(ctx)
+	if err != nil {
+		return err
+	}
+	backoff := time.Duration(0)
+	for ctx.Err() == nil {
+		if backoff > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(backoff):
+			}
+		}
+		raws, err := getUpdates(ctx, p.client, p.apiURL, p.api.Token(), offset, p.timeout)
+		if err != nil {
+			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+				return nil
+			}
+			backoff = nextBackoff(backoff)
+			p.log.Warn().Err(err).Dur("retry_in", backoff).Msg("getUpdates failed")
+			continue
+		}
+		backoff = 0
+		if len(raws) == 0 {
+			continue
+		}
+		ups := make([]store.Update, 0, len(raws))
+		next := offset
+		for _, raw := range raws {
+			u, err := decodeUpdate(raw)
+			if err != nil {
+				p.log.Error().Err(err).Msg("skipping an update Telegram sent")
+				continue
+			}
+			ups = append(ups, store.Update{ID: u.ID, ChatID: chatOf(&u), Payload: raw})
+			if u.ID >= next {
+				next = u.ID + 1
+			}
+		}
+		if err := p.save(ctx, ups, next); err != nil {
+			return nil // ctx ended; nothing was acknowledged
+		}
+		offset = next
+		p.intake.Submit(ctx, ups...)
+	}
+	return nil
+}
+
+// save retries storing a batch until it works or ctx ends: the batch must not be
+// acknowledged before it is stored.
+func (p *Poller) save(ctx context.Context, ups []store.Update, next int64) error {
+	backoff := time.Duration(0)
+	for {
+		err := p.st.SaveUpdates(ctx, ups, next)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		backoff = nextBackoff(backoff)
+		p.log.Error().Err(err).Dur("retry_in", backoff).Msg("cannot store updates")
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+	}
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return 500 * time.Millisecond
+	case d >= 30*time.Second:
+		return 30 * time.Second
+	default:
+		return d * 2
+	}
+}

@@ -1,0 +1,157 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/herald-ci/herald/commands"
+	"github.com/herald-ci/herald/store"
+)
+
+// MaxMessageLength is Telegram's limit on a message's text, in characters after entity
+// parsing; we count the HTML source, which is never shorter, so a part within it is safe.
+const MaxMessageLength = 4096
+
+// callbackStore keeps button payloads server-side.
+type callbackStore interface {
+	PutCallback(ctx context.Context, chatID int64, data string) (string, error)
+}
+
+// render turns a handler's replies into outbox messages for the chat the request came from.
+// Buttons' data is stored server-side; the button carries only its short key.
+func render(ctx context.Context, cb callbackStore, req commands.Request, replies []commands.Reply) ([]store.OutMessage, error) {
+	var out []store.OutMessage
+	for _, r := range replies {
+		markup, err := keyboardMarkup(ctx, cb, req.ChatID, r.Keyboard)
+		if err != nil {
+			return nil, err
+		}
+		parts := SplitMessage(r.Text, MaxMessageLength)
+		for i, part := range parts {
+			m := store.OutMessage{
+				ChatID:   req.ChatID,
+				ThreadID: req.ThreadID,
+				Text:     part,
+				Silent:   r.Silent,
+				UpdateID: req.UpdateID,
+			}
+			if i == len(parts)-1 {
+				m.ReplyMarkup = markup
+			}
+			if r.Edit && i == 0 && req.MessageID != 0 {
+				m.EditMessageID = req.MessageID
+				if markup == nil && len(parts) == 1 {
+					// An edit without a keyboard removes the old one.
+					m.ReplyMarkup = []byte(`{"inline_keyboard":[]}`)
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+type inlineButton struct {
+	Text         string `json:"text"`
+	CallbackData string `json:"callback_data,omitempty"`
+	URL          string `json:"url,omitempty"`
+}
+
+func keyboardMarkup(ctx context.Context, cb callbackStore, chatID int64, kb [][]commands.Button) ([]byte, error) {
+	if len(kb) == 0 {
+		return nil, nil
+	}
+	rows := make([][]inlineButton, 0, len(kb))
+	for _, row := range kb {
+		btns := make([]inlineButton, 0, len(row))
+		for _, b := range row {
+			ib := inlineButton{Text: b.Text, URL: b.URL}
+			if b.URL == "" {
+				key, err := cb.PutCallback(ctx, chatID, b.Data)
+				if err != nil {
+					return nil, fmt.Errorf("bot: keyboard: %w", err)
+				}
+				ib.CallbackData = key
+			}
+			btns = append(btns, ib)
+		}
+		rows = append(rows, btns)
+	}
+	raw, err := json.Marshal(map[string]any{"inline_keyboard": rows})
+	if err != nil {
+		return nil, fmt.Errorf("bot: keyboard: %w", err)
+	}
+	return raw, nil
+}
+
+// SplitMessage cuts text into parts of at most limit characters, at line ends where it can,
+// so a long /status still arrives whole. A single line longer than limit is cut inside the
+// line. An open <pre> or <code> block is closed at the end of a part and reopened in the next,
+// so every part is valid HTML on its own.
+func SplitMessage(text string, limit int) []string {
+	if utf8.RuneCountInString(text) <= limit {
+		return []string{text}
+	}
+	// Leave room for the closing and reopening tags balancePre may add.
+	limit -= len("<pre></pre><code></code>")
+	var (
+		parts []string
+		cur   strings.Builder
+		n     int
+	)
+	flush := func() {
+		if cur.Len() > 0 {
+			parts = append(parts, strings.TrimRight(cur.String(), "\n"))
+			cur.Reset()
+			n = 0
+		}
+	}
+	for _, line := range strings.SplitAfter(text, "\n") {
+		ln := utf8.RuneCountInString(line)
+		if n+ln > limit {
+			flush()
+		}
+		for ln > limit { // one line longer than a message
+			cut := runePrefix(line, limit)
+			parts = append(parts, cut)
+			line = line[len(cut):]
+			ln = utf8.RuneCountInString(line)
+		}
+		cur.WriteString(line)
+		n += ln
+	}
+	flush()
+	return balancePre(parts)
+}
+
+func runePrefix(s string, n int) string {
+	i := 0
+	for pos := range s {
+		if i == n {
+			return s[:pos]
+		}
+		i++
+	}
+	return s
+}
+
+// balancePre closes a <pre>/<code> left open at the end of a part and reopens it in the next.
+// Cutting inside a tag's own text ("<b") is avoided by callers putting tags within lines.
+func balancePre(parts []string) []string {
+	for i := range parts {
+		for _, tag := range []string{"pre", "code"} {
+			open := strings.Count(parts[i], "<"+tag+">")
+			closed := strings.Count(parts[i], "</"+tag+">")
+			if open > closed {
+				parts[i] += "</" + tag + ">"
+				if i+1 < len(parts) {
+					parts[i+1] = "<" + tag + ">" + parts[i+1]
+				}
+			}
+		}
+	}
+	return parts
+}

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/store"
+)
+
+// housekeeping prunes what herald no longer needs, on a cron schedule, until ctx ends.
+func housekeeping(ctx context.Context, st *store.Store, log zerolog.Logger) {
+	c := cron.New()
+	_, _ = c.AddFunc("@every 1h", func() {
+		if n, err := st.PruneUpdates(ctx, 7*24*time.Hour); err != nil {
+			log.Warn().Err(err).Msg("pruning handled updates failed")
+		} else if n > 0 {
+			log.Debug().Int64("count", n).Msg("pruned handled updates")
+		}
+		// Buttons older than a month answer "expired" instead of acting on old state.
+		if _, err := st.PruneCallbacks(ctx, 30*24*time.Hour); err != nil {
+			log.Warn().Err(err).Msg("pruning button payloads failed")
+		}
+		if _, err := st.PruneCards(ctx, 30*24*time.Hour); err != nil {
+			log.Warn().Err(err).Msg("pruning build cards failed")
+		}
+	})
+	c.Start()
+	<-ctx.Done()
+	<-c.Stop().Done()
+}
