@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -21,7 +22,10 @@ type Target struct {
 	Kinds []ci.Kind
 	// Watch is set when the chat watches this build (/watch) or forced it (/force): it
 	// hears the build's start and result whatever its subscription says.
-	Watch       bool
+	Watch bool
+	// Started is set for a finished build when the chat subscribes to started: it may hold
+	// a live card of this build to bring up to date even if it asked for no result kind.
+	Started     bool
 	CardMode    string // "edit" (live build card) or "new"
 	LoudSuccess bool   // successes notify with sound
 }
@@ -48,6 +52,10 @@ func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 	for i, k := range kinds {
 		names[i] = string(k)
 	}
+	finished := ev.Kind == ci.KindFinished && ev.Build != nil
+	if finished {
+		names = append(names, string(ci.KindStarted))
+	}
 	rows, err := tx.tx.Query(ctx, `
 		SELECT s.chat_id, s.thread_id, s.events, s.builders, s.branches, c.card_mode, c.loud_success
 		FROM subscriptions s JOIN chats c ON c.id = s.chat_id
@@ -72,11 +80,12 @@ func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 				got = append(got, k)
 			}
 		}
-		if len(got) == 0 {
+		started := finished && slices.Contains(events, string(ci.KindStarted))
+		if len(got) == 0 && !started {
 			return nil
 		}
 		tt := t
-		tt.Kinds = got
+		tt.Kinds, tt.Started = got, started
 		idx[[2]int64{t.ChatID, t.ThreadID}] = len(out)
 		out = append(out, tt)
 		return nil
@@ -289,7 +298,11 @@ func (s *Store) MigrateChat(ctx context.Context, from, to int64) error {
 				SELECT $2, thread_id FROM seeded_defaults WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
 		)
 		for _, q := range stmts {
-			if _, err := tx.tx.Exec(ctx, q, from, to); err != nil {
+			args := []any{from, to}
+			if !strings.Contains(q, "$2") {
+				args = args[:1]
+			}
+			if _, err := tx.tx.Exec(ctx, q, args...); err != nil {
 				return fmt.Errorf("store: migrate chat: %w", err)
 			}
 		}

@@ -1,0 +1,170 @@
+package bot
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// Field caps, in runes. Telegram refuses texts over 4096 UTF-16 units after parsing; capping
+// every outside field keeps the whole message far below that whatever a CI sends, so a
+// notification is never refused (and never blocks its chat) for its length.
+const (
+	maxField  = 200
+	maxReason = 400
+	maxRev    = 12
+)
+
+type resultLook struct{ emoji, words string }
+
+var results = map[ci.Result]resultLook{
+	ci.ResultSuccess:   {"✅", "succeeded"},
+	ci.ResultWarnings:  {"⚠️", "finished with warnings"},
+	ci.ResultFailure:   {"❌", "failed"},
+	ci.ResultSkipped:   {"⏭", "was skipped"},
+	ci.ResultException: {"💥", "hit an exception"},
+	ci.ResultRetry:     {"🔁", "will be retried"},
+	ci.ResultCancelled: {"🚫", "was cancelled"},
+}
+
+// headlines are the first words for the derived kinds that get a message of their own.
+var headlines = map[ci.Kind]string{
+	ci.KindProblem:  "🔴 <b>Problem</b>",
+	ci.KindRecovery: "🟢 <b>Recovery</b>",
+	ci.KindWorse:    "📉 <b>Worse</b>",
+	ci.KindBetter:   "📈 <b>Better</b>",
+}
+
+// FormatBuild renders a build notification in Telegram HTML. headline is the kind the
+// message is about: a derived kind (problem, recovery, worse, better) puts it in front; any
+// other kind renders the plain start or result. now is for the running time of a build that
+// has not finished.
+func FormatBuild(ev ci.Event, headline ci.Kind, now time.Time) string {
+	if ev.Build == nil {
+		return ""
+	}
+	b := ev.Build
+	var sb strings.Builder
+	if h, ok := headlines[headline]; ok {
+		sb.WriteString(h)
+		sb.WriteString(": ")
+	}
+	title := fmt.Sprintf("<b>%s</b> %s", esc(b.Builder, maxField), buildNumber(b))
+	switch {
+	case ev.Kind == ci.KindStarted || !b.Complete && b.Result == ci.ResultNone:
+		fmt.Fprintf(&sb, "🏗 %s started", title)
+	default:
+		look, ok := results[b.Result]
+		if !ok {
+			look = resultLook{"❔", "finished (" + esc(string(b.Result), 40) + ")"}
+		}
+		fmt.Fprintf(&sb, "%s %s %s", look.emoji, title, look.words)
+	}
+	line := func(label, value string) {
+		if value != "" {
+			fmt.Fprintf(&sb, "\n%s: %s", label, value)
+		}
+	}
+	line("Branch", code(b.Branch, maxField))
+	line("Revision", code(b.Revision, maxRev))
+	line("By", people(b))
+	line("Reason", esc(b.Reason, maxReason))
+	if d := b.Duration(now); d > 0 {
+		label := "Duration"
+		if b.FinishedAt.IsZero() {
+			label = "Running for"
+		}
+		line(label, formatDuration(d))
+	}
+	if failed(b.Result) {
+		line("Failed step", code(b.FailedStep, maxField))
+		line("State", esc(b.StateText, maxField))
+	}
+	return sb.String()
+}
+
+// FormatWorker renders a worker going missing or coming back.
+func FormatWorker(ev ci.Event) string {
+	if ev.Worker == nil {
+		return ""
+	}
+	name := "<b>" + esc(ev.Worker.Name, maxField) + "</b>"
+	if ev.WorkerState == ci.WorkerOnline {
+		return "🔌 Worker " + name + " is back online"
+	}
+	return "🔌 Worker " + name + " went missing"
+}
+
+func failed(r ci.Result) bool {
+	return r == ci.ResultFailure || r == ci.ResultException
+}
+
+func buildNumber(b *ci.Build) string {
+	n := fmt.Sprintf("#%d", b.Number)
+	if b.Number == 0 && b.ID != "" {
+		n = esc(b.ID, 40)
+	}
+	if u, err := url.Parse(b.URL); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(b.URL) <= 2000 {
+		return fmt.Sprintf(`<a href="%s">%s</a>`, escAttr(b.URL), n)
+	}
+	return n
+}
+
+func people(b *ci.Build) string {
+	var parts []string
+	if b.Owner != "" {
+		parts = append(parts, esc(b.Owner, maxField))
+	}
+	if b.Author != "" && b.Author != b.Owner {
+		parts = append(parts, "author "+esc(b.Author, maxField))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func code(s string, limit int) string {
+	if s == "" {
+		return ""
+	}
+	return "<code>" + esc(s, limit) + "</code>"
+}
+
+// formatDuration prints 42s, 3m05s, 1h02m: precise enough for a build, short for a phone.
+func formatDuration(d time.Duration) string {
+	d = d.Round(time.Second)
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	switch {
+	case h > 0:
+		return fmt.Sprintf("%dh%02dm", h, m)
+	case m > 0:
+		return fmt.Sprintf("%dm%02ds", m, s)
+	default:
+		return fmt.Sprintf("%ds", s)
+	}
+}
+
+var (
+	htmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+	htmlAttr = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+)
+
+// esc cuts s to limit runes (marking the cut) and escapes it for Telegram HTML. Invalid
+// UTF-8 from a CI would make Telegram refuse the whole message, so it is replaced.
+func esc(s string, limit int) string {
+	s = strings.ToValidUTF8(s, "�")
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if utf8.RuneCountInString(s) > limit {
+		s = string([]rune(s)[:limit-1]) + "…"
+	}
+	return htmlText.Replace(s)
+}
+
+func escAttr(s string) string { return htmlAttr.Replace(s) }
