@@ -1,0 +1,298 @@
+// Package buildbot is herald's provider for Buildbot (3.x): the REST API v2 for questions and
+// control, the websocket message API for live events, and the REST API again to catch up on
+// what happened while the websocket was down.
+package buildbot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// Config is one Buildbot connection from herald's config.
+type Config struct {
+	Name         string       // connection name, e.g. "main"
+	URL          string       // the master's web root, e.g. https://ci.example.org/
+	Auth         Auth         // how to log in; zero means anonymous
+	HTTPClient   *http.Client // nil means a client with a 30 s timeout
+	PollInterval time.Duration
+	// PollInterval is how long Watch waits before reconnecting at most (its backoff cap) and
+	// how often it pings the websocket; default 30 s.
+}
+
+// Provider talks to one Buildbot master. It is safe for concurrent use.
+type Provider struct {
+	cfg Config
+	c   *client
+	log zerolog.Logger
+	now func() time.Time
+
+	mu           sync.Mutex
+	builderNames map[int]string
+}
+
+var (
+	_ ci.Provider = (*Provider)(nil)
+	_ ci.Forcer   = (*Provider)(nil)
+)
+
+// New checks cfg and makes a provider; it does not contact the master.
+func New(cfg Config, log zerolog.Logger) (*Provider, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("buildbot: config: name is empty")
+	}
+	u, err := url.Parse(cfg.URL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("buildbot: config %s: url %q is not an http(s) URL", cfg.Name, cfg.URL)
+	}
+	if u.User != nil {
+		return nil, fmt.Errorf("buildbot: config %s: put credentials in auth, not in the url", cfg.Name)
+	}
+	base := strings.TrimRight(u.String(), "/") + "/"
+	switch cfg.Auth.Kind {
+	case "", "none":
+		cfg.Auth.Kind = "none"
+	case "basic":
+		if cfg.Auth.Username == "" {
+			return nil, fmt.Errorf("buildbot: config %s: basic auth needs a username", cfg.Name)
+		}
+	case "bearer":
+		if cfg.Auth.Token == "" {
+			return nil, fmt.Errorf("buildbot: config %s: bearer auth needs a token", cfg.Name)
+		}
+	default:
+		return nil, fmt.Errorf("buildbot: config %s: auth kind %q is not none, basic or bearer", cfg.Name, cfg.Auth.Kind)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 30 * time.Second
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	if cfg.Auth.Kind == "basic" {
+		// Buildbot keeps the login in a session cookie: give this provider its own jar so
+		// a shared client is not changed.
+		jar, _ := cookiejar.New(nil)
+		cp := *hc
+		cp.Jar = jar
+		hc = &cp
+	}
+	cfg.URL = base
+	return &Provider{
+		cfg:          cfg,
+		c:            &client{name: cfg.Name, base: base, auth: cfg.Auth, http: hc},
+		log:          log.With().Str("ci", cfg.Name).Logger(),
+		now:          time.Now,
+		builderNames: map[int]string{},
+	}, nil
+}
+
+// Name is the connection's name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// Kind is "buildbot".
+func (p *Provider) Kind() string { return "buildbot" }
+
+func (p *Provider) builders(ctx context.Context) ([]apiBuilder, error) {
+	data, err := p.c.get(ctx, "builders")
+	if err != nil {
+		return nil, err
+	}
+	bs, err := parseBuilders(data)
+	if err != nil {
+		return nil, fmt.Errorf("buildbot: builders: %w", err)
+	}
+	p.mu.Lock()
+	for _, b := range bs {
+		p.builderNames[b.ID] = b.Name
+	}
+	p.mu.Unlock()
+	return bs, nil
+}
+
+// builderName returns a builder's name by id, asking the master on a miss.
+func (p *Provider) builderName(ctx context.Context, id int) (string, error) {
+	p.mu.Lock()
+	name, ok := p.builderNames[id]
+	p.mu.Unlock()
+	if ok {
+		return name, nil
+	}
+	if _, err := p.builders(ctx); err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	name, ok = p.builderNames[id]
+	p.mu.Unlock()
+	if !ok {
+		return strconv.Itoa(id), nil
+	}
+	return name, nil
+}
+
+// builderID returns the id of the builder named name.
+func (p *Provider) builderID(ctx context.Context, name string) (int, error) {
+	bs, err := p.builders(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range bs {
+		if b.Name == name {
+			return b.ID, nil
+		}
+	}
+	return 0, ci.Userf(fmt.Errorf("buildbot: builder %q: %w", name, ci.ErrNotFound), fmt.Sprintf("no builder %s on %s", name, p.cfg.Name))
+}
+
+// Builders lists the builders with whether a connected worker serves them.
+func (p *Provider) Builders(ctx context.Context) ([]ci.Builder, error) {
+	bs, err := p.builders(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := p.workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	online := map[int]bool{}
+	for _, w := range ws {
+		if len(w.ConnectedTo) == 0 {
+			continue
+		}
+		for _, c := range w.ConfiguredOn {
+			online[c.BuilderID] = true
+		}
+	}
+	out := make([]ci.Builder, 0, len(bs))
+	for _, b := range bs {
+		cb := ci.Builder{Conn: p.cfg.Name, ID: strconv.Itoa(b.ID), Name: b.Name, Tags: b.Tags, Online: online[b.ID]}
+		if b.Description != nil {
+			cb.Description = *b.Description
+		}
+		out = append(out, cb)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// fill turns Buildbot builds into ci builds, with step details when withSteps.
+func (p *Provider) fill(ctx context.Context, bs []apiBuild, withSteps bool) ([]ci.Build, error) {
+	out := make([]ci.Build, 0, len(bs))
+	for _, b := range bs {
+		name, err := p.builderName(ctx, b.BuilderID)
+		if err != nil {
+			return nil, err
+		}
+		cb := toBuild(p.cfg.Name, p.cfg.URL, name, b)
+		if withSteps && (!b.Complete || (b.Results != nil && *b.Results != 0)) {
+			data, err := p.c.get(ctx, fmt.Sprintf("builds/%d/steps", b.ID))
+			if err != nil {
+				return nil, err
+			}
+			steps, err := parseSteps(data)
+			if err != nil {
+				return nil, fmt.Errorf("buildbot: steps of build %d: %w", b.ID, err)
+			}
+			cb.CurrentStep, cb.FailedStep = stepSummary(steps)
+			if b.Complete {
+				cb.CurrentStep = ""
+			}
+		}
+		out = append(out, cb)
+	}
+	return out, nil
+}
+
+func (p *Provider) queryBuilds(ctx context.Context, path string, withSteps bool) ([]ci.Build, error) {
+	data, err := p.c.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := parseBuilds(data)
+	if err != nil {
+		return nil, fmt.Errorf("buildbot: %s: %w", path, err)
+	}
+	return p.fill(ctx, bs, withSteps)
+}
+
+// RunningBuilds lists the builds in progress with their current step.
+func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
+	return p.queryBuilds(ctx, "builds?complete=false&order=buildid&property=*", true)
+}
+
+// LastBuilds returns the last n completed builds of builder, newest first.
+func (p *Provider) LastBuilds(ctx context.Context, builder string, n int) ([]ci.Build, error) {
+	if n <= 0 {
+		n = 1
+	}
+	id, err := p.builderID(ctx, builder)
+	if err != nil {
+		return nil, err
+	}
+	return p.queryBuilds(ctx, fmt.Sprintf("builders/%d/builds?complete=true&order=-number&limit=%d&property=*", id, n), true)
+}
+
+// Build returns one build by its Buildbot build id.
+func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
+	n, err := strconv.Atoi(id)
+	if err != nil || n <= 0 {
+		return ci.Build{}, fmt.Errorf("buildbot: build id %q: %w", id, ci.ErrNotFound)
+	}
+	bs, err := p.queryBuilds(ctx, fmt.Sprintf("builds/%d?property=*", n), true)
+	if err != nil {
+		return ci.Build{}, err
+	}
+	if len(bs) != 1 {
+		return ci.Build{}, fmt.Errorf("buildbot: build %d: %w", n, ci.ErrNotFound)
+	}
+	return bs[0], nil
+}
+
+func (p *Provider) workers(ctx context.Context) ([]apiWorker, error) {
+	data, err := p.c.get(ctx, "workers")
+	if err != nil {
+		return nil, err
+	}
+	ws, err := parseWorkers(data)
+	if err != nil {
+		return nil, fmt.Errorf("buildbot: workers: %w", err)
+	}
+	return ws, nil
+}
+
+// Workers lists the workers, whether they are connected and the builders they serve.
+func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
+	ws, err := p.workers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ci.Worker, 0, len(ws))
+	for _, w := range ws {
+		cw := p.toWorker(w)
+		for _, c := range w.ConfiguredOn {
+			if name, err := p.builderName(ctx, c.BuilderID); err == nil {
+				cw.Builders = append(cw.Builders, name)
+			}
+		}
+		sort.Strings(cw.Builders)
+		out = append(out, cw)
+	}
+	return out, nil
+}
+
+func (p *Provider) toWorker(w apiWorker) ci.Worker {
+	return ci.Worker{Conn: p.cfg.Name, ID: strconv.Itoa(w.ID), Name: w.Name, Connected: len(w.ConnectedTo) > 0}
+}
