@@ -2,6 +2,7 @@ package authz
 
 import (
 	"errors"
+	"path"
 	"reflect"
 	"testing"
 )
@@ -171,6 +172,32 @@ func TestBuilderScopes(t *testing.T) {
 	} {
 		if got := m.MayAny(c.user, c.command); got != c.want {
 			t.Errorf("MayAny(%d, %q) = %v, want %v", c.user, c.command, got, c.want)
+		}
+	}
+}
+
+func TestScopesWithCharacterClasses(t *testing.T) {
+	m := mustCompile(t, Spec{Rules: []Rule{
+		{Commands: []string{"force"}, Who: []string{"1"}, Builders: []string{"[ab]-?", `lit\*`}},
+	}})
+	runChecks(t, m, []check{
+		{1, "force", "a-1", true, ""},
+		{1, "force", "lit*", true, ""},
+		{1, "force", "c-1", false, `you may force only [ab]-?, lit\*`},
+		{1, "force", "", true, `you may force only [ab]-?, lit\*`},
+	})
+}
+
+func TestExamples(t *testing.T) {
+	for _, g := range []string{"docs-*", "*", "?", "[ab]x", "[^a]", "[a-c]*z", `\[x`, "a*b*c"} {
+		ex := examples(g)
+		if len(ex) == 0 {
+			t.Errorf("examples(%q) is empty", g)
+		}
+		for _, name := range ex {
+			if ok, _ := path.Match(g, name); !ok {
+				t.Errorf("examples(%q) gave %q, which it does not match", g, name)
+			}
 		}
 	}
 }
@@ -426,4 +453,43 @@ func TestCompileDoesNotAlias(t *testing.T) {
 	if !m.Decide(1, "force", "a").Allowed || m.Decide(2, "force", "a").Allowed {
 		t.Error("matrix changed with its inputs")
 	}
+}
+
+// FuzzCompile feeds arbitrary config values through Compile and Decide: a bad config must
+// come back as Errors, never as a panic, and a compiled matrix must keep Buildbot's
+// guarantees for commands no rule names.
+func FuzzCompile(f *testing.F) {
+	f.Add("force", "123", "docs-*", "g", "5", int64(123), "docs-en")
+	f.Add("safe", "everyone", "", "", "", int64(1), "")
+	f.Add("dangerous", "@g", "[", "g", "x", int64(5), "a")
+	f.Add("/stop", "nobody", "*", "@g", "-1", int64(0), "\x00")
+	f.Fuzz(func(t *testing.T, command, who, builder, group, member string, user int64, target string) {
+		spec := Spec{
+			Groups: []Group{{Name: group, Members: []string{member}, Line: 1}},
+			Rules:  []Rule{{Commands: []string{command}, Who: []string{who}, Line: 2}},
+		}
+		if builder != "" {
+			spec.Rules[0].Builders = []string{builder}
+		}
+		m, err := Compile(spec, known)
+		if err != nil {
+			var es Errors
+			if !errors.As(err, &es) || len(es) == 0 || m != nil {
+				t.Fatalf("Compile error %v (%T) with matrix %v", err, err, m)
+			}
+			return
+		}
+		for cmd, dangerous := range known {
+			d := m.Decide(user, cmd, target)
+			if !d.Allowed && d.Reason == "" {
+				t.Errorf("Decide(%d, %q, %q) denied without a reason", user, cmd, target)
+			}
+			if cmd != command && command != AllSafe && command != AllDangerous && d.Allowed == dangerous {
+				t.Errorf("Decide(%d, %q, %q) = %v although no rule names it", user, cmd, target, d.Allowed)
+			}
+			if d.Allowed && target != "" && !m.MayAny(user, cmd) {
+				t.Errorf("allowed on %q but MayAny(%d, %q) = false", target, user, cmd)
+			}
+		}
+	})
 }

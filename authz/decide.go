@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -72,9 +73,10 @@ func lastUnscoped(rules []rule) (rule, bool) {
 
 // scope works out where user may run a dangerous command: everywhere reports whether builders
 // outside every scoped rule are allowed, and only lists the globs of scoped rules under which
-// the user is allowed. Each glob is tried as a builder name of its own, which stands for the
-// builders it matches; that may overstate a right hidden by a wider glob of a more specific
-// rule, so callers decide again with the real builder before acting.
+// the user is allowed. Glob intersection is not worth solving here: each glob is tried on a
+// few builder names it matches (see examples), which stand for the builders it matches. That
+// can be wrong when other globs single those names out, so callers decide again with the
+// real builder before acting.
 func (m *Matrix) scope(user int64, command string) (everywhere bool, only []string) {
 	everywhere = m.decide(user, command, noBuilder)
 	seen := map[string]bool{}
@@ -85,13 +87,68 @@ func (m *Matrix) scope(user int64, command string) (everywhere bool, only []stri
 					continue
 				}
 				seen[g] = true
-				if m.decide(user, command, g) {
-					only = append(only, g)
+				for _, name := range examples(g) {
+					if m.decide(user, command, name) {
+						only = append(only, g)
+						break
+					}
 				}
 			}
 		}
 	}
 	return everywhere, only
+}
+
+// examples returns builder names that glob (valid path.Match syntax) matches: one where every
+// wildcard matches as little as it can, one where it matches a character no real builder name
+// has, so that as few other globs as possible match it too.
+func examples(glob string) []string {
+	var out []string
+	for _, filler := range []string{"", noBuilder} {
+		var b strings.Builder
+		for i := 0; i < len(glob); i++ {
+			switch c := glob[i]; c {
+			case '*':
+				b.WriteString(filler)
+			case '?':
+				b.WriteString(noBuilder)
+			case '\\':
+				if i+1 < len(glob) {
+					i++
+					b.WriteByte(glob[i])
+				}
+			case '[':
+				end := strings.IndexByte(glob[i+1:], ']')
+				if end < 0 {
+					return out
+				}
+				class := glob[i : i+1+end+1]
+				i += end + 1
+				b.WriteString(classMember(class))
+			default:
+				b.WriteByte(c)
+			}
+		}
+		if ok, _ := path.Match(glob, b.String()); ok {
+			out = append(out, b.String())
+		}
+	}
+	return out
+}
+
+// classMember returns a character that the class "[...]" matches.
+func classMember(class string) string {
+	for _, c := range []string{noBuilder, "a", "x", "0", "-", "_", "."} {
+		if ok, _ := path.Match(class, c); ok {
+			return c
+		}
+	}
+	for c := 0x20; c < 0x7f; c++ {
+		if ok, _ := path.Match(class, string(rune(c))); ok {
+			return string(rune(c))
+		}
+	}
+	return ""
 }
 
 // Decide says whether user may run command (lower case, no slash) on builder. builder "" means
