@@ -70,7 +70,7 @@ func FormatBuild(ev ci.Event, headline ci.Kind, now time.Time) string {
 		}
 	}
 	line("Branch", code(b.Branch, maxField))
-	line("Revision", code(b.Revision, maxRev))
+	line("Revision", code(shortRev(b.Revision), maxRev))
 	line("By", people(b))
 	line("Reason", esc(b.Reason, maxReason))
 	if d := b.Duration(now); d > 0 {
@@ -123,6 +123,14 @@ func people(b *ci.Build) string {
 		parts = append(parts, "author "+esc(b.Author, maxField))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// shortRev cuts a commit hash the way git shows it; anything else is left to esc's cap.
+func shortRev(r string) string {
+	if len(r) > maxRev && strings.Trim(r, "0123456789abcdefABCDEF") == "" {
+		return r[:maxRev]
+	}
+	return r
 }
 
 func code(s string, limit int) string {

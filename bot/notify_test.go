@@ -1,0 +1,143 @@
+package bot
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/store"
+)
+
+func TestPlan(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	started := ci.Event{Conn: "bb", Kind: ci.KindStarted, Build: &ci.Build{ID: "7", Number: 3, Builder: "linux"}}
+	fin := func(r ci.Result, derived ...ci.Kind) ci.Event {
+		return ci.Event{Conn: "bb", Kind: ci.KindFinished, Derived: derived,
+			Build: &ci.Build{ID: "7", Number: 3, Builder: "linux", Result: r, Complete: true}}
+	}
+	type want struct {
+		card, cardOnly, silent bool
+		text                   string
+	}
+	tests := []struct {
+		name   string
+		ev     ci.Event
+		target store.Target
+		want   []want
+	}{
+		{"started opens a card", started, store.Target{Kinds: []ci.Kind{ci.KindStarted}, CardMode: "edit"},
+			[]want{{card: true, text: "started"}}},
+		{"started without cards", started, store.Target{Kinds: []ci.Kind{ci.KindStarted}, CardMode: "new"},
+			[]want{{text: "started"}}},
+		{"success edits the card silently", fin(ci.ResultSuccess, ci.KindSuccess),
+			store.Target{Kinds: []ci.Kind{ci.KindSuccess}, CardMode: "edit"}, []want{{card: true, silent: true, text: "succeeded"}}},
+		{"loud success", fin(ci.ResultSuccess, ci.KindSuccess),
+			store.Target{Kinds: []ci.Kind{ci.KindSuccess}, CardMode: "edit", LoudSuccess: true}, []want{{card: true, text: "succeeded"}}},
+		{"failure is not silent", fin(ci.ResultFailure, ci.KindFailure),
+			store.Target{Kinds: []ci.Kind{ci.KindFailure}, CardMode: "new"}, []want{{text: "failed"}}},
+		{"problem is a new notifying message and the card is updated", fin(ci.ResultFailure, ci.KindFailure, ci.KindProblem),
+			store.Target{Kinds: []ci.Kind{ci.KindFailure, ci.KindProblem}, CardMode: "edit", Started: true},
+			[]want{{card: true, cardOnly: true, silent: true, text: "failed"}, {text: "Problem"}}},
+		{"recovery without a card", fin(ci.ResultSuccess, ci.KindSuccess, ci.KindRecovery),
+			store.Target{Kinds: []ci.Kind{ci.KindRecovery}, CardMode: "edit"}, []want{{text: "Recovery"}}},
+		{"started-only chat gets its card updated", fin(ci.ResultWarnings, ci.KindWarnings),
+			store.Target{Started: true, CardMode: "edit"}, []want{{card: true, cardOnly: true, silent: true, text: "warnings"}}},
+		{"watcher hears the result", fin(ci.ResultFailure, ci.KindFailure), store.Target{Watch: true, CardMode: "edit"},
+			[]want{{card: true, text: "failed"}}},
+		{"late start of a finished build says nothing", ci.Event{Conn: "bb", Kind: ci.KindStarted, Build: &ci.Build{ID: "7", Complete: true}},
+			store.Target{Kinds: []ci.Kind{ci.KindStarted}}, nil},
+		{"worker", ci.Event{Conn: "bb", Kind: ci.KindWorker, WorkerState: ci.WorkerMissing, Worker: &ci.Worker{Name: "w<1>"}},
+			store.Target{Kinds: []ci.Kind{ci.KindWorker}, CardMode: "edit"}, []want{{text: "w&lt;1&gt;</b> went missing"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.target.ChatID = 42
+			got := Plan(tt.ev, tt.target, now)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d messages %+v, want %d", len(got), got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				m := got[i]
+				if (m.CardKey != "") != w.card || m.CardOnly != w.cardOnly || m.Silent != w.silent || !strings.Contains(m.Text, w.text) || m.ChatID != 42 {
+					t.Errorf("message %d = %+v, want %+v", i, m, w)
+				}
+			}
+		})
+	}
+}
+
+// TestNotifierEndToEnd runs events through the notifier and the sender into the fake Bot
+// API: a started card edited into its result, a problem as a second message, a duplicate
+// event adding nothing.
+func TestNotifierEndToEnd(t *testing.T) {
+	h := newHarness(t, fastLimits(), fastOptions())
+	ctx := context.Background()
+	exec := func(sql string, args ...any) {
+		if _, err := h.st.Pool().Exec(ctx, sql, args...); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(`INSERT INTO chats (id, type) VALUES (1, 'private'), (2, 'private'), (3, 'private')`)
+	exec(`UPDATE chats SET card_mode = 'new' WHERE id = 3`)
+	exec(`INSERT INTO subscriptions (chat_id, events) VALUES (1, '{started,finished}'), (2, '{started,problem}'), (3, '{started,finished}')`)
+	h.start(t)
+	n := NewNotifier(h.st, NotifyOptions{}, zerolog.New(zerolog.NewTestWriter(t)))
+
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	build := ci.Build{Conn: "bb", ID: "100", Number: 5, Builder: "linux", Branch: "main", Revision: "0123456789abcdef",
+		StartedAt: t0, URL: "http://ci.example/b/5"}
+	prev := ci.Build{Conn: "bb", ID: "99", Number: 4, Builder: "linux", Branch: "main", StartedAt: t0.Add(-time.Hour),
+		FinishedAt: t0.Add(-50 * time.Minute), Complete: true, Result: ci.ResultSuccess}
+	if err := n.Deliver(ctx, ci.Event{Conn: "bb", Kind: ci.KindFinished, Build: &prev, At: prev.FinishedAt}); err != nil {
+		t.Fatal(err)
+	}
+	startedEv := ci.Event{Conn: "bb", Kind: ci.KindStarted, Build: &build, At: t0}
+	for range 2 { // the second delivery is a duplicate and must add nothing
+		if err := n.Deliver(ctx, startedEv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for chat, n := range map[int64]int{1: 2, 2: 1, 3: 2} {
+		wantCount(t, h, chat, n)
+	}
+	done := build
+	done.Complete, done.Result, done.FinishedAt = true, ci.ResultFailure, t0.Add(90*time.Second)
+	done.FailedStep, done.StateText = "compile", "failed compile"
+	finishedEv := ci.Event{Conn: "bb", Kind: ci.KindFinished, Build: &done, At: done.FinishedAt}
+	for range 2 {
+		if err := n.Deliver(ctx, finishedEv); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "empty outbox", outboxEmpty(t, h.st))
+	msgs1 := h.tg.Messages(1)[1:]
+	if len(msgs1) != 1 || !strings.Contains(msgs1[0].Text, "failed") || msgs1[0].Edits != 1 {
+		t.Errorf("chat 1 (edit mode) = %+v, want its one card edited into the failure", msgs1)
+	}
+	msgs2 := h.tg.Messages(2)
+	if len(msgs2) != 2 || !strings.Contains(msgs2[0].Text, "failed") || !strings.Contains(msgs2[1].Text, "Problem") || msgs2[1].Silent {
+		t.Errorf("chat 2 = %+v, want the card updated and a new notifying problem message", msgs2)
+	}
+	msgs3 := h.tg.Messages(3)[1:]
+	if len(msgs3) != 2 || msgs3[0].Edits != 0 || !strings.Contains(msgs3[1].Text, "failed") {
+		t.Errorf("chat 3 (new mode) = %+v, want a second message", msgs3)
+	}
+	for _, m := range append(msgs1, msgs2...) {
+		if !m.NoPreview || m.ParseMode != "HTML" {
+			t.Errorf("message %+v: want HTML with link previews off", m)
+		}
+	}
+}
+
+func wantCount(t *testing.T, h *harness, chat int64, n int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if _, err := h.tg.WaitMessages(ctx, chat, n); err != nil {
+		t.Fatalf("chat %d: %v", chat, err)
+	}
+}
