@@ -8,7 +8,7 @@ import (
 )
 
 // ControlHandler serves the control API a person uses to play the users' side by
-// hand (cmd/fake-telegram mounts it under /fake/):
+// hand, from curl or a script. Handler includes it under /fake/:
 //
 //	POST /fake/send     {"chat_id":-100123,"chat_type":"supergroup","user_id":42,"username":"ann","text":"/status","thread_id":0}
 //	POST /fake/press    {"chat_id":42,"user_id":42,"message_id":3,"data":"force:abc"}
@@ -62,7 +62,9 @@ func decodeControl(w http.ResponseWriter, r *http.Request) (controlRequest, Chat
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }
 
 func (s *Server) controlSend(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package telegramtest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -310,10 +311,15 @@ func (s *Server) reply(w http.ResponseWriter, r *http.Request, name string, p pa
 	} else if len(result) > 0 {
 		resp.Result = result[0]
 	}
-	body, err := json.Marshal(resp)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // Telegram does not escape <, > and & either
+	var body []byte
+	if err := enc.Encode(resp); err != nil {
 		status = http.StatusInternalServerError
 		body = []byte(`{"ok":false,"error_code":500,"description":"Internal Server Error"}`)
+	} else {
+		body = bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

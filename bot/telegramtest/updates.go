@@ -23,10 +23,11 @@ func (s *Server) enqueueLocked(kind string, body any) int64 {
 	if s.allowed != nil && !s.allowed[kind] {
 		return id
 	}
-	raw, err := json.Marshal(map[string]any{"update_id": id, kind: body})
+	payload, err := json.Marshal(body)
 	if err != nil {
 		panic("telegramtest: encoding update: " + err.Error()) // our own types always encode
 	}
+	raw := json.RawMessage(`{"update_id":` + strconv.FormatInt(id, 10) + `,"` + kind + `":` + string(payload) + `}`)
 	s.queue = append(s.queue, queuedUpdate{id: id, kind: kind, raw: raw})
 	s.notifyLocked()
 	return id
