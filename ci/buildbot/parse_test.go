@@ -1,0 +1,251 @@
+package buildbot
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+func fixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestParseFixtures(t *testing.T) {
+	builds, err := parseBuilds(fixture(t, "builds.json"))
+	if err != nil || len(builds) != 1 {
+		t.Fatalf("builds: %v (%d)", err, len(builds))
+	}
+	b := toBuild("main", "http://ci/", "toggle", builds[0])
+	want := ci.Build{
+		Conn: "main", ID: "1", Number: 1, Builder: "toggle", BuilderID: "5", RequestID: "1",
+		Branch: "feature", Owner: "", Reason: "force build", Complete: true, Result: ci.ResultFailure,
+		StateText: "failed compile (failure)", URL: "http://ci/#/builders/5/builds/1",
+	}
+	if b.StartedAt.IsZero() || b.FinishedAt.Before(b.StartedAt) {
+		t.Errorf("times: started %v finished %v", b.StartedAt, b.FinishedAt)
+	}
+	b.StartedAt, b.FinishedAt = time.Time{}, time.Time{}
+	if b != want {
+		t.Errorf("toBuild =\n%+v\nwant\n%+v", b, want)
+	}
+	if builds[0].property("clean") != "true" || builds[0].property("nope") != "" {
+		t.Errorf("properties: clean %q", builds[0].property("clean"))
+	}
+
+	steps, err := parseSteps(fixture(t, "steps.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, failed := stepSummary(steps); cur != "" || failed != "compile" {
+		t.Errorf("stepSummary = %q, %q", cur, failed)
+	}
+
+	builders, err := parseBuilders(fixture(t, "builders.json"))
+	if err != nil || len(builders) != 5 {
+		t.Errorf("builders: %v (%d)", err, len(builders))
+	}
+	workers, err := parseWorkers(fixture(t, "workers.json"))
+	if err != nil || len(workers) != 2 || len(workers[0].ConnectedTo) == 0 {
+		t.Errorf("workers: %v %+v", err, workers)
+	}
+	fs, err := parseForceSchedulers(fixture(t, "forceschedulers.json"))
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("forceschedulers: %v", err)
+	}
+	fields, needEmail := forceFields(fs[0].AllFields)
+	if !needEmail || len(fields) != 5 {
+		t.Errorf("fields %+v need email %v", fields, needEmail)
+	}
+}
+
+func TestParseWSFrames(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		key  string
+	}{
+		{"ws_builds_new.json", "builds/1/new"},
+		{"ws_builds_finished.json", "builds/1/finished"},
+		{"ws_workers_missing.json", "workers/2/missing"},
+		{"ws_workers_connected.json", "workers/2/connected"},
+		{"ws_ack.json", ""},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			f, err := parseWSFrame(fixture(t, tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.Key != tc.key {
+				t.Errorf("key = %q, want %q", f.Key, tc.key)
+			}
+			if tc.key == "" && f.ID == nil {
+				t.Errorf("ack without id")
+			}
+		})
+	}
+	w, err := parseWorkerMessage(mustFrame(t, "ws_workers_missing.json").Message)
+	if err != nil || w.Name != "w2" || w.ID != 2 {
+		t.Errorf("worker message = %+v, %v", w, err)
+	}
+}
+
+func mustFrame(t *testing.T, name string) wsFrame {
+	f, err := parseWSFrame(fixture(t, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestResultOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		code *int
+		want ci.Result
+	}{
+		{"running", nil, ci.ResultNone},
+		{"success", ptr(0), ci.ResultSuccess},
+		{"warnings", ptr(1), ci.ResultWarnings},
+		{"failure", ptr(2), ci.ResultFailure},
+		{"skipped", ptr(3), ci.ResultSkipped},
+		{"exception", ptr(4), ci.ResultException},
+		{"retry", ptr(5), ci.ResultRetry},
+		{"cancelled", ptr(6), ci.ResultCancelled},
+		{"unknown", ptr(42), ci.ResultException},
+		{"negative", ptr(-1), ci.ResultException},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := resultOf(tc.code); got != tc.want {
+				t.Errorf("resultOf = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseForceResult(t *testing.T) {
+	r, err := parseForceResult([]byte(`[7,{"3":12}]`))
+	if err != nil || r.BuildsetID != "7" || len(r.RequestIDs) != 1 || r.RequestIDs[0] != "12" {
+		t.Errorf("parseForceResult = %+v, %v", r, err)
+	}
+	if _, err := parseForceResult([]byte(`{"x":1}`)); err == nil {
+		t.Errorf("want an error for a malformed result")
+	}
+}
+
+func TestCatchUpEventsOrder(t *testing.T) {
+	at := func(s int) time.Time { return time.Unix(int64(1000+s), 0) }
+	a := ci.Build{ID: "1", StartedAt: at(0), FinishedAt: at(5), Complete: true, Result: ci.ResultSuccess}
+	b := ci.Build{ID: "2", StartedAt: at(1), FinishedAt: at(2), Complete: true, Result: ci.ResultFailure}
+	old := ci.Build{ID: "0", StartedAt: at(-100), FinishedAt: at(3), Complete: true}
+	run := ci.Build{ID: "3", StartedAt: at(4)}
+	evs := catchUpEvents("main", []ci.Build{a, b, run}, []ci.Build{old, a, b})
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Build.ID+string(e.Kind[0]))
+		if !e.CatchUp {
+			t.Errorf("event not marked CatchUp")
+		}
+		if e.Kind == ci.KindStarted && (e.Build.Complete || e.Build.Result != ci.ResultNone) {
+			t.Errorf("started event shows a finished build: %+v", e.Build)
+		}
+	}
+	if s := joinAll(got); s != "1s 2s 2f 0f 3s 1f" {
+		t.Errorf("order = %s", s)
+	}
+}
+
+func joinAll(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += x
+	}
+	return out
+}
+
+func ptr(i int) *int { return &i }
+
+func seed(f *testing.F, names ...string) {
+	for _, n := range names {
+		f.Add(fixture(f, n))
+	}
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"builds":[{"started_at":1e300,"complete_at":-5,"results":99}]}`))
+}
+
+func FuzzParseBuilds(f *testing.F) {
+	seed(f, "builds.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		bs, err := parseBuilds(data)
+		if err != nil {
+			return
+		}
+		for _, b := range bs {
+			_ = toBuild("main", "http://ci/", "x", b)
+		}
+	})
+}
+
+func FuzzParseSteps(f *testing.F) {
+	seed(f, "steps.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if s, err := parseSteps(data); err == nil {
+			stepSummary(s)
+		}
+	})
+}
+
+func FuzzParseBuilders(f *testing.F) {
+	seed(f, "builders.json")
+	f.Fuzz(func(t *testing.T, data []byte) { _, _ = parseBuilders(data) })
+}
+
+func FuzzParseWorkers(f *testing.F) {
+	seed(f, "workers.json")
+	f.Fuzz(func(t *testing.T, data []byte) { _, _ = parseWorkers(data) })
+}
+
+func FuzzParseForceSchedulers(f *testing.F) {
+	seed(f, "forceschedulers.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if fs, err := parseForceSchedulers(data); err == nil {
+			for _, s := range fs {
+				forceFields(s.AllFields)
+			}
+		}
+	})
+}
+
+func FuzzParseWSFrame(f *testing.F) {
+	seed(f, "ws_builds_new.json", "ws_builds_finished.json", "ws_workers_missing.json", "ws_ack.json")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fr, err := parseWSFrame(data)
+		if err != nil {
+			return
+		}
+		if fr.Key == "" && fr.ID == nil && fr.Error == "" {
+			t.Errorf("accepted an empty frame")
+		}
+		_, _ = parseWorkerMessage(fr.Message)
+	})
+}
+
+func FuzzParseRPCReply(f *testing.F) {
+	f.Add([]byte(`{"id":1,"jsonrpc":"2.0","result":[1,{"3":1}]}`))
+	f.Add([]byte(`{"error":{"code":-32602,"message":"branch: is required"},"id":1,"jsonrpc":"2.0"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if r, err := parseRPCReply(data); err == nil && r.Result != nil {
+			_, _ = parseForceResult(r.Result)
+		}
+	})
+}
