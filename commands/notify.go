@@ -313,4 +313,3 @@ func (d Deps) notifyPress(ctx context.Context, req Request) (Response, error) {
 	}
 	return Response{Notice: notice, Replies: []Reply{{Edit: true, Text: notifyText(cur, req), Keyboard: notifyKeyboard(cur)}}}, nil
 }
-
