@@ -4,12 +4,20 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 )
 
 func TestControlAPI(t *testing.T) {
-	var printed []Message
-	s := newTestServer(t, Options{OnMessage: func(m Message) { printed = append(printed, m) }})
+	var (
+		mu      sync.Mutex
+		printed []Message
+	)
+	s := newTestServer(t, Options{OnMessage: func(m Message) {
+		mu.Lock()
+		defer mu.Unlock()
+		printed = append(printed, m)
+	}})
 	post := func(path, body string) (int, map[string]any) {
 		t.Helper()
 		resp, err := http.Post(s.URL()+path, "application/json", strings.NewReader(body))
@@ -53,6 +61,8 @@ func TestControlAPI(t *testing.T) {
 	if len(msgs) != 1 || msgs[0].Text != "ok" || msgs[0].MessageID != m.MessageID {
 		t.Fatalf("messages = %+v", msgs)
 	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(printed) != 1 || printed[0].Text != "ok" {
 		t.Fatalf("OnMessage saw %+v", printed)
 	}

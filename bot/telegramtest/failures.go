@@ -93,6 +93,9 @@ func (s *Server) injectedFailure(method string, p params) *apiError {
 		if q.method == method && (q.chatID == 0 || q.chatID == chatID) {
 			s.failures = append(s.failures[:i], s.failures[i+1:]...)
 			s.stats.Injected++
+			if q.f.Code == http.StatusTooManyRequests {
+				s.stats.RateLimited++
+			}
 			return q.f.apiError()
 		}
 	}

@@ -99,7 +99,7 @@ func TestFailNext(t *testing.T) {
 	if r := callJSON(t, s, "getMe", nil); r.Parameters.MigrateToChatID != -100 {
 		t.Fatalf("getMe: %+v", r)
 	}
-	if len(s.AllSent()) != 1 || s.Stats().Injected != 4 {
+	if st := s.Stats(); len(s.AllSent()) != 1 || st.Injected != 4 || st.RateLimited != 1 || st.Calls["sendMessage"] != 4 {
 		t.Fatalf("sent %d, stats %+v", len(s.AllSent()), s.Stats())
 	}
 }

@@ -96,7 +96,7 @@ type User struct {
 // Stats counts what the server answered.
 type Stats struct {
 	Sent        int            // sendMessage calls recorded
-	RateLimited int            // 429s answered because of Limits (not injected ones)
+	RateLimited int            // 429s answered, by Limits or injected with FailNext
 	Injected    int            // failures answered from FailNext, outages, blocks, migrations
 	Calls       map[string]int // requests per Bot API method
 }
