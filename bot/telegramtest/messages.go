@@ -273,19 +273,24 @@ func (s *Server) editMessageReplyMarkup(_ *http.Request, p params) (any, *apiErr
 		return nil, apiErr
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	cs, m, apiErr := s.editTargetLocked(p, "message to edit not found")
 	if apiErr != nil {
+		s.mu.Unlock()
 		return nil, apiErr
 	}
 	if keyboardsEqual(m.Keyboard, kb) {
+		s.mu.Unlock()
 		return nil, badRequest(notModified)
 	}
 	m.Keyboard = kb
 	m.Edits++
 	m.editedAt = s.now()
 	s.notifyLocked()
-	return s.apiMessageLocked(cs, m), nil
+	out := s.apiMessageLocked(cs, m)
+	snapshot := m.Message
+	s.mu.Unlock()
+	s.emit(snapshot)
+	return out, nil
 }
 
 func keyboardsEqual(a, b [][]Button) bool {

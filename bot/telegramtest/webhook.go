@@ -159,6 +159,7 @@ func (s *Server) deliverWebhooks() {
 }
 
 // post delivers one update; a non-2xx answer is an error, like a network failure.
+// Its errors read like Telegram's last_error_message, capitals included.
 func (s *Server) post(hook webhookState, u queuedUpdate) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
