@@ -282,7 +282,12 @@ func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 	out := make([]ci.Worker, 0, len(ws))
 	for _, w := range ws {
 		cw := p.toWorker(w)
+		seen := map[int]bool{} // one entry per master the builder is configured on
 		for _, c := range w.ConfiguredOn {
+			if seen[c.BuilderID] {
+				continue
+			}
+			seen[c.BuilderID] = true
 			if name, err := p.builderName(ctx, c.BuilderID); err == nil {
 				cw.Builders = append(cw.Builders, name)
 			}
