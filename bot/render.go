@@ -41,8 +41,12 @@ func render(ctx context.Context, cb callbackStore, req commands.Request, replies
 			if i == len(parts)-1 {
 				m.ReplyMarkup = markup
 			}
-			if r.Edit && i == 0 && req.MessageID != 0 {
-				m.EditMessageID = req.MessageID
+			target := req.MessageID
+			if r.MessageID != 0 {
+				target = r.MessageID
+			}
+			if r.Edit && i == 0 && target != 0 {
+				m.EditMessageID = target
 				if markup == nil && len(parts) == 1 {
 					// An edit without a keyboard removes the old one.
 					m.ReplyMarkup = []byte(`{"inline_keyboard":[]}`)

@@ -58,19 +58,30 @@ func (s *Server) SendTextInTopic(chat Chat, threadID int64, from User, text stri
 	return s.enqueueLocked("message", m)
 }
 
-// commandEntity marks a leading "/command" or "/command@bot" like Telegram clients do.
+// commandEntity marks every "/command" or "/command@bot" that starts the text or follows a
+// space, like Telegram does: a command after other text (even emoji or Cyrillic) is marked
+// too, with offsets in UTF-16 code units.
 func commandEntity(text string) []Entity {
-	if !strings.HasPrefix(text, "/") || len(text) < 2 {
-		return nil
+	var ents []Entity
+	for i := 0; i < len(text); i++ {
+		if text[i] != '/' || (i > 0 && !strings.ContainsRune(" \n\t", rune(text[i-1]))) {
+			continue
+		}
+		end := i + 1
+		for end < len(text) && (isCommandByte(text[end]) || text[end] == '@') {
+			end++
+		}
+		if end-i < 2 {
+			continue
+		}
+		ents = append(ents, Entity{Type: "bot_command", Offset: utf16Len(text[:i]), Length: utf16Len(text[i:end])})
+		i = end
 	}
-	end := strings.IndexAny(text, " \n\t")
-	if end < 0 {
-		end = len(text)
-	}
-	if end < 2 {
-		return nil
-	}
-	return []Entity{{Type: "bot_command", Offset: 0, Length: utf16Len(text[:end])}}
+	return ents
+}
+
+func isCommandByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
 }
 
 type pendingQuery struct {

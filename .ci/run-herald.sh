@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# `make run`: builds herald and runs it. It needs a config file (herald.yaml, or $HERALD_CONFIG)
+# and a Postgres: $DATABASE_URL when set, otherwise the one .ci/ensure-postgres.sh finds or
+# creates (database "herald" in it is created when missing).
+# Without a config file and without $TELEGRAM_BOT_TOKEN it starts a demo: the fake Telegram
+# Bot API (cmd/fake-telegram) on 127.0.0.1:8081 and herald against it, so you can talk to
+# herald with curl (see README, "Try it without a token").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
+
+config=${HERALD_CONFIG:-herald.yaml}
+demo=""
+if [ ! -f "$config" ] && [ -z "${TELEGRAM_BOT_TOKEN:-}" ]; then
+	echo "run: no $config and no TELEGRAM_BOT_TOKEN: starting the demo with the fake Telegram server" >&2
+	config=testdata/demo.yaml
+	demo=1
+fi
+
+if [ -z "${DATABASE_URL:-}" ]; then
+	eval "$(bash .ci/ensure-postgres.sh)"
+	admin=$HERALD_TEST_DATABASE_URL
+	if ! psql "$admin" -Atqc "select 1 from pg_database where datname = 'herald'" | grep -q 1; then
+		psql "$admin" -qc "create database herald" >/dev/null
+	fi
+	export DATABASE_URL=${admin/\/postgres\?/\/herald?}
+fi
+
+mkdir -p bin
+go build -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/herald ./cmd/herald
+
+if [ -n "$demo" ]; then
+	go build -o bin/fake-telegram ./cmd/fake-telegram
+	export TELEGRAM_BOT_TOKEN=123456:demo-token-not-secret
+	bin/fake-telegram -listen 127.0.0.1:8081 -token "$TELEGRAM_BOT_TOKEN" &
+	fake=$!
+	trap 'kill $fake 2>/dev/null || true' EXIT
+	export TELEGRAM_API_URL=http://127.0.0.1:8081
+fi
+bin/herald --config "$config" serve
