@@ -15,6 +15,11 @@ import (
 // NotifyOptions tune the notifier.
 type NotifyOptions struct {
 	Clock func() time.Time // for running times; default time.Now
+	// Wake, when set, is called after each commit that queued messages; pass the sender's
+	// Wake when both run in one process. Events then commit without a Postgres NOTIFY,
+	// which would serialise every commit (see store.Tx.EnqueueQuiet). Without it the
+	// notifier NOTIFYs, and a sender in another process wakes by LISTEN.
+	Wake func()
 }
 
 // Notifier is the ci.EventSink between providers and chats: it stores each event, matches
@@ -58,10 +63,16 @@ func (n *Notifier) Deliver(ctx context.Context, ev ci.Event) error {
 			msgs = append(msgs, Plan(stored, t, now)...)
 		}
 		queued = len(msgs)
+		if n.opts.Wake != nil {
+			return tx.EnqueueQuiet(ctx, msgs...)
+		}
 		return tx.Enqueue(ctx, msgs...)
 	})
 	if err != nil {
 		return fmt.Errorf("bot: deliver event %s: %w", ev.Key(), err)
+	}
+	if queued > 0 && n.opts.Wake != nil {
+		n.opts.Wake()
 	}
 	if queued > 0 {
 		n.log.Debug().Str("event", ev.Key()).Int("messages", queued).Msg("notify: event queued")

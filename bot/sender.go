@@ -76,12 +76,22 @@ type Sender struct {
 	log  zerolog.Logger
 
 	held atomic.Int64 // rows claimed and not yet done, shared with the loader
+	wake chan struct{}
+}
+
+// Wake makes the sender look at the outbox now. The notifier calls it after committing
+// (NotifyOptions.Wake); it never blocks.
+func (s *Sender) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // NewSender makes a sender; Run starts it.
 func NewSender(st *store.Store, api *tgbot.Bot, opts SenderOptions, log zerolog.Logger) *Sender {
 	opts.defaults()
-	return &Sender{st: st, api: api, opts: opts, log: log}
+	return &Sender{st: st, api: api, opts: opts, log: log, wake: make(chan struct{}, 1)}
 }
 
 // Metrics gives the sender's metrics, to register with Prometheus.
@@ -147,13 +157,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		jobs:   make(chan store.Queued, s.opts.Workers),
 		result: make(chan outcome, s.opts.Workers),
 	}
-	wake := make(chan struct{}, 1)
-	poke := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
+	wake, poke := s.wake, s.Wake
 	loaded := make(chan []store.Queued)
 
 	var wg sync.WaitGroup

@@ -44,7 +44,15 @@ type Queued struct {
 // NOTIFY only when the transaction commits, so the sender never sees a message that may
 // still roll back.
 func (tx *Tx) Enqueue(ctx context.Context, msgs ...OutMessage) error {
-	return enqueue(ctx, tx.tx, msgs)
+	return enqueue(ctx, tx.tx, msgs, true)
+}
+
+// EnqueueQuiet is Enqueue without the NOTIFY, for a caller that wakes the sender itself
+// after its commit (the notifier, in the sender's process). Postgres serialises the commits
+// of notifying transactions, flush to disk included, so the event hot path must not notify:
+// with it, intake stops at one event per fsync.
+func (tx *Tx) EnqueueQuiet(ctx context.Context, msgs ...OutMessage) error {
+	return enqueue(ctx, tx.tx, msgs, false)
 }
 
 // Enqueue is Tx.Enqueue in its own transaction.
@@ -55,7 +63,7 @@ func (s *Store) Enqueue(ctx context.Context, msgs ...OutMessage) error {
 	return s.InTx(ctx, func(tx *Tx) error { return tx.Enqueue(ctx, msgs...) })
 }
 
-func enqueue(ctx context.Context, q querier, msgs []OutMessage) error {
+func enqueue(ctx context.Context, q querier, msgs []OutMessage, notify bool) error {
 	if len(msgs) == 0 {
 		return nil
 	}
@@ -86,6 +94,9 @@ func enqueue(ctx context.Context, q querier, msgs []OutMessage) error {
 		ORDER BY n`, chat, thread, text, markup, silent, edit, cardKey, cardOnly, update)
 	if err != nil {
 		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	if !notify {
+		return nil
 	}
 	if _, err := q.Exec(ctx, `SELECT pg_notify($1, '')`, OutboxChannel); err != nil {
 		return fmt.Errorf("store: enqueue: notify: %w", err)
