@@ -56,15 +56,6 @@ func eventKinds(t *testing.T, dbURL, builder string) []string {
 	return out
 }
 
-func containsAll(s string, parts ...string) bool {
-	for _, p := range parts {
-		if !strings.Contains(s, p) {
-			return false
-		}
-	}
-	return true
-}
-
 // countWith counts the chat's messages containing every part.
 func countWith(msgs []telegramtest.Message, parts ...string) int {
 	n := 0
