@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+func runBin(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(heraldBin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &exit):
+		return out.String(), exit.ExitCode()
+	default:
+		t.Fatal(err)
+		return "", -1
+	}
+}
+
+func TestE2ECheckConfig(t *testing.T) {
+	out, code := runBin(t, nil, "check-config", "testdata/config/misspelt.yaml")
+	if code != 1 || !strings.Contains(out, `testdata/config/misspelt.yaml:3: telegram: unknown key "tokn"`) {
+		t.Errorf("check-config on a bad file: exit %d, output:\n%s", code, out)
+	}
+	out, code = runBin(t, []string{"HERALD_TEST_TOKEN=" + testToken}, "check-config", "testdata/config/valid.yaml")
+	if code != 0 || strings.Contains(out, testToken) {
+		t.Errorf("check-config on a good file: exit %d, output:\n%s", code, out)
+	}
+	if out, code := runBin(t, nil, "version"); code != 0 || !strings.HasPrefix(out, "herald ") {
+		t.Errorf("version: exit %d, %q", code, out)
+	}
+	if _, code := runBin(t, nil, "frobnicate"); code != 2 {
+		t.Errorf("unknown subcommand: exit %d; want 2", code)
+	}
+}
+
+// serve with a config problem fails at start with the problem, never the token.
+func TestE2EServeRefusesBadConfig(t *testing.T) {
+	out, code := runBin(t, []string{"TELEGRAM_BOT_TOKEN=" + testToken}, "--config", "testdata/config/wrong_type.yaml", "serve")
+	if code != 1 || !strings.Contains(out, "wrong_type.yaml:3: telegram.poll_timeout") || strings.Contains(out, testToken) {
+		t.Errorf("serve with a bad config: exit %d, output:\n%s", code, out)
+	}
+}
+
+func TestE2EMigrateAndReady(t *testing.T) {
+	tg := newFakeTelegram(t, nil)
+	h := newHerald(t, heraldOptions{tg: tg})
+	if out, code := runBin(t, h.env[len(h.env)-2:], "--config", h.configPath, "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, out)
+	}
+	h.start()
+	resp, err := http.Get("http://" + h.addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/readyz = %d; want 200 with Postgres and the Bot API up", resp.StatusCode)
+	}
+	tg.SetOutage(60e9)
+	resp, err = http.Get("http://" + h.addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during a Bot API outage = %d; want 503", resp.StatusCode)
+	}
+	tg.SetOutage(0)
+	resp, err = http.Get("http://" + h.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/metrics = %d", resp.StatusCode)
+	}
+}
