@@ -186,7 +186,7 @@ func (h *heraldProc) stop(sig syscall.Signal) {
 // be busy: correctness is asserted, not speed.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(3 * time.Minute)
 	for time.Now().Before(deadline) {
 		if cond() {
 			return
