@@ -122,6 +122,13 @@ func (in *Intake) handle(ctx context.Context, u store.Update) error {
 		return in.commit(ctx, u.ID, nil, nil)
 	}
 	chat := updateChat(&upd)
+	if chat != nil {
+		// Before the handler: what it stores for the chat (subscriptions, watches,
+		// follow-ups) references the chats row, and a chat's first message may be /notify.
+		if err := in.st.SaveChat(ctx, *chat); err != nil {
+			return err
+		}
+	}
 	req, ok, stale := in.request(ctx, u.ID, &upd)
 	var resp commands.Response
 	if stale != "" {
