@@ -186,6 +186,12 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 		reason = "no reason given"
 	}
 	reason = fmt.Sprintf("%s (by %s, telegram %d)", reason, displayName(req), req.UserID)
+	// Watched before the CI is asked, so the chat hears how the build ended (cancelled, or
+	// finished before the stop arrived) however quickly the CI reports it. A failed stop
+	// leaves a watch of a running build, which ends with it.
+	if _, err := d.Store.AddWatch(ctx, req.ChatID, req.ThreadID, c.Conn, c.BuildID, c.Builder, req.UserID); err != nil {
+		return Response{}, err
+	}
 	if err := f.Stop(ctx, c.BuildID, reason); err != nil {
 		d.audit(ctx, req, "stop", args, c.Conn, c.Builder, auditFailed, err.Error())
 		return Response{}, ciError(err, "stop")
@@ -195,5 +201,6 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 	if c.Reason != "" {
 		text += " Reason: " + Escape(c.Reason)
 	}
+	text += " I will say here when it has stopped."
 	return Response{Notice: "Stopping.", Replies: []Reply{{Edit: true, Text: text}}}, nil
 }
