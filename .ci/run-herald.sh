@@ -29,12 +29,17 @@ fi
 mkdir -p bin
 go build -ldflags "-X main.version=$(git describe --tags --always --dirty 2>/dev/null || echo dev)" -o bin/herald ./cmd/herald
 
+pids=""
 if [ -n "$demo" ]; then
 	go build -o bin/fake-telegram ./cmd/fake-telegram
 	export TELEGRAM_BOT_TOKEN=123456:demo-token-not-secret
 	bin/fake-telegram -listen 127.0.0.1:8081 -token "$TELEGRAM_BOT_TOKEN" &
-	fake=$!
-	trap 'kill $fake 2>/dev/null || true' EXIT
+	pids=$!
 	export TELEGRAM_API_URL=http://127.0.0.1:8081
 fi
-bin/herald --config "$config" serve
+bin/herald --config "$config" serve &
+herald=$!
+# Pass Ctrl-C and TERM on to herald (it shuts down gracefully) and stop the demo server.
+trap 'kill -TERM $herald 2>/dev/null; wait $herald; kill $pids 2>/dev/null; exit 0' INT TERM
+trap 'kill $pids 2>/dev/null' EXIT
+wait $herald

@@ -26,11 +26,11 @@
 // Within one level the LAST matching rule in the file wins, as a later key wins in a Python
 // dict. A rule replaces what less specific rules say, it does not add to them: with
 //
-//   - {commands: [dangerous], who: ["@release"]}
-//   - {commands: [force], who: ["@docs"], builders: ["docs-*"]}
+//   - {commands: [dangerous], allow: ["@release"]}
+//   - {commands: [force], allow: ["@docs"], builders: ["docs-*"]}
 //
 // only @docs may force docs-* builders (release engineers may still stop them and force
-// everything else); write who: ["@docs", "@release"] to keep both. Replacing rather than adding
+// everything else); write allow: ["@docs", "@release"] to keep both. Replacing rather than adding
 // is what lets a rule take a right away again ("nobody may force release-*").
 //
 // Decisions are checked against the user who acts, at the moment of acting: callers ask again
