@@ -3,6 +3,8 @@ package bot
 import (
 	"math"
 	"time"
+
+	"github.com/herald-ci/herald/store"
 )
 
 // never is a ready time meaning "not until something in flight completes".
@@ -51,6 +53,12 @@ func (l *slidingLog) complete(at time.Time) {
 	if l.inflight > 0 {
 		l.inflight--
 	}
+	l.record(at)
+}
+
+// record adds a send that completed at at, without one having been reserved: what a
+// previous process sent, for a limiter that is starting.
+func (l *slidingLog) record(at time.Time) {
 	if len(l.done) == l.limit {
 		l.done = append(l.done[:0], l.done[1:]...)
 	}
@@ -150,5 +158,50 @@ func (l *limiter) forget(chatID int64, now time.Time) {
 	}
 	if g, ok := l.perGroup[chatID]; ok && g.idle(now) {
 		delete(l.perGroup, chatID)
+	}
+}
+
+// sweep forgets every chat whose logs constrain nothing any more, except the chats keep
+// names (those with messages queued). A chat's log is still busy at the moment its queue
+// empties, so forget alone would keep every chat ever written to; the sender sweeps now
+// and then.
+func (l *limiter) sweep(now time.Time, keep func(chatID int64) bool) {
+	for id, c := range l.perChat {
+		if !keep(id) && c.idle(now) {
+			delete(l.perChat, id)
+		}
+	}
+	for id, g := range l.perGroup {
+		if !keep(id) && g.idle(now) {
+			delete(l.perGroup, id)
+		}
+	}
+}
+
+// seed tells a starting limiter what happened before it started, because Telegram's windows
+// outlive a herald process: sends are the sends a previous process had acknowledged
+// (oldest first), and each chat in held may have had one more in flight when that process
+// stopped, counted by Telegram but never acknowledged. Those are counted as completing
+// now, which is after they really did; at most inflight of them go into the global window,
+// since no more sends than that are in flight at once.
+func (l *limiter) seed(sends []store.Send, held []int64, inflight int, now time.Time) {
+	for _, s := range sends {
+		if s.At.After(now) {
+			s.At = now // a clock that stepped back must not hold a chat for long
+		}
+		l.global.record(s.At)
+		l.chat(s.ChatID).record(s.At)
+		if isGroup(s.ChatID) {
+			l.group(s.ChatID).record(s.At)
+		}
+	}
+	for i, id := range held {
+		if i < inflight {
+			l.global.record(now)
+		}
+		l.chat(id).record(now)
+		if isGroup(id) {
+			l.group(id).record(now)
+		}
 	}
 }

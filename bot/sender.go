@@ -145,13 +145,22 @@ type dispatcher struct {
 // Rows it held but did not send stay in the outbox for the next start. It returns nil when
 // ctx ended and an error only if it could not start.
 func (s *Sender) Run(ctx context.Context) error {
-	if err := s.st.ReleaseClaims(ctx); err != nil {
+	held, err := s.st.ReleaseClaims(ctx)
+	if err != nil {
 		return err
 	}
 	s.held.Store(0)
+	lim := newLimiter(s.opts.Global, s.opts.PerChatPerSecond, s.opts.PerGroupPerMinute)
+	now := s.opts.Clock()
+	sends, err := s.st.RecentSends(ctx, now.Add(-sendLogSpan))
+	if err != nil {
+		return err
+	}
+	lim.seed(sends, held, s.opts.Workers, now)
+	s.log.Debug().Int("recent_sends", len(sends)).Int("held_chats", len(held)).Msg("sender: limits seeded from the last minute")
 	d := &dispatcher{
 		s:      s,
-		lim:    newLimiter(s.opts.Global, s.opts.PerChatPerSecond, s.opts.PerGroupPerMinute),
+		lim:    lim,
 		chats:  map[int64]*chatQueue{},
 		free:   s.opts.Workers,
 		jobs:   make(chan store.Queued, s.opts.Workers),
@@ -163,9 +172,10 @@ func (s *Sender) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	loopCtx, stopAux := context.WithCancel(ctx)
 	defer stopAux()
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = s.st.ListenOutbox(loopCtx, poke, poke) }()
 	go func() { defer wg.Done(); s.load(loopCtx, wake, loaded) }()
+	go func() { defer wg.Done(); s.pruneSendLog(loopCtx) }()
 	var workers sync.WaitGroup
 	for range s.opts.Workers {
 		workers.Add(1)
@@ -194,7 +204,12 @@ func (s *Sender) Run(ctx context.Context) error {
 func (d *dispatcher) loop(ctx context.Context, loaded <-chan []store.Queued, poke func()) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	swept := d.s.opts.Clock()
 	for {
+		if now := d.s.opts.Clock(); now.Sub(swept) >= sendLogSpan {
+			d.lim.sweep(now, func(id int64) bool { return d.chats[id] != nil })
+			swept = now
+		}
 		wait := d.dispatch()
 		if !timer.Stop() {
 			select {
@@ -366,6 +381,26 @@ func backoff(minD, maxD time.Duration, n int) time.Duration {
 	}
 	d = min(d, maxD)
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// sendLogSpan is the longest window Telegram counts sends in (20 per minute per group), and
+// so how much send history a starting sender needs.
+const sendLogSpan = time.Minute
+
+// pruneSendLog keeps the send log to the last minute, once a minute, until ctx ends.
+func (s *Sender) pruneSendLog(ctx context.Context) {
+	tick := time.NewTicker(sendLogSpan)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if _, err := s.st.PruneSentLog(ctx, s.opts.Clock().Add(-sendLogSpan)); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("sender: prune the send log")
+		}
+	}
 }
 
 // load claims outbox rows whenever woken (NOTIFY, the poll interval, room freed) and hands

@@ -58,7 +58,7 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 			editID, fromCard = id, true
 		case errors.Is(err, store.ErrNotFound):
 			if q.CardOnly {
-				return finish(s.ack(ctx, q, 0, log, outDropped))
+				return finish(s.ack(ctx, q, 0, time.Time{}, log, outDropped))
 			}
 		default:
 			log.Error().Err(err).Msg("sender: look up build card")
@@ -74,19 +74,20 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 			log.Error().Err(ferr).Msg("sender: forget build card")
 		}
 		if q.CardOnly {
-			return finish(s.ack(ctx, q, 0, log, outDropped))
+			return finish(s.ack(ctx, q, 0, time.Time{}, log, outDropped))
 		}
 		editID, fromCard = 0, false
 		msgID, err = s.call(ctx, q, 0)
 	}
 	if err == nil || (editID > 0 && isNotModified(err)) {
+		sentAt := s.opts.Clock()
 		s.opts.Metrics.sent.Inc()
-		s.opts.Metrics.latency.Observe(s.opts.Clock().Sub(q.CreatedAt).Seconds())
+		s.opts.Metrics.latency.Observe(sentAt.Sub(q.CreatedAt).Seconds())
 		cardID := 0
 		if q.CardKey != "" && editID == 0 {
 			cardID = msgID
 		}
-		return finish(s.ack(ctx, q, cardID, log, outSent))
+		return finish(s.ack(ctx, q, cardID, sentAt, log, outSent))
 	}
 
 	reason := s.redact(err.Error())
@@ -144,10 +145,10 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 // ack records a message as done, retrying the database a few times: Telegram already has the
 // message, so failing here must not send it again. If the database stays away the row is
 // left claimed and goes out once more after a restart.
-func (s *Sender) ack(ctx context.Context, q store.Queued, cardID int, log zerolog.Logger, k outcomeKind) outcomeKind {
+func (s *Sender) ack(ctx context.Context, q store.Queued, cardID int, sentAt time.Time, log zerolog.Logger, k outcomeKind) outcomeKind {
 	var err error
 	for i := range 5 {
-		if err = s.st.AckSent(ctx, q, cardID); err == nil {
+		if err = s.st.AckSent(ctx, q, cardID, sentAt); err == nil {
 			return k
 		}
 		time.Sleep(backoff(50*time.Millisecond, time.Second, i+1))

@@ -105,12 +105,21 @@ func enqueue(ctx context.Context, q querier, msgs []OutMessage, notify bool) err
 }
 
 // ReleaseClaims hands every claimed row back, for a sender that is starting: whatever the
-// previous process held in memory and did not finish goes out again.
-func (s *Store) ReleaseClaims(ctx context.Context) error {
-	if _, err := s.pool.Exec(ctx, `UPDATE outbox SET claimed = false WHERE claimed`); err != nil {
-		return fmt.Errorf("store: release outbox claims: %w", err)
+// previous process held in memory and did not finish goes out again. It returns the chats
+// those rows belong to: the previous process may have had a send to any of them in flight
+// when it stopped, one Telegram counted but herald never acknowledged.
+func (s *Store) ReleaseClaims(ctx context.Context) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `
+		WITH r AS (UPDATE outbox SET claimed = false WHERE claimed RETURNING chat_id)
+		SELECT DISTINCT chat_id FROM r ORDER BY chat_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: release outbox claims: %w", err)
 	}
-	return nil
+	chats, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("store: release outbox claims: %w", err)
+	}
+	return chats, nil
 }
 
 // ClaimOutbox takes up to limit unclaimed rows, oldest first, and marks them held by this
@@ -147,10 +156,17 @@ func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Queued, error) {
 
 // AckSent deletes a row Telegram accepted. When the message opened a live build card
 // (CardKey set and a new message was sent), cardMessageID records it for later edits.
-func (s *Store) AckSent(ctx context.Context, q Queued, cardMessageID int) error {
+// sentAt, when Telegram answered, goes to the send log (see RecentSends) in the same
+// transaction; the zero time means nothing went to Telegram (a dropped card edit).
+func (s *Store) AckSent(ctx context.Context, q Queued, cardMessageID int, sentAt time.Time) error {
 	return s.InTx(ctx, func(tx *Tx) error {
 		if _, err := tx.tx.Exec(ctx, `DELETE FROM outbox WHERE id = $1`, q.ID); err != nil {
 			return fmt.Errorf("store: ack sent: %w", err)
+		}
+		if !sentAt.IsZero() {
+			if _, err := tx.tx.Exec(ctx, `INSERT INTO sent_log (chat_id, sent_at) VALUES ($1, $2)`, q.ChatID, sentAt); err != nil {
+				return fmt.Errorf("store: ack sent: log the send: %w", err)
+			}
 		}
 		if q.CardKey == "" || cardMessageID <= 0 {
 			return nil

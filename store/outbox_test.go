@@ -3,7 +3,9 @@ package store_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/herald-ci/herald/store"
 	"github.com/herald-ci/herald/store/storetest"
@@ -66,11 +68,12 @@ func TestOutboxCrashSafety(t *testing.T) {
 	if more, _ := s.ClaimOutbox(ctx, 10); len(more) != 0 {
 		t.Fatalf("claimed rows twice: %d", len(more))
 	}
-	// "a" was accepted by Telegram, then the process died holding "b" and "c".
-	if err := s.AckSent(ctx, got[0], 0); err != nil {
+	// "a" and "b" were accepted by Telegram, then the process died holding "c".
+	sentA, sentB := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC), time.Date(2026, 5, 1, 12, 0, 1, 0, time.UTC)
+	if err := s.AckSent(ctx, got[1], 77, sentB); err != nil { // b opened a card
 		t.Fatal(err)
 	}
-	if err := s.AckSent(ctx, got[1], 77); err != nil { // b opened a card
+	if err := s.AckSent(ctx, got[0], 0, sentA); err != nil {
 		t.Fatal(err)
 	}
 	if id, err := s.CardMessage(ctx, 1, 0, "bb/build/1"); err != nil || id != 77 {
@@ -79,8 +82,12 @@ func TestOutboxCrashSafety(t *testing.T) {
 	if _, err := s.CardMessage(ctx, 1, 0, "other"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown card: %v", err)
 	}
-	if err := s.ReleaseClaims(ctx); err != nil {
+	held, err := s.ReleaseClaims(ctx)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(held, []int64{2}) {
+		t.Errorf("ReleaseClaims returned chats %v, want [2] (the chat of the unacknowledged c)", held)
 	}
 	again, err := s.ClaimOutbox(ctx, 10)
 	if err != nil {
@@ -101,5 +108,63 @@ func TestOutboxCrashSafety(t *testing.T) {
 	}
 	if n, _ := s.OutboxDepth(ctx); n != 0 {
 		t.Fatalf("depth %d, want 0", n)
+	}
+}
+
+// TestSendLog checks what a starting sender learns about the last minute: sends come back
+// oldest first whatever order they were acknowledged in, only those after since, a dropped
+// card edit (zero time) is no send, and pruning keeps the recent ones.
+func TestSendLog(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	base := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	at := func(sec int) time.Time { return base.Add(time.Duration(sec) * time.Second) }
+	acks := []struct {
+		chat int64
+		at   time.Time
+	}{{1, at(30)}, {-5, at(10)}, {2, at(50)}, {-5, at(55)}, {3, time.Time{}}}
+	for _, a := range acks {
+		if err := s.Enqueue(ctx, store.OutMessage{ChatID: a.chat, Text: "x"}); err != nil {
+			t.Fatal(err)
+		}
+		q, err := s.ClaimOutbox(ctx, 1)
+		if err != nil || len(q) != 1 {
+			t.Fatalf("claim: %v %v", q, err)
+		}
+		if err := s.AckSent(ctx, q[0], 0, a.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name  string
+		since time.Time
+		want  []store.Send
+	}{
+		{"all, oldest first", at(0), []store.Send{{-5, at(10)}, {1, at(30)}, {2, at(50)}, {-5, at(55)}}},
+		{"only after since", at(30), []store.Send{{2, at(50)}, {-5, at(55)}}},
+		{"none", at(60), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.RecentSends(ctx, tt.since)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tt.want) {
+				t.Fatalf("RecentSends = %v, want %v", got, tt.want)
+			}
+			for i := range got {
+				if got[i].ChatID != tt.want[i].ChatID || !got[i].At.Equal(tt.want[i].At) {
+					t.Errorf("send %d = %v, want %v", i, got[i], tt.want[i])
+				}
+			}
+		})
+	}
+	n, err := s.PruneSentLog(ctx, at(50))
+	if err != nil || n != 2 {
+		t.Fatalf("PruneSentLog = %d, %v; want 2 pruned", n, err)
+	}
+	if left := count(t, s, `SELECT count(*) FROM sent_log`); left != 2 {
+		t.Errorf("%d sends left after pruning, want 2", left)
 	}
 }
