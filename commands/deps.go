@@ -17,6 +17,10 @@ import (
 type NotifyStore interface {
 	NotifySettings(ctx context.Context, chatID, threadID int64) (events, builders, branches []string, err error)
 	SetNotifySettings(ctx context.Context, chatID, threadID int64, events, builders, branches []string) error
+	// ChatStyle and SetChatStyle are per chat, not per topic: whether a build's start message
+	// is edited into its result (cards) and whether successes make a sound.
+	ChatStyle(ctx context.Context, chatID int64) (cards, loudSuccess bool, err error)
+	SetChatStyle(ctx context.Context, chatID int64, cards, loudSuccess bool) error
 }
 
 // WatchStore records who waits for which build: watches of running builds and follow-ups of

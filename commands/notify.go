@@ -19,16 +19,19 @@ const notifyHelp = "/notify shows a keyboard: press an event to turn it on or of
 	"with on or off, replace this chat's filters; <code>builder=</code> clears one.\n" +
 	"Example: <code>/notify on problem recovery builder=docs-* branch=main</code>\n" +
 	"/notify list shows what is on.\n" +
+	"/notify cards on|off: on (the default) edits a build's start message into its result; off sends a new message.\n" +
+	"/notify sound on|off: whether successes make a sound (off by default; problems always do).\n" +
 	"Events: started, finished, success, warnings, failure, exception, cancelled, problem " +
 	"(a build broke), recovery (fixed again), worse, better, worker (a worker went missing or came back).\n" +
 	"Settings are per chat, and per topic in a forum; in a private chat they are yours."
 
 // NotifyCommand is a parsed /notify.
 type NotifyCommand struct {
-	Action   string    // "", "list", "on" or "off"
+	Action   string    // "", "list", "on", "off", "cards" or "sound"
 	Events   []ci.Kind // events named, in ci.Kinds order, no duplicates
 	Builders []string  // nil: unchanged; empty: cleared
 	Branches []string  // nil: unchanged; empty: cleared
+	Switch   bool      // for cards and sound: on or off
 }
 
 // defaultOn is what /notify on turns on without events: what a team wants to hear.
@@ -47,9 +50,15 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 			return NotifyCommand{}, Userf("/notify list takes nothing more.")
 		}
 		return nc, nil
+	case "cards", "sound":
+		if len(args) != 2 || (!strings.EqualFold(args[1], "on") && !strings.EqualFold(args[1], "off")) {
+			return NotifyCommand{}, Userf(fmt.Sprintf("Use /notify %s on or /notify %s off.", nc.Action, nc.Action))
+		}
+		nc.Switch = strings.EqualFold(args[1], "on")
+		return nc, nil
 	case "on", "off":
 	default:
-		return NotifyCommand{}, Userf(fmt.Sprintf("I do not know /notify %s. Use on, off or list (see /help notify).", Escape(args[0])))
+		return NotifyCommand{}, Userf(fmt.Sprintf("I do not know /notify %s. Use on, off, list, cards or sound (see /help notify).", Escape(args[0])))
 	}
 	named := map[ci.Kind]bool{}
 	for _, a := range args[1:] {
@@ -137,12 +146,19 @@ func Notify(d Deps) Command {
 			case "":
 				return Response{Replies: []Reply{{Text: notifyText(cur, req), Keyboard: notifyKeyboard(cur)}}}, nil
 			case "list":
-				return Say(notifyText(cur, req)), nil
+				cards, loud, err := d.Store.ChatStyle(ctx, req.ChatID)
+				if err != nil {
+					return Response{}, err
+				}
+				return Say(notifyText(cur, req) + "\n" + styleText(cards, loud)), nil
 			}
 			if why, err := d.mayNotify(ctx, req); err != nil {
 				return Response{}, err
 			} else if why != "" {
 				return Say(why), nil
+			}
+			if nc.Action == "cards" || nc.Action == "sound" {
+				return d.setStyle(ctx, req, nc)
 			}
 			next := cur
 			switch {

@@ -33,6 +33,9 @@ func TestParseNotify(t *testing.T) {
 		{name: "unknown filter", args: "on owner=me", err: "Unknown filter owner"},
 		{name: "list takes nothing", args: "list all", err: "/notify list takes nothing more."},
 		{name: "escaped", args: "on <b>", err: "Unknown event &lt;b&gt;."},
+		{name: "cards off", args: "cards off", want: commands.NotifyCommand{Action: "cards", Switch: false}},
+		{name: "sound on", args: "sound ON", want: commands.NotifyCommand{Action: "sound", Switch: true}},
+		{name: "sound needs on or off", args: "sound loud", err: "Use /notify sound on or /notify sound off."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -65,3 +65,33 @@ func (s *Store) ChatByID(ctx context.Context, id int64) (Chat, error) {
 	}
 	return c, nil
 }
+
+// ChatStyle is how a chat wants notifications: cards (a build's start message edited into
+// its result) and loud successes (successes with sound).
+func (s *Store) ChatStyle(ctx context.Context, chatID int64) (cards, loudSuccess bool, err error) {
+	var mode string
+	err = s.pool.QueryRow(ctx, `SELECT card_mode, loud_success FROM chats WHERE id = $1`, chatID).Scan(&mode, &loudSuccess)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, false, nil // the defaults of a chat not yet seen
+	}
+	if err != nil {
+		return false, false, fmt.Errorf("store: chat style: %w", err)
+	}
+	return mode == "edit", loudSuccess, nil
+}
+
+// SetChatStyle stores how a chat wants notifications; the chat must exist.
+func (s *Store) SetChatStyle(ctx context.Context, chatID int64, cards, loudSuccess bool) error {
+	mode := "new"
+	if cards {
+		mode = "edit"
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE chats SET card_mode = $2, loud_success = $3, updated_at = now() WHERE id = $1`, chatID, mode, loudSuccess)
+	if err != nil {
+		return fmt.Errorf("store: set chat style: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: set chat style of %d: %w", chatID, ErrNotFound)
+	}
+	return nil
+}
