@@ -190,3 +190,28 @@ func displayName(req Request) string {
 func edit(req Request, text string, kb [][]Button) Reply {
 	return Reply{Text: text, Keyboard: kb, Edit: req.Button != nil}
 }
+
+// selected says whether /status or /last shows builder b of connection conn: which is ""
+// (online builders), "all", or a builder as typed.
+func (d Deps) selected(which, conn string, b ci.Builder) bool {
+	switch which {
+	case "all":
+		return true
+	case "":
+		return b.Online
+	default:
+		return d.matches(which, conn, b.Name)
+	}
+}
+
+// noneSelected is what /status or /last says when no builder was selected: never silence.
+func noneSelected(command, which string) string {
+	switch which {
+	case "":
+		return fmt.Sprintf("No builder is online. /%s all shows every builder.", command)
+	case "all":
+		return "There are no builders."
+	default:
+		return fmt.Sprintf("There is no builder %s. /list builders shows them.", Escape(which))
+	}
+}

@@ -51,13 +51,7 @@ func (d Deps) status(ctx context.Context, req Request) (Response, error) {
 			continue
 		}
 		for _, b := range builders {
-			switch {
-			case which == "all":
-			case which != "":
-				if !d.matches(which, p.Name(), b.Name) {
-					continue
-				}
-			case !b.Online:
+			if !d.selected(which, p.Name(), b) {
 				continue
 			}
 			shown++
@@ -65,14 +59,7 @@ func (d Deps) status(ctx context.Context, req Request) (Response, error) {
 		}
 	}
 	if shown == 0 {
-		switch which {
-		case "":
-			lines = append(lines, "No builder is online. /status all shows every builder.")
-		case "all":
-			lines = append(lines, "There are no builders.")
-		default:
-			lines = append(lines, fmt.Sprintf("There is no builder %s. /list builders shows them.", Escape(which)))
-		}
+		lines = append(lines, noneSelected("status", which))
 	}
 	return Say(strings.Join(lines, "\n")), nil
 }
