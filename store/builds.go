@@ -31,8 +31,8 @@ var ErrBadEvent = errors.New("store: malformed CI event")
 // filled), so for a late 'started' Build.Complete is already true. A finished build without
 // FinishedAt gets the event's time.
 //
-// It advances the connection's cursor (see Cursor) to the event's time. Record one event per
-// transaction: classification takes a lock per builder and branch until commit, so that two
+// The stored event moves the connection's cursor (see Cursor), which is derived from the
+// events and so costs nothing here. Record one event per transaction: classification takes a lock per builder and branch until commit, so that two
 // builds finishing at once are compared with each other and not both with the build before.
 func (tx *Tx) RecordEvent(ctx context.Context, ev ci.Event) (stored ci.Event, id int64, isNew bool, err error) {
 	return recordEvent(ctx, tx.tx, ev)
@@ -121,14 +121,6 @@ func recordEvent(ctx context.Context, q querier, ev ci.Event) (ci.Event, int64, 
 		if _, err := q.Exec(ctx, `UPDATE ci_events SET payload = $2 WHERE id = $1`, id, raw); err != nil {
 			return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", key, err)
 		}
-	}
-
-	if _, err := q.Exec(ctx, `
-		INSERT INTO ci_cursors (conn, seen_at) VALUES ($1, $2)
-		ON CONFLICT (conn) DO UPDATE
-		SET seen_at = GREATEST(ci_cursors.seen_at, EXCLUDED.seen_at), updated_at = now()`,
-		ev.Conn, at); err != nil {
-		return ci.Event{}, 0, false, fmt.Errorf("store: advance cursor of %s: %w", ev.Conn, err)
 	}
 	return ev, id, true, nil
 }
@@ -245,17 +237,20 @@ func historyLockKey(b ci.Build) int32 {
 }
 
 // Cursor is the time of the newest event stored for conn, where a provider starting up
-// catches up from; the zero time when none was stored yet.
+// catches up from; the zero time when none was stored yet. It is derived from the events
+// (one backward step of the ci_events_conn_at index) rather than kept in a row of its own:
+// a row every event updates would make a connection's events commit one at a time, and a
+// derived value cannot disagree with what is stored.
 func (s *Store) Cursor(ctx context.Context, conn string) (time.Time, error) {
-	var at time.Time
-	err := s.pool.QueryRow(ctx, `SELECT seen_at FROM ci_cursors WHERE conn = $1`, conn).Scan(&at)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return time.Time{}, nil
-	}
+	var at *time.Time
+	err := s.pool.QueryRow(ctx, `SELECT max(at) FROM ci_events WHERE conn = $1`, conn).Scan(&at)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: cursor of %s: %w", conn, err)
 	}
-	return at, nil
+	if at == nil {
+		return time.Time{}, nil
+	}
+	return *at, nil
 }
 
 // LastCompleted returns the newest completed build of every builder of conn, by builder name,

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -34,7 +35,7 @@ const token = "1000:bench-token"
 type config struct {
 	chats, latencyEvents, intakeEvents, intakeWorkers, rssChats int
 	scale                                                       float64
-	only                                                        string
+	only, cpuProfile                                            string
 }
 
 func main() {
@@ -46,8 +47,21 @@ func main() {
 	flag.IntVar(&c.intakeWorkers, "intake-workers", 4, "concurrent deliveries in the intake run")
 	flag.IntVar(&c.rssChats, "rss-chats", 10000, "chats subscribed for the memory run")
 	flag.StringVar(&c.only, "only", "", "run one figure: fanout, latency, intake or rss")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	flag.Parse()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "herald-bench: cpu profile:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if err := run(context.Background(), c); err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "herald-bench:", err)
 		os.Exit(1)
 	}
