@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"html"
 	"sync"
 	"time"
 
@@ -119,7 +120,7 @@ func (in *Intake) handle(ctx context.Context, u store.Update) error {
 		// Stored payloads came from Telegram and decoded before; this cannot be retried into
 		// success, so mark it handled and move on.
 		in.log.Error().Err(err).Int64("update_id", u.ID).Msg("stored update does not decode; skipped")
-		return in.commit(ctx, u.ID, nil, nil)
+		return in.commit(ctx, u.ID, nil, false, 0, nil)
 	}
 	chat := updateChat(&upd)
 	if chat != nil {
@@ -141,14 +142,10 @@ func (in *Intake) handle(ctx context.Context, u store.Update) error {
 	if err != nil {
 		return err
 	}
-	if chat != nil && (upd.Message != nil || upd.CallbackQuery != nil) {
-		// Someone in the chat spoke to herald: if Telegram refused the chat before (bot
-		// blocked), it takes messages again.
-		if err := in.st.ResumeChat(ctx, chat.ID); err != nil {
-			return err
-		}
-	}
-	if err := in.commit(ctx, u.ID, chat, msgs); err != nil {
+	// Someone in the chat spoke to herald: if Telegram refused the chat before (bot blocked,
+	// kicked), it takes messages again.
+	resume := chat != nil && (upd.Message != nil || upd.CallbackQuery != nil)
+	if err := in.commit(ctx, u.ID, chat, resume, req.ThreadID, msgs); err != nil {
 		return err
 	}
 	if req.Button != nil {
@@ -170,22 +167,55 @@ func (in *Intake) run(ctx context.Context, req commands.Request) commands.Respon
 	return commands.Say("Sorry, something went wrong on my side (internal error). It has been logged.")
 }
 
-func (in *Intake) commit(ctx context.Context, updateID int64, chat *store.Chat, msgs []store.OutMessage) error {
+// commit marks the update handled and queues its replies. With resume it also lifts a pause
+// of the chat, in the same transaction, and puts the notice about the pause before the
+// replies: the notice goes out once, with the first answer the chat gets.
+func (in *Intake) commit(ctx context.Context, updateID int64, chat *store.Chat, resume bool, threadID int64, msgs []store.OutMessage) error {
+	var (
+		lifted bool
+		pause  store.Pause
+	)
 	err := in.st.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.MarkHandled(ctx, updateID); err != nil {
 			return err
 		}
+		out := msgs
 		if chat != nil {
 			if err := tx.SaveChat(ctx, *chat); err != nil {
 				return err
 			}
+			if resume {
+				var err error
+				if pause, lifted, err = tx.ResumeChat(ctx, chat.ID); err != nil {
+					return err
+				}
+				if lifted {
+					notice := store.OutMessage{ChatID: chat.ID, ThreadID: threadID, Text: PauseNotice(pause), UpdateID: updateID}
+					out = append([]store.OutMessage{notice}, msgs...)
+				}
+			}
 		}
-		return tx.Enqueue(ctx, msgs...)
+		return tx.Enqueue(ctx, out...)
 	})
 	if errors.Is(err, store.ErrHandled) {
 		return nil
 	}
+	if err == nil && lifted {
+		in.log.Info().Int64("chat_id", chat.ID).Time("paused_at", pause.Since).Int("failed", pause.Failed).
+			Msg("chat spoke again: pause lifted, admins told what was not delivered")
+	}
 	return err
+}
+
+// PauseNotice tells a chat that herald could not write to it for a while, and what that cost.
+// Nobody in the chat could see the 403 herald got; this is the first moment it can say so.
+func PauseNotice(p store.Pause) string {
+	what := fmt.Sprintf("%d notifications were", p.Failed)
+	if p.Failed == 1 {
+		what = "1 notification was"
+	}
+	return fmt.Sprintf("I could not write here since %s (%s); %s not delivered.",
+		p.Since.UTC().Format("2006-01-02 15:04 MST"), html.EscapeString(p.Reason), what)
 }
 
 // request builds the Request of an update. ok is false for updates that ask nothing (a

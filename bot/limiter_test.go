@@ -7,6 +7,8 @@ import (
 	"github.com/herald-ci/herald/store"
 )
 
+func snd(chat int64, at time.Time) store.Send { return store.Send{ChatID: chat, At: at} }
+
 // TestLimiterSeed checks that a limiter started with what a previous process sent holds back
 // exactly as long as Telegram still counts those sends.
 func TestLimiterSeed(t *testing.T) {
@@ -15,7 +17,7 @@ func TestLimiterSeed(t *testing.T) {
 	burst := func(chat int64, n int, from time.Time, step time.Duration) []store.Send {
 		var out []store.Send
 		for i := range n {
-			out = append(out, store.Send{ChatID: chat, At: from.Add(time.Duration(i) * step)})
+			out = append(out, snd(chat, from.Add(time.Duration(i)*step)))
 		}
 		return out
 	}
@@ -29,11 +31,11 @@ func TestLimiterSeed(t *testing.T) {
 		wantGlobal time.Time // globalNext(t0)
 	}{
 		{name: "nothing before", chat: 1, wantChat: t0, wantGlobal: t0},
-		{name: "a private chat sent to half a second ago", sends: []store.Send{{1, ago(500 * time.Millisecond)}},
+		{name: "a private chat sent to half a second ago", sends: []store.Send{snd(1, ago(500*time.Millisecond))},
 			chat: 1, wantChat: t0.Add(500 * time.Millisecond), wantGlobal: t0},
-		{name: "sends older than the window do not count", sends: []store.Send{{1, ago(2 * time.Second)}, {-5, ago(61 * time.Second)}},
+		{name: "sends older than the window do not count", sends: []store.Send{snd(1, ago(2*time.Second)), snd(-5, ago(61*time.Second))},
 			chat: 1, wantChat: t0, wantGlobal: t0},
-		{name: "another chat's send does not hold this one", sends: []store.Send{{2, ago(100 * time.Millisecond)}},
+		{name: "another chat's send does not hold this one", sends: []store.Send{snd(2, ago(100*time.Millisecond))},
 			chat: 1, wantChat: t0, wantGlobal: t0},
 		{name: "a group at 20 in the last minute waits for the oldest to leave",
 			sends: burst(-5, 20, ago(50*time.Second), 2*time.Second),
@@ -50,7 +52,7 @@ func TestLimiterSeed(t *testing.T) {
 			sends: burst(100, 29, ago(900*time.Millisecond), 10*time.Millisecond),
 			held:  []int64{1, 2, 3}, inflight: 1, chat: 3, wantChat: t0.Add(time.Second), wantGlobal: t0.Add(100 * time.Millisecond)},
 		{name: "a send stamped in the future (clock stepped back) counts as now",
-			sends: []store.Send{{1, t0.Add(time.Hour)}}, chat: 1, wantChat: t0.Add(time.Second), wantGlobal: t0},
+			sends: []store.Send{snd(1, t0.Add(time.Hour))}, chat: 1, wantChat: t0.Add(time.Second), wantGlobal: t0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -71,7 +73,7 @@ func TestLimiterSeed(t *testing.T) {
 func TestLimiterSweep(t *testing.T) {
 	t0 := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
 	l := newLimiter(30, 1, 20)
-	l.seed([]store.Send{{1, t0}, {2, t0}, {-3, t0}, {-4, t0.Add(30 * time.Second)}}, nil, 0, t0.Add(30*time.Second))
+	l.seed([]store.Send{snd(1, t0), snd(2, t0), snd(-3, t0), snd(-4, t0.Add(30*time.Second))}, nil, 0, t0.Add(30*time.Second))
 	l.sweep(t0.Add(61*time.Second), func(id int64) bool { return id == 2 })
 	for id, want := range map[int64]bool{1: false, 2: true, -3: false, -4: true} {
 		_, inChat := l.perChat[id]

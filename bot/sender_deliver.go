@@ -110,6 +110,11 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 		res.newChatID = to
 		return finish(outMigrated)
 	case errors.Is(err, tgbot.ErrorForbidden):
+		// The reason is shown to the chat when it speaks again (PauseNotice): keep Telegram's
+		// own words, without our call chain in front of them.
+		if i := strings.Index(reason, "Forbidden: "); i >= 0 {
+			reason = reason[i:]
+		}
 		if perr := s.st.PauseChat(ctx, q.ChatID, reason); perr != nil {
 			log.Error().Err(perr).Msg("sender: pause chat")
 			s.opts.Metrics.retried.Inc()

@@ -195,12 +195,17 @@ func anyGlob(patterns []string, s string) bool {
 
 // PauseChat marks a chat Telegram refused with 403 (bot blocked, kicked): its notifications
 // stop being queued, and what was queued for it fails with the reason, since it would only
-// be refused again. A message from the chat resumes it (ResumeChat).
+// be refused again. A message from the chat resumes it (ResumeChat). A chat paused already
+// (a command reply refused again) keeps the time and reason of its first pause: that is
+// when herald stopped reaching it.
 func (s *Store) PauseChat(ctx context.Context, chatID int64, reason string) error {
 	return s.InTx(ctx, func(tx *Tx) error {
 		_, err := tx.tx.Exec(ctx, `
 			INSERT INTO chats (id, type, paused_at, paused_reason) VALUES ($1, $3, now(), $2)
-			ON CONFLICT (id) DO UPDATE SET paused_at = now(), paused_reason = $2, updated_at = now()`,
+			ON CONFLICT (id) DO UPDATE SET
+				paused_at = COALESCE(chats.paused_at, now()),
+				paused_reason = CASE WHEN chats.paused_at IS NULL THEN $2 ELSE chats.paused_reason END,
+				updated_at = now()`,
 			chatID, reason, guessChatType(chatID))
 		if err != nil {
 			return fmt.Errorf("store: pause chat: %w", err)
@@ -217,17 +222,54 @@ func (s *Store) PauseChat(ctx context.Context, chatID int64, reason string) erro
 	})
 }
 
-// ResumeChat lifts a pause: the chat spoke to the bot again, so it can be written to. The
-// transport calls it for every message; it costs one indexed update that usually changes
-// nothing.
-func (s *Store) ResumeChat(ctx context.Context, chatID int64) error {
-	_, err := s.pool.Exec(ctx, `
-		UPDATE chats SET paused_at = NULL, paused_reason = '', updated_at = now()
-		WHERE id = $1 AND paused_at IS NOT NULL`, chatID)
-	if err != nil {
-		return fmt.Errorf("store: resume chat: %w", err)
+// Pause is a pause ResumeChat lifted: what a chat admin is told, since while it lasted herald
+// could not tell them anything.
+type Pause struct {
+	Since  time.Time // when Telegram first refused the chat
+	Reason string    // Telegram's answer, e.g. "Forbidden: bot was blocked by the user"
+	// Failed counts the chat's messages that failed since the pause began: those queued when
+	// it began and replies refused during it. Notifications of events during the pause were
+	// never queued and are not counted.
+	Failed int
+}
+
+// ResumeChat lifts a pause in the caller's transaction: the chat spoke to the bot again, so
+// it can be written to. It returns the pause it lifted and true, or false when the chat was
+// not paused. The transport calls it for every message, in the transaction that queues the
+// replies, so the notice about the pause goes out exactly once with them; for a chat that is
+// not paused it costs one indexed read.
+func (tx *Tx) ResumeChat(ctx context.Context, chatID int64) (Pause, bool, error) {
+	var p Pause
+	// FOR UPDATE: of two messages handled at once, the second waits and finds nothing to lift.
+	err := tx.tx.QueryRow(ctx, `
+		WITH old AS (
+			SELECT id, paused_at, paused_reason FROM chats WHERE id = $1 AND paused_at IS NOT NULL FOR UPDATE),
+		lifted AS (
+			UPDATE chats c SET paused_at = NULL, paused_reason = '', updated_at = now()
+			FROM old WHERE c.id = old.id
+			RETURNING old.paused_at, old.paused_reason)
+		SELECT paused_at, paused_reason,
+			(SELECT count(*) FROM outbox_failed f WHERE f.chat_id = $1 AND f.failed_at >= lifted.paused_at)
+		FROM lifted`, chatID).Scan(&p.Since, &p.Reason, &p.Failed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Pause{}, false, nil
 	}
-	return nil
+	if err != nil {
+		return Pause{}, false, fmt.Errorf("store: resume chat: %w", err)
+	}
+	return p, true, nil
+}
+
+// ResumeChat is Tx.ResumeChat in its own transaction.
+func (s *Store) ResumeChat(ctx context.Context, chatID int64) (p Pause, lifted bool, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
+		p, lifted, err = tx.ResumeChat(ctx, chatID)
+		return err
+	})
+	if err != nil {
+		return Pause{}, false, err
+	}
+	return p, lifted, nil
 }
 
 // PausedChat is a chat herald stopped writing to, and why.

@@ -129,11 +129,32 @@ func TestPauseAndResume(t *testing.T) {
 	if err != nil || len(paused) != 1 || paused[0].ChatID != 1 || paused[0].Reason == "" || time.Since(paused[0].PausedAt) > time.Hour {
 		t.Fatalf("paused chats: %+v, %v", paused, err)
 	}
-	if err := s.ResumeChat(ctx, 1); err != nil {
+	// A reply refused while paused fails too, and does not move the pause's start.
+	first := paused[0].PausedAt
+	if err := s.Enqueue(ctx, store.OutMessage{ChatID: 1, Text: "reply", UpdateID: 5}); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.PauseChat(ctx, 1, "Forbidden: something else"); err != nil {
+		t.Fatal(err)
+	}
+	// A failure from before the pause is not the pause's doing.
+	exec(t, s, `INSERT INTO outbox_failed (id, chat_id, text, created_at, failed_at) VALUES (999, 1, 'old', now() - interval '2 days', now() - interval '1 day')`)
+
+	p, lifted, err := s.ResumeChat(ctx, 1)
+	if err != nil || !lifted {
+		t.Fatalf("ResumeChat = %+v, %v, %v; want the pause lifted", p, lifted, err)
+	}
+	if !p.Since.Equal(first) || p.Reason != "Forbidden: bot was blocked by the user" || p.Failed != 2 {
+		t.Errorf("lifted pause = %+v; want since %v, the first reason, 2 failed (x and the reply)", p, first)
 	}
 	if got := match(t, s, ev); len(got) != 1 {
 		t.Fatalf("resumed chat not matched: %+v", got)
+	}
+	if p, lifted, err := s.ResumeChat(ctx, 1); err != nil || lifted {
+		t.Errorf("second ResumeChat = %+v, %v, %v; want nothing to lift", p, lifted, err)
+	}
+	if p, lifted, err := s.ResumeChat(ctx, 404); err != nil || lifted {
+		t.Errorf("ResumeChat of an unknown chat = %+v, %v, %v; want nothing to lift", p, lifted, err)
 	}
 }
 

@@ -159,6 +159,14 @@ func (s *Server) BlockChat(chatID int64) {
 	s.chatLocked(Chat{ID: chatID}).blocked = true
 }
 
+// UnblockChat undoes BlockChat: the user unblocked the bot, or the group added it back.
+// Sends to chatID work again.
+func (s *Server) UnblockChat(chatID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chatLocked(Chat{ID: chatID}).blocked = false
+}
+
 // MigrateChat turns the group oldID into the supergroup newID: sends to oldID
 // answer 400 with parameters.migrate_to_chat_id=newID, and newID works.
 func (s *Server) MigrateChat(oldID, newID int64) {
