@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
 
@@ -20,6 +21,9 @@ type NotifyOptions struct {
 	// which would serialise every commit (see store.Tx.EnqueueQuiet). Without it the
 	// notifier NOTIFYs, and a sender in another process wakes by LISTEN.
 	Wake func()
+	// ShowConn names the CI connection in every message ("main/docs #12"): set it when herald
+	// follows more than one CI, so two builders of the same name stay apart.
+	ShowConn bool
 }
 
 // Notifier is the ci.EventSink between providers and chats: it stores each event, matches
@@ -58,9 +62,24 @@ func (n *Notifier) Deliver(ctx context.Context, ev ci.Event) error {
 			return err
 		}
 		now := n.opts.Clock()
+		shown := stored
+		if n.opts.ShowConn {
+			shown = withConnLabel(stored)
+		}
 		var msgs []store.OutMessage
 		for _, t := range targets {
-			msgs = append(msgs, Plan(stored, t, now)...)
+			planned := Plan(shown, t, now)
+			if stored.Kind == ci.KindStarted && t.Watch && len(planned) > 0 {
+				// The chat forced this build: its start message gets a Stop button.
+				markup, err := keyboardMarkup(ctx, tx, t.ChatID, [][]commands.Button{{
+					{Text: "⏹ Stop", Data: commands.StopData(stored.Conn, stored.Build.ID)},
+				}})
+				if err != nil {
+					return err
+				}
+				planned[0].ReplyMarkup = markup
+			}
+			msgs = append(msgs, planned...)
 		}
 		queued = len(msgs)
 		if n.opts.Wake != nil {
@@ -80,6 +99,21 @@ func (n *Notifier) Deliver(ctx context.Context, ev ci.Event) error {
 	return nil
 }
 
+// withConnLabel is ev with its builder or worker shown as "conn/name", for messages only.
+func withConnLabel(ev ci.Event) ci.Event {
+	if ev.Build != nil {
+		b := *ev.Build
+		b.Builder = ev.Conn + "/" + b.Builder
+		ev.Build = &b
+	}
+	if ev.Worker != nil {
+		w := *ev.Worker
+		w.Name = ev.Conn + "/" + w.Name
+		ev.Worker = &w
+	}
+	return ev
+}
+
 // CardKey names the live build card of a build.
 func CardKey(ev ci.Event) string {
 	if ev.Build == nil {
@@ -95,6 +129,7 @@ func CardKey(ev ci.Event) string {
 //     successes are silent unless the chat wants them loud;
 //   - problem and recovery are always a new, notifying message; the card, if any, is still
 //     brought up to date by a silent edit;
+//   - a chat that forced or watches the build gets the result as a new message with sound;
 //   - a chat that only subscribes to started has its card updated and hears nothing more.
 func Plan(ev ci.Event, t store.Target, now time.Time) []store.OutMessage {
 	base := store.OutMessage{ChatID: t.ChatID, ThreadID: t.ThreadID}
@@ -143,7 +178,16 @@ func Plan(ev ci.Event, t store.Target, now time.Time) []store.OutMessage {
 			return []store.OutMessage{card(), m}
 		}
 		return []store.OutMessage{m}
-	case len(t.Kinds) > 0 || t.Watch:
+	case t.Watch:
+		// The chat forced or watches this build: it asked to be told, so the result is a
+		// new message with sound; a card of the build is still brought up to date.
+		m := base
+		m.Text = result
+		if edit {
+			return []store.OutMessage{card(), m}
+		}
+		return []store.OutMessage{m}
+	case len(t.Kinds) > 0:
 		m := base
 		headline := ci.KindFinished
 		for _, k := range []ci.Kind{ci.KindWorse, ci.KindBetter} {

@@ -70,10 +70,20 @@ func TestE2EForceAllowedAndDenied(t *testing.T) {
 	// The follow-up: a started message, then the result (a new message, or the live card
 	// brought up to date).
 	started := waitSent(t, tg, alice.ID, "<b>pass</b>", "#1", "started")
+	buttonData(t, started, "Stop") // a forced build's start comes with a Stop button
 	finished := waitText(t, tg, alice.ID, "<b>pass</b>", "#1", "succeeded")
 	if started.MessageID == finished.MessageID && finished.Edits == 0 {
 		t.Errorf("the started message %q became %q without an edit", started.Text, finished.Text)
 	}
+	// Whoever forced a build is told how it ended with sound, not only by a silent edit.
+	waitFor(t, "a notifying result message", func() bool {
+		for _, m := range tg.AllSent() {
+			if m.ChatID == alice.ID && containsAll(m.Text, "<b>pass</b>", "#1", "succeeded") && !m.Silent {
+				return true
+			}
+		}
+		return false
+	})
 	b := m.WaitBuild(buildbottest.BuilderPass, 1)
 	if bbResult(b) != bbSuccess || b.Property("greeting") != "hello-e2e" {
 		t.Errorf("Buildbot's build: result %d, greeting %q; want success with greeting hello-e2e", bbResult(b), b.Property("greeting"))
