@@ -10,8 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/herald-ci/herald/ci/buildbot/buildbottest"
 	"github.com/herald-ci/herald/bot/telegramtest"
+	"github.com/herald-ci/herald/ci/buildbot/buildbottest"
 )
 
 // ciConfig is the YAML connecting herald to a test master, with chat subscribed by default.
