@@ -100,7 +100,9 @@ func SplitMessage(text string, limit int) []string {
 		return []string{text}
 	}
 	// Leave room for the closing and reopening tags balancePre may add.
-	limit -= len("<pre></pre><code></code>")
+	if reserve := len("<pre></pre><code></code>"); limit > 4*reserve {
+		limit -= reserve
+	}
 	var (
 		parts []string
 		cur   strings.Builder
