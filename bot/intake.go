@@ -129,6 +129,15 @@ func (in *Intake) handle(ctx context.Context, u store.Update) error {
 		if err := in.st.SaveChat(ctx, *chat); err != nil {
 			return err
 		}
+		if m := upd.Message; m != nil && m.IsTopicMessage && m.MessageThreadID != 0 {
+			name := ""
+			if m.ForumTopicCreated != nil {
+				name = m.ForumTopicCreated.Name
+			}
+			if err := in.st.SaveTopic(ctx, chat.ID, int64(m.MessageThreadID), name); err != nil {
+				return err
+			}
+		}
 	}
 	req, ok, stale := in.request(ctx, u.ID, &upd)
 	var resp commands.Response
@@ -180,19 +189,14 @@ func (in *Intake) commit(ctx context.Context, updateID int64, chat *store.Chat, 
 			return err
 		}
 		out := msgs
-		if chat != nil {
-			if err := tx.SaveChat(ctx, *chat); err != nil {
+		if chat != nil && resume {
+			var err error
+			if pause, lifted, err = tx.ResumeChat(ctx, chat.ID); err != nil {
 				return err
 			}
-			if resume {
-				var err error
-				if pause, lifted, err = tx.ResumeChat(ctx, chat.ID); err != nil {
-					return err
-				}
-				if lifted {
-					notice := store.OutMessage{ChatID: chat.ID, ThreadID: threadID, Text: PauseNotice(pause), UpdateID: updateID}
-					out = append([]store.OutMessage{notice}, msgs...)
-				}
+			if lifted {
+				notice := store.OutMessage{ChatID: chat.ID, ThreadID: threadID, Text: PauseNotice(pause), UpdateID: updateID}
+				out = append([]store.OutMessage{notice}, msgs...)
 			}
 		}
 		return tx.Enqueue(ctx, out...)

@@ -19,9 +19,6 @@ type Chat struct {
 
 // SaveChat records a chat, or refreshes its title and type. It runs for every update, so the
 // chat list stays true without a separate registration step.
-func (tx *Tx) SaveChat(ctx context.Context, c Chat) error { return saveChat(ctx, tx.tx, c) }
-
-// SaveChat is Tx.SaveChat in its own transaction.
 func (s *Store) SaveChat(ctx context.Context, c Chat) error { return saveChat(ctx, s.pool, c) }
 
 func saveChat(ctx context.Context, q querier, c Chat) error {
@@ -40,12 +37,13 @@ func saveChat(ctx context.Context, q querier, c Chat) error {
 	return nil
 }
 
-// SaveTopic records a forum topic's name (Telegram sends it when the topic is created).
-func (tx *Tx) SaveTopic(ctx context.Context, chatID, threadID int64, name string) error {
-	_, err := tx.tx.Exec(ctx, `
+// SaveTopic records a forum topic herald has seen; name may be empty (Telegram names a topic
+// only in the message that creates it) and never erases a known name.
+func (s *Store) SaveTopic(ctx context.Context, chatID, threadID int64, name string) error {
+	_, err := s.pool.Exec(ctx, `
 		INSERT INTO forum_topics (chat_id, thread_id, name) VALUES ($1, $2, $3)
 		ON CONFLICT (chat_id, thread_id) DO UPDATE SET name = EXCLUDED.name
-		WHERE EXCLUDED.name <> ''`, chatID, threadID, name)
+		WHERE EXCLUDED.name <> '' AND forum_topics.name <> EXCLUDED.name`, chatID, threadID, name)
 	if err != nil {
 		return fmt.Errorf("store: save topic: %w", err)
 	}

@@ -36,3 +36,20 @@ func TestChatStyle(t *testing.T) {
 		t.Fatalf("style changed by SaveChat: %v %v", cards, loud)
 	}
 }
+
+func TestSaveTopicKeepsItsName(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	if err := s.SaveChat(ctx, store.Chat{ID: -100, Type: "supergroup", IsForum: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Builds", ""} { // a later message without a name keeps it
+		if err := s.SaveTopic(ctx, -100, 7, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var name string
+	if err := s.Pool().QueryRow(ctx, `SELECT name FROM forum_topics WHERE chat_id = -100 AND thread_id = 7`).Scan(&name); err != nil || name != "Builds" {
+		t.Fatalf("topic name = %q, %v; want Builds", name, err)
+	}
+}
