@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -32,8 +32,10 @@ var ErrBadEvent = errors.New("store: malformed CI event")
 // FinishedAt gets the event's time.
 //
 // The stored event moves the connection's cursor (see Cursor), which is derived from the
-// events and so costs nothing here. Record one event per transaction: classification takes a lock per builder and branch until commit, so that two
-// builds finishing at once are compared with each other and not both with the build before.
+// events and so costs nothing here. Record one event per transaction: classification takes a
+// lock per builder and branch until commit, so that two builds finishing at once are compared
+// with each other and not both with the build before. A build event costs two round trips to
+// Postgres, any other event one. On an error the transaction must roll back.
 func (tx *Tx) RecordEvent(ctx context.Context, ev ci.Event) (stored ci.Event, id int64, isNew bool, err error) {
 	return recordEvent(ctx, tx.tx, ev)
 }
@@ -51,22 +53,21 @@ func (s *Store) RecordEvent(ctx context.Context, ev ci.Event) (stored ci.Event, 
 	return stored, id, isNew, nil
 }
 
-func recordEvent(ctx context.Context, q querier, ev ci.Event) (ci.Event, int64, bool, error) {
+// batcher is a transaction that can also pipeline statements.
+type batcher interface {
+	querier
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+func recordEvent(ctx context.Context, q batcher, ev ci.Event) (ci.Event, int64, bool, error) {
 	if err := checkEvent(ev); err != nil {
 		return ci.Event{}, 0, false, err
 	}
-	key := ev.Key()
-	isBuild := ev.Build != nil && (ev.Kind == ci.KindStarted || ev.Kind == ci.KindFinished)
-	if isBuild {
-		b := *ev.Build
-		b.Conn = ev.Conn
-		if ev.Kind == ci.KindFinished {
-			b.Complete = true
-		}
-		ev.Build = &b
-	}
 	ev.Derived, ev.Previous = nil, nil
-
+	if ev.Build != nil && (ev.Kind == ci.KindStarted || ev.Kind == ci.KindFinished) {
+		return recordBuildEvent(ctx, q, ev)
+	}
+	key := ev.Key()
 	raw, err := json.Marshal(ev)
 	if err != nil {
 		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: encode: %w", key, err)
@@ -75,54 +76,183 @@ func recordEvent(ctx context.Context, q querier, ev ci.Event) (ci.Event, int64, 
 	if ev.Build != nil {
 		buildID = ev.Build.ID
 	}
-	// The insert decides what is new: a concurrent delivery of the same key waits here for
-	// the first one's transaction and then finds the key taken.
+	// Nothing to derive: the insert alone decides what is new. A concurrent delivery of the
+	// same key waits here for the first one's transaction and then finds the key taken.
 	var id int64
-	var at time.Time
 	err = q.QueryRow(ctx, `
 		INSERT INTO ci_events (key, conn, kind, build_id, payload, at)
 		VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))
 		ON CONFLICT (key) DO NOTHING
-		RETURNING id, at`,
-		key, ev.Conn, string(ev.Kind), buildID, raw, nullTime(ev.At)).Scan(&id, &at)
+		RETURNING id`,
+		key, ev.Conn, string(ev.Kind), buildID, raw, nullTime(ev.At)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return storedEvent(ctx, q, key, ev)
+		return storedEvent(ctx, q, key)
 	}
 	if err != nil {
 		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", key, err)
 	}
+	return ev, id, true, nil
+}
+
+// recordBuildEvent stores a started or finished event in two round trips, the event's
+// payload written once, complete:
+//
+//  1. one pipelined batch: lock the event's key; if no delivery of the key is stored, merge
+//     the build into the history (taking, for a finished build, the history lock of its
+//     builder and branch); read the merged build; read the previous comparable build;
+//  2. after ci.Classify here, insert the event with what was derived.
+//
+// The key lock makes a concurrent delivery of the same key wait until the first one's
+// transaction ends and then find it stored (or, after a rollback, not). Each statement of the
+// batch runs with a snapshot taken when it starts, so the previous build is read after the
+// history lock was granted: a build of the same builder and branch whose transaction held the
+// lock has committed and is seen.
+func recordBuildEvent(ctx context.Context, q batcher, ev ci.Event) (ci.Event, int64, bool, error) {
+	key := ev.Key()
+	finished := ev.Kind == ci.KindFinished
+	b := *ev.Build
+	b.Conn = ev.Conn
+	if finished {
+		b.Complete = true
+	}
+
+	batch := &pgx.Batch{}
+	batch.Queue(`SELECT pg_advisory_xact_lock(hashtext('herald.events'), hashtext($1))`, key)
+	batch.Queue(mergeBuildSQL,
+		key, b.Conn, b.ID, b.Builder, b.BuilderID, b.Number, b.Branch, b.Revision, b.Owner, b.Author, b.Reason,
+		nullTime(b.StartedAt), nullTime(b.FinishedAt), b.Complete, string(b.Result), b.StateText, b.FailedStep,
+		b.URL, b.RequestID, finished, nullTime(ev.At))
+	batch.Queue(`SELECT `+buildColumns+` FROM builds WHERE conn = $1 AND build_id = $2`, b.Conn, b.ID)
+	if finished {
+		batch.Queue(previousBuildSQL, b.Conn, b.ID)
+	}
+	br := q.SendBatch(ctx, batch)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: lock: %w", key, err)
+	}
+	var (
+		dupID  *int64
+		dupRaw []byte
+		at     time.Time
+		locks  int64
+	)
+	if err := br.QueryRow().Scan(&dupID, &dupRaw, &at, &locks); err != nil {
+		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: save build %s: %w", key, b.ID, err)
+	}
+	if dupID != nil {
+		if err := br.Close(); err != nil {
+			return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", key, err)
+		}
+		return decodeStored(key, *dupID, dupRaw)
+	}
+	merged, err := scanBuild(br.QueryRow())
+	if err != nil {
+		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: read build %s: %w", key, b.ID, err)
+	}
+	// What the provider says is running now is not history; keep it on the returned value.
+	merged.CurrentStep = b.CurrentStep
 	if ev.At.IsZero() {
 		ev.At = at
 	}
+	ev.Build = &merged
+	if finished {
+		prev, err := scanBuild(br.QueryRow())
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+		case err != nil:
+			return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: previous build of %s: %w", key, merged.Builder, err)
+		default:
+			ev.Previous = &prev
+		}
+		ev.Derived = ci.Classify(ev.Previous, merged)
+	}
+	if err := br.Close(); err != nil {
+		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", key, err)
+	}
 
-	if isBuild {
-		if ev.Kind == ci.KindFinished && ev.Build.FinishedAt.IsZero() {
-			ev.Build.FinishedAt = at
-		}
-		b, err := upsertBuild(ctx, q, *ev.Build, ev.Kind == ci.KindFinished)
-		if err != nil {
-			return ci.Event{}, 0, false, err
-		}
-		ev.Build = &b
-		if ev.Kind == ci.KindFinished {
-			prev, found, err := previousBuild(ctx, q, b)
-			if err != nil {
-				return ci.Event{}, 0, false, err
-			}
-			if found {
-				ev.Previous = &prev
-			}
-			ev.Derived = ci.Classify(ev.Previous, b)
-		}
-		raw, err = json.Marshal(ev)
-		if err != nil {
-			return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: encode: %w", key, err)
-		}
-		if _, err := q.Exec(ctx, `UPDATE ci_events SET payload = $2 WHERE id = $1`, id, raw); err != nil {
-			return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", key, err)
-		}
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: encode: %w", key, err)
+	}
+	// No ON CONFLICT: under the key lock the key is free, and if it were not, failing (and
+	// rolling back the build merged above) is right.
+	var id int64
+	err = q.QueryRow(ctx, `
+		INSERT INTO ci_events (key, conn, kind, build_id, payload, at)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
+		key, ev.Conn, string(ev.Kind), b.ID, raw, ev.At).Scan(&id)
+	if err != nil {
+		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", key, err)
 	}
 	return ev, id, true, nil
+}
+
+// mergeBuildSQL looks for a stored delivery of the event's key ($1) and, when there is
+// none, writes the build and returns the event's time. An empty field never erases what an
+// earlier event filled; a started event ($20 false) leaves a finished build alone; a
+// finished build without a finish time gets the event's time. For a finished build it takes
+// the history lock of the merged builder and branch, held until commit, so that of two
+// builds finishing at once the second is compared with the first. The lock key is
+// length-prefixed so ("a/b", "c") and ("a", "b/c") differ; a collision between two histories
+// only makes them wait for each other.
+var mergeBuildSQL = `
+	WITH d AS (SELECT id, payload FROM ci_events WHERE key = $1),
+	b AS (
+		INSERT INTO builds AS o (` + buildColumns + `)
+		SELECT $2::text, $3::text, $4::text, $5::text, $6::integer, $7::text, $8::text, $9::text, $10::text, $11::text,
+			$12::timestamptz,
+			COALESCE($13::timestamptz, CASE WHEN $20::boolean THEN COALESCE($21::timestamptz, now()) END),
+			$14::boolean, $15::text, $16::text, $17::text, $18::text, $19::text
+		WHERE NOT EXISTS (SELECT FROM d)
+		ON CONFLICT (conn, build_id) DO UPDATE SET
+			builder     = COALESCE(NULLIF(EXCLUDED.builder, ''), o.builder),
+			builder_id  = COALESCE(NULLIF(EXCLUDED.builder_id, ''), o.builder_id),
+			number      = COALESCE(NULLIF(EXCLUDED.number, 0), o.number),
+			branch      = COALESCE(NULLIF(EXCLUDED.branch, ''), o.branch),
+			revision    = COALESCE(NULLIF(EXCLUDED.revision, ''), o.revision),
+			owner       = COALESCE(NULLIF(EXCLUDED.owner, ''), o.owner),
+			author      = COALESCE(NULLIF(EXCLUDED.author, ''), o.author),
+			reason      = COALESCE(NULLIF(EXCLUDED.reason, ''), o.reason),
+			started_at  = COALESCE(EXCLUDED.started_at, o.started_at),
+			finished_at = CASE WHEN $20 THEN EXCLUDED.finished_at ELSE o.finished_at END,
+			complete    = o.complete OR EXCLUDED.complete,
+			result      = CASE WHEN $20 THEN EXCLUDED.result ELSE o.result END,
+			state_text  = COALESCE(NULLIF(EXCLUDED.state_text, ''), o.state_text),
+			failed_step = COALESCE(NULLIF(EXCLUDED.failed_step, ''), o.failed_step),
+			url         = COALESCE(NULLIF(EXCLUDED.url, ''), o.url),
+			request_id  = COALESCE(NULLIF(EXCLUDED.request_id, ''), o.request_id),
+			updated_at  = now()
+		WHERE $20 OR NOT o.complete
+		RETURNING conn, builder, branch),
+	l AS (
+		SELECT pg_advisory_xact_lock(hashtext('herald.builds'), hashtext(
+			length(conn) || ':' || conn || length(builder) || ':' || builder || length(branch) || ':' || branch))
+		FROM b WHERE $20)
+	SELECT d.id, d.payload, COALESCE($21::timestamptz, now()), (SELECT count(*) FROM l)
+	FROM (VALUES (true)) AS one (x) LEFT JOIN d ON true`
+
+// previousBuildSQL reads what the merged build $1/$2 is compared with: the newest comparable
+// build of its builder and branch that finished before it (by finished_at, then number).
+var previousBuildSQL = `
+	SELECT ` + prefixed("p", buildColumns) + `
+	FROM builds c CROSS JOIN LATERAL (
+		SELECT * FROM builds p
+		WHERE p.conn = c.conn AND p.builder = c.builder AND p.branch = c.branch
+		  AND p.complete AND p.result NOT IN ('', 'retry')
+		  AND p.build_id <> c.build_id
+		  AND (p.finished_at, p.number) < (c.finished_at, c.number)
+		ORDER BY p.finished_at DESC, p.number DESC
+		LIMIT 1) p
+	WHERE c.conn = $1 AND c.build_id = $2`
+
+// prefixed qualifies each of a comma-separated list of columns with alias.
+func prefixed(alias, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func checkEvent(ev ci.Event) error {
@@ -140,13 +270,17 @@ func checkEvent(ev ci.Event) error {
 }
 
 // storedEvent answers a duplicate delivery with what the first delivery stored.
-func storedEvent(ctx context.Context, q querier, key string, ev ci.Event) (ci.Event, int64, bool, error) {
+func storedEvent(ctx context.Context, q querier, key string) (ci.Event, int64, bool, error) {
 	var id int64
 	var raw []byte
 	err := q.QueryRow(ctx, `SELECT id, payload FROM ci_events WHERE key = $1`, key).Scan(&id, &raw)
 	if err != nil {
 		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: read first delivery: %w", key, err)
 	}
+	return decodeStored(key, id, raw)
+}
+
+func decodeStored(key string, id int64, raw []byte) (ci.Event, int64, bool, error) {
 	var stored ci.Event
 	if err := json.Unmarshal(raw, &stored); err != nil {
 		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: decode first delivery: %w", key, err)
@@ -156,85 +290,6 @@ func storedEvent(ctx context.Context, q querier, key string, ev ci.Event) (ci.Ev
 
 const buildColumns = `conn, build_id, builder, builder_id, number, branch, revision, owner, author, reason,
 	started_at, finished_at, complete, result, state_text, failed_step, url, request_id`
-
-// upsertBuild writes b and returns the row as stored. An empty field never erases what an
-// earlier event filled. A started event (finished false) leaves a finished build alone.
-func upsertBuild(ctx context.Context, q querier, b ci.Build, finished bool) (ci.Build, error) {
-	row := q.QueryRow(ctx, `
-		INSERT INTO builds AS o (`+buildColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-		ON CONFLICT (conn, build_id) DO UPDATE SET
-			builder     = COALESCE(NULLIF(EXCLUDED.builder, ''), o.builder),
-			builder_id  = COALESCE(NULLIF(EXCLUDED.builder_id, ''), o.builder_id),
-			number      = COALESCE(NULLIF(EXCLUDED.number, 0), o.number),
-			branch      = COALESCE(NULLIF(EXCLUDED.branch, ''), o.branch),
-			revision    = COALESCE(NULLIF(EXCLUDED.revision, ''), o.revision),
-			owner       = COALESCE(NULLIF(EXCLUDED.owner, ''), o.owner),
-			author      = COALESCE(NULLIF(EXCLUDED.author, ''), o.author),
-			reason      = COALESCE(NULLIF(EXCLUDED.reason, ''), o.reason),
-			started_at  = COALESCE(EXCLUDED.started_at, o.started_at),
-			finished_at = CASE WHEN $19 THEN EXCLUDED.finished_at ELSE o.finished_at END,
-			complete    = o.complete OR EXCLUDED.complete,
-			result      = CASE WHEN $19 THEN EXCLUDED.result ELSE o.result END,
-			state_text  = COALESCE(NULLIF(EXCLUDED.state_text, ''), o.state_text),
-			failed_step = COALESCE(NULLIF(EXCLUDED.failed_step, ''), o.failed_step),
-			url         = COALESCE(NULLIF(EXCLUDED.url, ''), o.url),
-			request_id  = COALESCE(NULLIF(EXCLUDED.request_id, ''), o.request_id),
-			updated_at  = now()
-		WHERE $19 OR NOT o.complete
-		RETURNING `+buildColumns,
-		b.Conn, b.ID, b.Builder, b.BuilderID, b.Number, b.Branch, b.Revision, b.Owner, b.Author, b.Reason,
-		nullTime(b.StartedAt), nullTime(b.FinishedAt), b.Complete, string(b.Result), b.StateText, b.FailedStep,
-		b.URL, b.RequestID, finished)
-	out, err := scanBuild(row)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// A started event for a build that already finished: the WHERE kept the row as is.
-		return buildByID(ctx, q, b.Conn, b.ID)
-	}
-	if err != nil {
-		return ci.Build{}, fmt.Errorf("store: save build %s/%s: %w", b.Conn, b.ID, err)
-	}
-	// What the provider says is running now is not history; keep it on the returned value.
-	out.CurrentStep = b.CurrentStep
-	return out, nil
-}
-
-// previousBuild finds what b is compared with. The advisory lock serialises classification
-// per builder and branch until commit, so of two builds finishing at once the second one
-// sees the first.
-func previousBuild(ctx context.Context, q querier, b ci.Build) (prev ci.Build, found bool, err error) {
-	if _, err := q.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('herald.builds'), $1::int4)`,
-		historyLockKey(b)); err != nil {
-		return ci.Build{}, false, fmt.Errorf("store: lock builder %s: %w", b.Builder, err)
-	}
-	prev, err = scanBuild(q.QueryRow(ctx, `
-		SELECT `+buildColumns+` FROM builds
-		WHERE conn = $1 AND builder = $2 AND branch = $3
-		  AND complete AND result NOT IN ('', 'retry')
-		  AND build_id <> $4
-		  AND (finished_at, number) < ($5, $6)
-		ORDER BY finished_at DESC, number DESC
-		LIMIT 1`,
-		b.Conn, b.Builder, b.Branch, b.ID, b.FinishedAt, b.Number))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return ci.Build{}, false, nil
-	}
-	if err != nil {
-		return ci.Build{}, false, fmt.Errorf("store: previous build of %s: %w", b.Builder, err)
-	}
-	return prev, true, nil
-}
-
-// historyLockKey names the history of one builder and branch for an advisory lock. The
-// parts are length-prefixed so ("a/b", "c") and ("a", "b/c") differ; a collision between two
-// histories only makes them wait for each other.
-func historyLockKey(b ci.Build) int32 {
-	h := fnv.New32a()
-	for _, part := range []string{b.Conn, b.Builder, b.Branch} {
-		fmt.Fprintf(h, "%d:%s", len(part), part)
-	}
-	return int32(h.Sum32())
-}
 
 // Cursor is the time of the newest event stored for conn, where a provider starting up
 // catches up from; the zero time when none was stored yet. It is derived from the events

@@ -377,3 +377,81 @@ func BenchmarkRecordEvent(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "events/s")
 }
+
+// TestRecordEventWaitsForHistoryLock finishes build 2 while build 1 of the same builder and
+// branch finished in a transaction still open: build 2 must wait for that commit and then be
+// compared with build 1, not with build 0 before it. A finished event of another branch
+// does not wait.
+func TestRecordEventWaitsForHistoryLock(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	record(t, s, finished("0", "app", "main", 0, ci.ResultSuccess, 0))
+
+	holding := make(chan struct{})
+	release := make(chan struct{})
+	var once sync.Once
+	let := func() { once.Do(func() { close(release) }) }
+	defer let() // a failed assertion must not leave the first transaction open
+	firstDone := make(chan error, 1)
+	go func() {
+		firstDone <- s.InTx(ctx, func(tx *store.Tx) error {
+			if _, _, _, err := tx.RecordEvent(ctx, finished("1", "app", "main", 1, ci.ResultFailure, 1)); err != nil {
+				return err
+			}
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+
+	// Another branch has a history of its own and goes through at once.
+	other, _, _ := record(t, s, finished("f1", "app", "feature", 1, ci.ResultFailure, 2))
+	if other.Previous != nil {
+		t.Errorf("feature build compared with %s, want nothing", other.Previous.ID)
+	}
+
+	type result struct {
+		ev  ci.Event
+		err error
+	}
+	second := make(chan result, 1)
+	go func() {
+		ev, _, _, err := s.RecordEvent(ctx, finished("2", "app", "main", 2, ci.ResultSuccess, 3))
+		second <- result{ev, err}
+	}()
+	// Wait until build 2's transaction waits for an advisory lock, then let build 1 commit.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var waiting int
+		if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-second:
+			t.Fatalf("build 2 recorded while build 1's transaction was open: previous %v, err %v", r.ev.Previous, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("build 2 never waited for the history lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	let()
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	r := <-second
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if r.ev.Previous == nil || r.ev.Previous.ID != "1" {
+		t.Fatalf("build 2 compared with %v, want build 1", r.ev.Previous)
+	}
+	if want := []ci.Kind{ci.KindSuccess, ci.KindRecovery, ci.KindBetter}; !reflect.DeepEqual(r.ev.Derived, want) {
+		t.Errorf("build 2 Derived = %v, want %v", r.ev.Derived, want)
+	}
+}
