@@ -45,7 +45,7 @@ func EventKinds(ev ci.Event) []ci.Kind {
 // patterns match; for a started build, the chats that forced it (their follow-up turns into a
 // watch); for a finished build, the chats watching it (the watch ends). Paused chats are
 // left out. Run it in the transaction that stored the event, so a follow-up or watch is
-// consumed exactly when its message is queued.
+// consumed exactly when its message is queued. It is one statement, one round trip.
 func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 	kinds := EventKinds(ev)
 	names := make([]string, len(kinds))
@@ -56,21 +56,32 @@ func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 	if finished {
 		names = append(names, string(ci.KindStarted))
 	}
-	rows, err := tx.tx.Query(ctx, `
-		SELECT s.chat_id, s.thread_id, s.events, s.builders, s.branches, c.card_mode, c.loud_success
-		FROM subscriptions s JOIN chats c ON c.id = s.chat_id
-		WHERE c.paused_at IS NULL AND s.events && $1::text[]
-		ORDER BY s.chat_id, s.thread_id`, names)
+	q, args := matchSQL(ev, names)
+	rows, err := tx.tx.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: match subscriptions: %w", err)
+		return nil, fmt.Errorf("store: match targets: %w", err)
 	}
 	var out []Target
 	idx := map[[2]int64]int{}
 	var (
 		t                          Target
+		watch                      bool
 		events, builders, branches []string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&t.ChatID, &t.ThreadID, &events, &builders, &branches, &t.CardMode, &t.LoudSuccess}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&watch, &t.ChatID, &t.ThreadID, &events, &builders, &branches, &t.CardMode, &t.LoudSuccess}, func() error {
+		key := [2]int64{t.ChatID, t.ThreadID}
+		if watch {
+			// Watch rows come after every subscription row.
+			if i, ok := idx[key]; ok {
+				out[i].Watch = true
+				return nil
+			}
+			tt := t
+			tt.Watch = true
+			idx[key] = len(out)
+			out = append(out, tt)
+			return nil
+		}
 		if !subjectMatches(ev, builders, branches) {
 			return nil
 		}
@@ -86,77 +97,55 @@ func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 		}
 		tt := t
 		tt.Kinds, tt.Started = got, started
-		idx[[2]int64{t.ChatID, t.ThreadID}] = len(out)
+		idx[key] = len(out)
 		out = append(out, tt)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: match subscriptions: %w", err)
-	}
-	watchers, err := tx.watchers(ctx, ev)
-	if err != nil {
-		return nil, err
-	}
-	for _, w := range watchers {
-		if i, ok := idx[[2]int64{w.ChatID, w.ThreadID}]; ok {
-			out[i].Watch = true
-			continue
-		}
-		idx[[2]int64{w.ChatID, w.ThreadID}] = len(out)
-		out = append(out, w)
+		return nil, fmt.Errorf("store: match targets: %w", err)
 	}
 	return out, nil
 }
 
-// watchers consumes the follow-ups and watches ev concerns and returns their chats.
-func (tx *Tx) watchers(ctx context.Context, ev ci.Event) ([]Target, error) {
-	if ev.Build == nil {
-		return nil, nil
-	}
+// matchSubscriptionsSQL selects the subscriptions of unpaused chats that ask for any of the
+// kinds $1; builder and branch patterns are applied by the caller (subjectMatches).
+const matchSubscriptionsSQL = `
+	SELECT false AS watch, s.chat_id, s.thread_id, s.events, s.builders, s.branches, c.card_mode, c.loud_success
+	FROM subscriptions s JOIN chats c ON c.id = s.chat_id
+	WHERE c.paused_at IS NULL AND s.events && $1::text[]`
+
+// matchSQL is the statement MatchTargets runs: the matching subscriptions and, for a build
+// event, the watchers it consumes (watch true), subscriptions first, each part ordered by
+// chat and topic.
+func matchSQL(ev ci.Event, kinds []string) (string, []any) {
 	b := ev.Build
-	var q string
-	var args []any
-	switch ev.Kind {
-	case ci.KindStarted:
-		if b.RequestID == "" {
-			return nil, nil
-		}
+	switch {
+	case b != nil && ev.Kind == ci.KindStarted && b.RequestID != "":
 		// The forced build has started: from now on the chat follows it by build id.
-		q = `
+		return `
 			WITH f AS (
-				DELETE FROM followups WHERE conn = $1 AND request_id = $2
+				DELETE FROM followups WHERE conn = $2 AND request_id = $3
 				RETURNING chat_id, thread_id, builder, user_id),
 			w AS (
 				INSERT INTO watches (chat_id, thread_id, conn, build_id, builder, user_id)
-				SELECT chat_id, thread_id, $1, $3, CASE WHEN builder = '' THEN $4 ELSE builder END, user_id FROM f
+				SELECT chat_id, thread_id, $2, $4, CASE WHEN builder = '' THEN $5 ELSE builder END, user_id FROM f
 				ON CONFLICT DO NOTHING)
-			SELECT f.chat_id, f.thread_id, c.card_mode, c.loud_success
+			` + matchSubscriptionsSQL + `
+			UNION ALL
+			SELECT true, f.chat_id, f.thread_id, NULL, NULL, NULL, c.card_mode, c.loud_success
 			FROM f JOIN chats c ON c.id = f.chat_id WHERE c.paused_at IS NULL
-			ORDER BY f.chat_id, f.thread_id`
-		args = []any{ev.Conn, b.RequestID, b.ID, b.Builder}
-	case ci.KindFinished:
-		q = `
-			WITH w AS (DELETE FROM watches WHERE conn = $1 AND build_id = $2 RETURNING chat_id, thread_id)
-			SELECT DISTINCT w.chat_id, w.thread_id, c.card_mode, c.loud_success
+			ORDER BY 1, 2, 3`, []any{kinds, ev.Conn, b.RequestID, b.ID, b.Builder}
+	case b != nil && ev.Kind == ci.KindFinished:
+		return `
+			WITH w AS (DELETE FROM watches WHERE conn = $2 AND build_id = $3 RETURNING chat_id, thread_id)
+			` + matchSubscriptionsSQL + `
+			UNION ALL
+			SELECT DISTINCT true, w.chat_id, w.thread_id, NULL::text[], NULL::text[], NULL::text[], c.card_mode, c.loud_success
 			FROM w JOIN chats c ON c.id = w.chat_id WHERE c.paused_at IS NULL
-			ORDER BY w.chat_id, w.thread_id`
-		args = []any{ev.Conn, b.ID}
+			ORDER BY 1, 2, 3`, []any{kinds, ev.Conn, b.ID}
 	default:
-		return nil, nil
+		return matchSubscriptionsSQL + ` ORDER BY 2, 3`, []any{kinds}
 	}
-	rows, err := tx.tx.Query(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: match watches: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Target, error) {
-		t := Target{Watch: true}
-		err := r.Scan(&t.ChatID, &t.ThreadID, &t.CardMode, &t.LoudSuccess)
-		return t, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: match watches: %w", err)
-	}
-	return out, nil
 }
 
 // subjectMatches applies a subscription's builder and branch glob patterns; an empty list

@@ -246,3 +246,28 @@ func TestSeedDefaultsOnce(t *testing.T) {
 		t.Fatalf("new default chat not seeded")
 	}
 }
+
+// TestWatcherAlsoSubscribed checks that a chat both subscribed and watching the build is one
+// target, with its kinds and Watch, and that a paused watcher hears nothing.
+func TestWatcherAlsoSubscribed(t *testing.T) {
+	s := storetest.New(t)
+	exec(t, s, `INSERT INTO chats (id, type) VALUES (10, 'private'), (11, 'private'), (12, 'private')`)
+	exec(t, s, `INSERT INTO subscriptions (chat_id, events) VALUES (10, '{finished}'), (11, '{failure}')`)
+	exec(t, s, `INSERT INTO watches (chat_id, conn, build_id) VALUES (10, 'bb', '42'), (11, 'bb', '42'), (12, 'bb', '42')`)
+	exec(t, s, `UPDATE chats SET paused_at = now() WHERE id = 12`)
+	finished := ci.Event{Conn: "bb", Kind: ci.KindFinished, Derived: []ci.Kind{ci.KindSuccess},
+		Build: &ci.Build{ID: "42", Builder: "linux", Result: ci.ResultSuccess, Complete: true}}
+	got := match(t, s, finished)
+	if len(got) != 2 {
+		t.Fatalf("targets %+v, want chats 10 and 11", got)
+	}
+	if got[0].ChatID != 10 || !got[0].Watch || !slices.Equal(got[0].Kinds, []ci.Kind{ci.KindFinished}) {
+		t.Errorf("chat 10 = %+v, want kinds [finished] and Watch", got[0])
+	}
+	if got[1].ChatID != 11 || !got[1].Watch || len(got[1].Kinds) != 0 {
+		t.Errorf("chat 11 = %+v, want a watcher without kinds", got[1])
+	}
+	if n := count(t, s, `SELECT count(*) FROM watches`); n != 0 {
+		t.Errorf("%d watches left, want 0", n)
+	}
+}
