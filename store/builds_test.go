@@ -455,3 +455,147 @@ func TestRecordEventWaitsForHistoryLock(t *testing.T) {
 		t.Errorf("build 2 Derived = %v, want %v", r.ev.Derived, want)
 	}
 }
+
+// planAll is a stand-in for bot.Plan: one message per target naming the event's kinds.
+func planAll(stored ci.Event, targets []store.Target) []store.OutMessage {
+	var out []store.OutMessage
+	for _, t := range targets {
+		out = append(out, store.OutMessage{ChatID: t.ChatID, ThreadID: t.ThreadID,
+			Text: fmt.Sprintf("%s %v %v watch=%v started=%v", stored.Key(), stored.Derived, t.Kinds, t.Watch, t.Started)})
+	}
+	return out
+}
+
+// TestIntakeMatchesInTx delivers the same events through Store.Intake and through
+// RecordEvent, MatchTargets and Enqueue in one InTx, each into a database of its own, and
+// checks that both store the same events and queue the same messages.
+func TestIntakeMatchesInTx(t *testing.T) {
+	ctx := context.Background()
+	setup := func(s *store.Store) {
+		exec(t, s, `INSERT INTO chats (id, type) VALUES (1, 'private'), (2, 'private'), (3, 'private'), (4, 'private')`)
+		exec(t, s, `INSERT INTO subscriptions (chat_id, events) VALUES (1, '{problem,recovery}'), (2, '{finished}'), (3, '{started,worker}')`)
+		exec(t, s, `INSERT INTO followups (chat_id, conn, request_id) VALUES (4, 'bb', 'r5')`)
+	}
+	forced := started("5", "app", "main", 5, 9)
+	forced.Build.RequestID = "r5"
+	noTime := finished("6", "app", "feature", 6, ci.ResultFailure, 0)
+	noTime.At, noTime.Build.FinishedAt = time.Time{}, time.Time{}
+	events := []ci.Event{
+		started("1", "app", "main", 1, 0),
+		finished("1", "app", "main", 1, ci.ResultSuccess, 1),
+		finished("1", "app", "main", 1, ci.ResultSuccess, 1), // duplicate
+		finished("2", "app", "main", 2, ci.ResultFailure, 2),
+		{Conn: "bb", Kind: ci.KindWorker, WorkerState: ci.WorkerMissing, At: minute(3), Worker: &ci.Worker{Name: "w1"}},
+		{Conn: "bb", Kind: ci.KindWorker, WorkerState: ci.WorkerMissing, At: minute(3), Worker: &ci.Worker{Name: "w1"}},
+		forced,
+		finished("5", "app", "main", 5, ci.ResultSuccess, 10),
+		started("2", "app", "main", 2, 11), // late start of a finished build
+		noTime,
+	}
+
+	viaIntake, viaTx := storetest.New(t), storetest.New(t)
+	setup(viaIntake)
+	setup(viaTx)
+	for i, ev := range events {
+		_, isNew, err := viaIntake.Intake(ctx, ev, false, planAll)
+		if err != nil {
+			t.Fatalf("event %d (%s): Intake: %v", i, ev.Key(), err)
+		}
+		var txNew bool
+		err = viaTx.InTx(ctx, func(tx *store.Tx) error {
+			stored, _, fresh, err := tx.RecordEvent(ctx, ev)
+			if err != nil || !fresh {
+				return err
+			}
+			txNew = true
+			targets, err := tx.MatchTargets(ctx, stored)
+			if err != nil {
+				return err
+			}
+			return tx.EnqueueQuiet(ctx, planAll(stored, targets)...)
+		})
+		if err != nil {
+			t.Fatalf("event %d (%s): InTx: %v", i, ev.Key(), err)
+		}
+		if isNew != txNew {
+			t.Errorf("event %d (%s): Intake isNew %v, InTx %v", i, ev.Key(), isNew, txNew)
+		}
+	}
+	// Timestamps of events without one are now() of their own transactions: compare the rest.
+	dump := func(s *store.Store, q string) []string {
+		rows, err := s.Pool().Query(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, line)
+		}
+		return out
+	}
+	for _, q := range []string{
+		`SELECT key || ' ' || (payload - 'At' #- '{Build,FinishedAt}')::text FROM ci_events ORDER BY id`,
+		`SELECT chat_id || ' ' || text FROM outbox ORDER BY id`,
+		`SELECT chat_id || ' ' || build_id FROM watches ORDER BY 1`,
+		`SELECT count(*)::text FROM followups`,
+	} {
+		a, b := dump(viaIntake, q), dump(viaTx, q)
+		if !reflect.DeepEqual(a, b) {
+			t.Errorf("%s\nIntake: %q\nInTx:   %q", q, a, b)
+		}
+	}
+	if n := countRows(t, viaIntake, "outbox"); n < 6 {
+		t.Errorf("only %d messages queued: the comparison proves little", n)
+	}
+	var noTimeAt, noTimeFinished time.Time
+	if err := viaIntake.Pool().QueryRow(ctx, `SELECT e.at, b.finished_at FROM ci_events e JOIN builds b ON b.build_id = e.build_id
+		WHERE e.key = $1`, noTime.Key()).Scan(&noTimeAt, &noTimeFinished); err != nil {
+		t.Fatal(err)
+	}
+	if !noTimeAt.Equal(noTimeFinished) {
+		t.Errorf("event without a time: at %v, build finished %v, want the same", noTimeAt, noTimeFinished)
+	}
+}
+
+// TestIntakeFailureLeavesNothing fails an intake after the event was recorded and matched
+// (its context ends while plan runs): nothing is stored, the watch it would consume is kept,
+// and a redelivery is new and queues its messages.
+func TestIntakeFailureLeavesNothing(t *testing.T) {
+	s := storetest.New(t)
+	exec(t, s, `INSERT INTO chats (id, type) VALUES (1, 'private')`)
+	exec(t, s, `INSERT INTO subscriptions (chat_id, events) VALUES (1, '{finished}')`)
+	exec(t, s, `INSERT INTO watches (chat_id, conn, build_id) VALUES (1, 'bb', '1')`)
+	ev := finished("1", "app", "main", 1, ci.ResultSuccess, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	_, _, err := s.Intake(ctx, ev, false, func(stored ci.Event, targets []store.Target) []store.OutMessage {
+		cancel()
+		return planAll(stored, targets)
+	})
+	if err == nil {
+		t.Fatal("Intake with its context cancelled before commit succeeded")
+	}
+	for _, table := range []string{"ci_events", "builds", "outbox"} {
+		if n := countRows(t, s, table); n != 0 {
+			t.Errorf("%s has %d rows after a failed intake, want 0", table, n)
+		}
+	}
+	if n := countRows(t, s, "watches"); n != 1 {
+		t.Errorf("watches has %d rows after a failed intake, want 1", n)
+	}
+	queued, isNew, err := s.Intake(context.Background(), ev, true, planAll)
+	if err != nil || !isNew || queued != 1 {
+		t.Fatalf("redelivery: queued %d, isNew %v, err %v; want 1, true, nil", queued, isNew, err)
+	}
+	queued, isNew, err = s.Intake(context.Background(), ev, true, func(ci.Event, []store.Target) []store.OutMessage {
+		t.Error("plan called for a duplicate")
+		return nil
+	})
+	if err != nil || isNew || queued != 0 {
+		t.Errorf("duplicate: queued %d, isNew %v, err %v; want 0, false, nil", queued, isNew, err)
+	}
+}

@@ -67,6 +67,30 @@ func enqueue(ctx context.Context, q querier, msgs []OutMessage, notify bool) err
 	if len(msgs) == 0 {
 		return nil
 	}
+	if _, err := q.Exec(ctx, enqueueSQL, enqueueArgs(msgs)...); err != nil {
+		return fmt.Errorf("store: enqueue: %w", err)
+	}
+	if !notify {
+		return nil
+	}
+	if _, err := q.Exec(ctx, notifySQL, OutboxChannel); err != nil {
+		return fmt.Errorf("store: enqueue: notify: %w", err)
+	}
+	return nil
+}
+
+// enqueueSQL inserts any number of rows in one statement: an event to 3,000 chats is one
+// round trip. The arguments are enqueueArgs.
+const enqueueSQL = `
+	INSERT INTO outbox (chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only, update_id)
+	SELECT c, t, x, m, s, e, k, o, u
+	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::integer[], $7::text[], $8::boolean[], $9::bigint[])
+		WITH ORDINALITY AS r (c, t, x, m, s, e, k, o, u, n)
+	ORDER BY n`
+
+const notifySQL = `SELECT pg_notify($1, '')`
+
+func enqueueArgs(msgs []OutMessage) []any {
 	n := len(msgs)
 	var (
 		chat, thread, update = make([]int64, n), make([]int64, n), make([]int64, n)
@@ -85,23 +109,7 @@ func enqueue(ctx context.Context, q querier, msgs []OutMessage, notify bool) err
 			markup[i] = &s
 		}
 	}
-	// One statement for any number of rows: an event to 3,000 chats is one round trip.
-	_, err := q.Exec(ctx, `
-		INSERT INTO outbox (chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only, update_id)
-		SELECT c, t, x, m, s, e, k, o, u
-		FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::integer[], $7::text[], $8::boolean[], $9::bigint[])
-			WITH ORDINALITY AS r (c, t, x, m, s, e, k, o, u, n)
-		ORDER BY n`, chat, thread, text, markup, silent, edit, cardKey, cardOnly, update)
-	if err != nil {
-		return fmt.Errorf("store: enqueue: %w", err)
-	}
-	if !notify {
-		return nil
-	}
-	if _, err := q.Exec(ctx, `SELECT pg_notify($1, '')`, OutboxChannel); err != nil {
-		return fmt.Errorf("store: enqueue: notify: %w", err)
-	}
-	return nil
+	return []any{chat, thread, text, markup, silent, edit, cardKey, cardOnly, update}
 }
 
 // ReleaseClaims hands every claimed row back, for a sender that is starting: whatever the

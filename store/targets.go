@@ -47,20 +47,38 @@ func EventKinds(ev ci.Event) []ci.Kind {
 // left out. Run it in the transaction that stored the event, so a follow-up or watch is
 // consumed exactly when its message is queued. It is one statement, one round trip.
 func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
-	kinds := EventKinds(ev)
-	names := make([]string, len(kinds))
-	for i, k := range kinds {
-		names[i] = string(k)
-	}
-	finished := ev.Kind == ci.KindFinished && ev.Build != nil
-	if finished {
-		names = append(names, string(ci.KindStarted))
-	}
-	q, args := matchSQL(ev, names)
-	rows, err := tx.tx.Query(ctx, q, args...)
+	m := newMatcher(ev)
+	rows, err := tx.tx.Query(ctx, m.sql, m.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: match targets: %w", err)
 	}
+	return m.collect(rows)
+}
+
+// matcher is MatchTargets' statement for one event and how its rows become targets.
+type matcher struct {
+	ev       ci.Event
+	kinds    []ci.Kind
+	finished bool
+	sql      string
+	args     []any
+}
+
+func newMatcher(ev ci.Event) *matcher {
+	m := &matcher{ev: ev, kinds: EventKinds(ev), finished: ev.Kind == ci.KindFinished && ev.Build != nil}
+	names := make([]string, len(m.kinds))
+	for i, k := range m.kinds {
+		names[i] = string(k)
+	}
+	if m.finished {
+		names = append(names, string(ci.KindStarted))
+	}
+	m.sql, m.args = matchSQL(ev, names)
+	return m
+}
+
+// collect reads the statement's rows (and closes them).
+func (m *matcher) collect(rows pgx.Rows) ([]Target, error) {
 	var out []Target
 	idx := map[[2]int64]int{}
 	var (
@@ -68,7 +86,7 @@ func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 		watch                      bool
 		events, builders, branches []string
 	)
-	_, err = pgx.ForEachRow(rows, []any{&watch, &t.ChatID, &t.ThreadID, &events, &builders, &branches, &t.CardMode, &t.LoudSuccess}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&watch, &t.ChatID, &t.ThreadID, &events, &builders, &branches, &t.CardMode, &t.LoudSuccess}, func() error {
 		key := [2]int64{t.ChatID, t.ThreadID}
 		if watch {
 			// Watch rows come after every subscription row.
@@ -82,16 +100,16 @@ func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 			out = append(out, tt)
 			return nil
 		}
-		if !subjectMatches(ev, builders, branches) {
+		if !subjectMatches(m.ev, builders, branches) {
 			return nil
 		}
 		var got []ci.Kind
 		for _, k := range ci.Kinds {
-			if slices.Contains(kinds, k) && slices.Contains(events, string(k)) {
+			if slices.Contains(m.kinds, k) && slices.Contains(events, string(k)) {
 				got = append(got, k)
 			}
 		}
-		started := finished && slices.Contains(events, string(ci.KindStarted))
+		started := m.finished && slices.Contains(events, string(ci.KindStarted))
 		if len(got) == 0 && !started {
 			return nil
 		}
