@@ -138,24 +138,6 @@ func intake(ctx context.Context, st *store.Store, c config) error {
 	// In herald the sender's Wake goes here; no sender runs in this figure.
 	n := bot.NewNotifier(st, bot.NotifyOptions{Wake: func() {}}, zerolog.Nop())
 	deliver := n.Deliver
-	switch c.intakePath {
-	case "deliver":
-	case "store":
-		// What Deliver does, on store.Intake: the same statements in three round trips.
-		deliver = func(ctx context.Context, ev ci.Event) error {
-			now := time.Now()
-			_, _, err := st.Intake(ctx, ev, false, func(stored ci.Event, targets []store.Target) []store.OutMessage {
-				var msgs []store.OutMessage
-				for _, t := range targets {
-					msgs = append(msgs, bot.Plan(stored, t, now)...)
-				}
-				return msgs
-			})
-			return err
-		}
-	default:
-		return fmt.Errorf("-intake-path %q: want deliver or store", c.intakePath)
-	}
 	events := make(chan ci.Event, c.intakeEvents)
 	results := []ci.Result{ci.ResultSuccess, ci.ResultFailure, ci.ResultSuccess, ci.ResultWarnings}
 	for i := range c.intakeEvents {
@@ -187,8 +169,8 @@ func intake(ctx context.Context, st *store.Store, c config) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("intake (%s): %d events (20 chats subscribed, %d concurrent) in %v: %.0f events/s, %d messages queued\n",
-		c.intakePath, c.intakeEvents, c.intakeWorkers, elapsed.Round(time.Millisecond), float64(c.intakeEvents)/elapsed.Seconds(), depth)
+	fmt.Printf("intake: %d events (20 chats subscribed, %d concurrent) in %v: %.0f events/s, %d messages queued\n",
+		c.intakeEvents, c.intakeWorkers, elapsed.Round(time.Millisecond), float64(c.intakeEvents)/elapsed.Seconds(), depth)
 	return nil
 }
 

@@ -35,7 +35,7 @@ const token = "1000:bench-token"
 type config struct {
 	chats, latencyEvents, intakeEvents, intakeWorkers, rssChats int
 	scale                                                       float64
-	only, cpuProfile, intakePath                                string
+	only, cpuProfile                                            string
 }
 
 func main() {
@@ -46,7 +46,6 @@ func main() {
 	flag.IntVar(&c.intakeEvents, "intake-events", 5000, "events for the intake run")
 	flag.IntVar(&c.intakeWorkers, "intake-workers", 4, "concurrent deliveries in the intake run")
 	flag.IntVar(&c.rssChats, "rss-chats", 10000, "chats subscribed for the memory run")
-	flag.StringVar(&c.intakePath, "intake-path", "deliver", "intake through bot.Notifier.Deliver (deliver) or through store.Intake with bot.Plan, the pipelined transaction proposed for Deliver (store)")
 	flag.StringVar(&c.only, "only", "", "run one figure: fanout, latency, intake or rss")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	flag.Parse()
