@@ -271,7 +271,7 @@ var mergeBuildSQL = `
 var previousBuildSQL = `
 	SELECT ` + prefixed("p", buildColumns) + `
 	FROM builds c CROSS JOIN LATERAL (
-		SELECT * FROM builds p
+		SELECT ` + prefixed("p", buildColumns) + ` FROM builds p
 		WHERE p.conn = c.conn AND p.builder = c.builder AND p.branch = c.branch
 		  AND p.complete AND p.result NOT IN ('', 'retry')
 		  AND p.build_id <> c.build_id
