@@ -193,9 +193,7 @@ func (s *Sender) call(ctx context.Context, q store.Queued, editID int) (int, err
 // redact removes the bot token from error text before it is logged or stored: the client
 // masks it in network errors, but other errors may quote a URL or a response body.
 func (s *Sender) redact(text string) string {
-	if tok := s.api.Token(); tok != "" {
-		text = strings.ReplaceAll(text, tok, "***")
-	}
+	text = Redact(text, s.api.Token())
 	const maxLen = 500
 	if len(text) > maxLen {
 		text = strings.ToValidUTF8(text[:maxLen], "")

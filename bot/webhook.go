@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"crypto/subtle"
+	"errors"
 	"io"
 	"net/http"
 
@@ -35,14 +36,10 @@ func Register(ctx context.Context, api *tgbot.Bot, url, secret string) error {
 		AllowedUpdates: []string{"message", "callback_query", "my_chat_member"},
 	})
 	if err != nil {
-		return &redactedError{msg: "bot: setWebhook: " + redactError(err, api.Token())}
+		return errors.New("bot: setWebhook: " + redactError(err, api.Token()))
 	}
 	return nil
 }
-
-type redactedError struct{ msg string }
-
-func (e *redactedError) Error() string { return e.msg }
 
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
