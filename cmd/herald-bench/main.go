@@ -10,24 +10,20 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime/pprof"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
-	"github.com/jackc/pgx/v5"
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/bot"
 	"github.com/herald-ci/herald/bot/telegramtest"
 	"github.com/herald-ci/herald/store"
+	"github.com/herald-ci/herald/store/storetest"
 )
 
 const token = "1000:bench-token"
@@ -122,36 +118,11 @@ func startRig(st *store.Store, c config, onMessage func(telegramtest.Message)) (
 
 // freshStore creates a migrated database of its own and a function that drops it.
 func freshStore(ctx context.Context) (*store.Store, func(), error) {
-	admin := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if admin == "" {
-		admin = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
-	}
-	conn, err := pgx.Connect(ctx, admin)
+	dbURL, drop, err := storetest.Create(ctx, "herald_bench_")
 	if err != nil {
-		return nil, nil, errors.New("cannot connect to the admin database (set HERALD_TEST_DATABASE_URL)")
+		return nil, nil, err
 	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	name := "herald_bench_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		return nil, nil, fmt.Errorf("create database: %w", err)
-	}
-	drop := func() {
-		c, err := pgx.Connect(context.Background(), admin)
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	}
-	u, err := url.Parse(admin)
-	if err != nil {
-		drop()
-		return nil, nil, errors.New("admin URL cannot be parsed")
-	}
-	u.Path = "/" + name
-	st, err := store.Open(ctx, u.String())
+	st, err := store.Open(ctx, dbURL)
 	if err == nil {
 		_, err = st.Migrate(ctx)
 	}

@@ -9,6 +9,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"testing"
@@ -30,33 +32,43 @@ func AdminURL() string {
 // when the test ends.
 func NewURL(t testing.TB) string {
 	t.Helper()
-	ctx := context.Background()
+	dbURL, drop, err := Create(context.Background(), "herald_test_")
+	if err != nil {
+		t.Fatalf("%v (run the tests with `make test`, which starts a Postgres)", err)
+	}
+	t.Cleanup(drop)
+	return dbURL
+}
+
+// Create makes an empty database named prefix plus a random suffix on the AdminURL server,
+// and returns its URL and a function that drops it. Outside tests herald-bench uses it.
+func Create(ctx context.Context, prefix string) (dbURL string, drop func(), err error) {
 	admin := AdminURL()
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", nil, errors.New("storetest: the admin URL (HERALD_TEST_DATABASE_URL) cannot be parsed")
+	}
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("storetest: connect to %s: %v (run the tests with `make test`, which starts a Postgres)", redact(admin), err)
+		return "", nil, fmt.Errorf("storetest: connect to %s: %w", u.Redacted(), err)
 	}
 	defer conn.Close(ctx)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "herald_test_" + hex.EncodeToString(b)
+	name := prefix + hex.EncodeToString(b)
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("storetest: create database: %v", err)
+		return "", nil, fmt.Errorf("storetest: create database: %w", err)
 	}
-	t.Cleanup(func() {
+	drop = func() {
 		c, err := pgx.Connect(context.Background(), admin)
 		if err != nil {
 			return
 		}
 		defer c.Close(context.Background())
 		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-	})
-	u, err := url.Parse(admin)
-	if err != nil {
-		t.Fatalf("storetest: parse admin URL: %v", err)
 	}
 	u.Path = "/" + name
-	return u.String()
+	return u.String(), drop, nil
 }
 
 // New returns a store on a fresh, migrated database of its own.
@@ -72,12 +84,4 @@ func New(t testing.TB) *store.Store {
 		t.Fatalf("storetest: %v", err)
 	}
 	return s
-}
-
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
