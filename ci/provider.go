@@ -49,12 +49,6 @@ type EventSink interface {
 	Deliver(ctx context.Context, ev Event) error
 }
 
-// SinkFunc adapts a function to EventSink.
-type SinkFunc func(ctx context.Context, ev Event) error
-
-// Deliver calls f.
-func (f SinkFunc) Deliver(ctx context.Context, ev Event) error { return f(ctx, ev) }
-
 // ErrStop, returned by a sink, ends Watch.
 var ErrStop = errors.New("ci: stop watching")
 

@@ -67,9 +67,3 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return fn(&Tx{tx: tx})
 	})
 }
-
-// isUniqueViolation reports whether err is Postgres' unique_violation.
-func isUniqueViolation(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "23505"
-}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -234,6 +233,3 @@ func orTop(path string) string {
 	}
 	return path
 }
-
-// osGetenv is the default environment lookup.
-func osGetenv(name string) string { return os.Getenv(name) }
