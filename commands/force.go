@@ -374,23 +374,9 @@ func (d Deps) forceGo(ctx context.Context, req Request, c convo) (Response, erro
 		}
 	}
 	args := paramsText(c)
-	if why := d.decide(ctx, req, "force", args, c.Conn, c.Builder); why != "" {
-		if _, err := d.Store.EndConversation(ctx, c.id); err != nil {
-			return Response{}, err
-		}
-		return Response{Notice: why, Replies: []Reply{{Edit: true, Text: Escape(why) + " Nothing was forced."}}}, nil
-	}
-	ended, err := d.Store.EndConversation(ctx, c.id)
-	if err != nil {
-		return Response{}, err
-	}
-	if !ended {
-		return staleButton(req, "force"), nil
-	}
-	f, ok := d.forcer(c.Conn)
-	if !ok {
-		d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditFailed, "connection gone")
-		return Response{Replies: []Reply{{Edit: true, Text: "That CI connection is gone. Nothing was forced."}}}, nil
+	f, done, err := d.lastPress(ctx, req, c, "force", args, "forced")
+	if f == nil || err != nil {
+		return done, err
 	}
 	params := map[string]string{}
 	for k, v := range c.Params {

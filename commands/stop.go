@@ -163,23 +163,9 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 		args += " reason=" + c.Reason
 	}
 	name := fmt.Sprintf("%s #%d", Escape(d.label(c.Conn, c.Builder)), c.Number)
-	if why := d.decide(ctx, req, "stop", args, c.Conn, c.Builder); why != "" {
-		if _, err := d.Store.EndConversation(ctx, c.id); err != nil {
-			return Response{}, err
-		}
-		return Response{Notice: why, Replies: []Reply{{Edit: true, Text: Escape(why) + " Nothing was stopped."}}}, nil
-	}
-	ended, err := d.Store.EndConversation(ctx, c.id)
-	if err != nil {
-		return Response{}, err
-	}
-	if !ended {
-		return staleButton(req, "stop"), nil
-	}
-	f, ok := d.forcer(c.Conn)
-	if !ok {
-		d.audit(ctx, req, "stop", args, c.Conn, c.Builder, auditFailed, "connection gone")
-		return Response{Replies: []Reply{{Edit: true, Text: "That CI connection is gone. Nothing was stopped."}}}, nil
+	f, done, err := d.lastPress(ctx, req, c, "stop", args, "stopped")
+	if f == nil || err != nil {
+		return done, err
 	}
 	reason := c.Reason
 	if reason == "" {
