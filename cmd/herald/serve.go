@@ -255,7 +255,7 @@ func openStore(ctx context.Context, url string, log zerolog.Logger) (*store.Stor
 			return nil, err
 		}
 		log.Warn().Err(err).Msg("database not reachable yet; retrying")
-		time.Sleep(time.Second)
+		sleep(ctx, time.Second) // a cancelled ctx fails the next Ping at once
 	}
 }
 
@@ -276,7 +276,18 @@ func botUsername(ctx context.Context, api *tgbot.Bot, cfg *Config, log zerolog.L
 			return "", ctx.Err()
 		}
 		log.Warn().Str("error", bot.Redact(err.Error(), api.Token())).Int("attempt", attempt).Msg("getMe failed; retrying (set telegram.username to start without it)")
-		time.Sleep(time.Duration(min(attempt, 10)) * time.Second)
+		sleep(ctx, time.Duration(min(attempt, 10))*time.Second) // a cancelled ctx fails the next getMe at once
+	}
+}
+
+// sleep waits for d, or less when ctx ends first: a SIGTERM while herald waits at start
+// for the database or Telegram stops it at once, not after the wait.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
