@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -70,7 +71,15 @@ func (p *Poller) Run(ctx context.Context) error {
 		for _, raw := range raws {
 			u, err := decodeUpdate(raw)
 			if err != nil {
-				p.log.Error().Err(err).Msg("skipping an update Telegram sent")
+				// Skip it, but past it: otherwise Telegram would send it again forever.
+				var id struct {
+					ID int64 `json:"update_id"`
+				}
+				_ = json.Unmarshal(raw, &id)
+				if id.ID >= next {
+					next = id.ID + 1
+				}
+				p.log.Error().Err(err).Int64("update_id", id.ID).Msg("skipping an update Telegram sent")
 				continue
 			}
 			ups = append(ups, store.Update{ID: u.ID, ChatID: chatOf(&u), Payload: raw})
