@@ -342,6 +342,20 @@ func (s *Store) Cursor(ctx context.Context, conn string) (time.Time, error) {
 	return *at, nil
 }
 
+// PruneEvents forgets stored events older than maxAge. Their keys only guard against a
+// redelivery, and catch-up never reaches back further than the cursor; the newest event of
+// each connection is kept, since the cursor is derived from it. Build history is kept.
+func (s *Store) PruneEvents(ctx context.Context, maxAge time.Duration) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM ci_events e
+		WHERE e.created_at < now() - make_interval(secs => $1)
+		  AND e.at < (SELECT max(x.at) FROM ci_events x WHERE x.conn = e.conn)`, maxAge.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("store: prune events: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // LastCompleted returns the newest completed build of every builder of conn, by builder name,
 // for /last without asking the CI.
 func (s *Store) LastCompleted(ctx context.Context, conn string) ([]ci.Build, error) {

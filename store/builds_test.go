@@ -455,3 +455,31 @@ func TestRecordEventWaitsForHistoryLock(t *testing.T) {
 		t.Errorf("build 2 Derived = %v, want %v", r.ev.Derived, want)
 	}
 }
+
+func TestPruneEventsKeepsTheCursor(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i := 1; i <= 3; i++ {
+		ev := ci.Event{Conn: "main", Kind: ci.KindStarted, At: base.Add(time.Duration(i) * time.Minute),
+			Build: &ci.Build{ID: fmt.Sprint(i), Number: i, Builder: "docs", StartedAt: base}}
+		if _, _, _, err := s.RecordEvent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Make them all old.
+	if _, err := s.Pool().Exec(ctx, `UPDATE ci_events SET created_at = now() - interval '100 days'`); err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.PruneEvents(ctx, 90*24*time.Hour)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneEvents = %d, %v; want 2 pruned, the newest kept", n, err)
+	}
+	cur, err := s.Cursor(ctx, "main")
+	if err != nil || !cur.Equal(base.Add(3*time.Minute)) {
+		t.Fatalf("cursor after pruning = %v, %v; want %v", cur, err, base.Add(3*time.Minute))
+	}
+	if _, err := s.BuildByID(ctx, "main", "1"); err != nil {
+		t.Fatalf("build history pruned with the events: %v", err)
+	}
+}

@@ -26,6 +26,10 @@ func housekeeping(ctx context.Context, st *store.Store, log zerolog.Logger) {
 		if _, err := st.PruneCards(ctx, 30*24*time.Hour); err != nil {
 			log.Warn().Err(err).Msg("pruning build cards failed")
 		}
+		// Events past any redelivery; the build history stays.
+		if _, err := st.PruneEvents(ctx, 90*24*time.Hour); err != nil {
+			log.Warn().Err(err).Msg("pruning CI events failed")
+		}
 		// Pending questions past their time: /force and /stop conversations nobody finished.
 		if _, err := st.PruneConversations(ctx, time.Now()); err != nil {
 			log.Warn().Err(err).Msg("pruning conversations failed")
