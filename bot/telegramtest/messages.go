@@ -257,14 +257,7 @@ func (s *Server) editMessageText(_ *http.Request, p params) (any, *apiError) {
 	if p.has("link_preview_options") || p.has("disable_web_page_preview") {
 		m.NoPreview = noPreview(p)
 	}
-	m.Edits++
-	m.editedAt = s.now()
-	s.notifyLocked()
-	out := s.apiMessageLocked(cs, m)
-	snapshot := m.Message
-	s.mu.Unlock()
-	s.emit(snapshot)
-	return out, nil
+	return s.editedLocked(cs, m), nil
 }
 
 func (s *Server) editMessageReplyMarkup(_ *http.Request, p params) (any, *apiError) {
@@ -283,6 +276,11 @@ func (s *Server) editMessageReplyMarkup(_ *http.Request, p params) (any, *apiErr
 		return nil, badRequest(notModified)
 	}
 	m.Keyboard = kb
+	return s.editedLocked(cs, m), nil
+}
+
+// editedLocked counts an edit of m, wakes waiters and sends the message out; it unlocks s.mu.
+func (s *Server) editedLocked(cs *chatState, m *sentMessage) any {
 	m.Edits++
 	m.editedAt = s.now()
 	s.notifyLocked()
@@ -290,7 +288,7 @@ func (s *Server) editMessageReplyMarkup(_ *http.Request, p params) (any, *apiErr
 	snapshot := m.Message
 	s.mu.Unlock()
 	s.emit(snapshot)
-	return out, nil
+	return out
 }
 
 func keyboardsEqual(a, b [][]Button) bool {
