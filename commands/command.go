@@ -25,6 +25,16 @@ type Request struct {
 	Text      string   // the whole message text (for answers to a pending question)
 	MessageID int      // the message the user sent, or the message the pressed button is on
 
+	// Actor says whether UserID is a person's own account. Telegram puts a placeholder user
+	// in From when a group admin writes anonymously (1087968824, the same in every group) or
+	// someone posts as a channel (136817688), and 777000 on channel posts forwarded into a
+	// linked discussion group. Such ids name nobody: dangerous commands and /notify changes
+	// are refused for them. SenderChatID and SenderChatTitle are the chat shown as the
+	// sender (the group itself, or the channel), when Telegram gives one.
+	Actor           Actor
+	SenderChatID    int64
+	SenderChatTitle string
+
 	// Button is set when the user pressed an inline button: the payload herald stored
 	// server-side for it (see Button.Data).
 	Button *Pressed
@@ -35,6 +45,20 @@ type Pressed struct {
 	QueryID string // Telegram's callback query id, answered by the transport
 	Data    string // the button's Data as the handler created it
 }
+
+// Actor is who stands behind a request's UserID.
+type Actor string
+
+const (
+	ActorUser           Actor = ""                // a person's own account
+	ActorAnonymousAdmin Actor = "anonymous_admin" // a group admin writing as the group
+	ActorChannel        Actor = "channel"         // someone posting as a channel
+	ActorAutoForward    Actor = "auto_forward"    // a channel post forwarded into its discussion group
+)
+
+// Person reports whether the request comes from a person's own account, so UserID names
+// somebody authz can grant things to.
+func (r Request) Person() bool { return r.Actor == ActorUser }
 
 // Private reports whether the request comes from a one-to-one chat with the bot.
 func (r Request) Private() bool { return r.ChatType == "private" }
@@ -81,8 +105,10 @@ type HandlerFunc func(ctx context.Context, req Request) (Response, error)
 // Handle calls f.
 func (f HandlerFunc) Handle(ctx context.Context, req Request) (Response, error) { return f(ctx, req) }
 
-// UserError is an error whose message is safe and meant to be shown in the chat. Any other
-// error is shown as "internal error" and logged.
+// UserError is an error whose message is safe and meant to be shown in the chat. Msg is
+// Telegram HTML like a Reply's text: its dynamic pieces are escaped where it is made, and the
+// transport shows it as it is (escaping it again would show "&lt;b&gt;"). Any other error is
+// shown as "internal error" and logged.
 type UserError struct{ Msg string }
 
 func (e *UserError) Error() string { return e.Msg }

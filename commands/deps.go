@@ -71,6 +71,36 @@ type Deps struct {
 	Log       zerolog.Logger
 	// ConversationTTL is how long a pending question waits; 0 means one hour.
 	ConversationTTL time.Duration
+	// CITimeout bounds each call a handler makes to a CI; 0 means DefaultCITimeout. The
+	// transport gives a handler a budget longer than this (see HandlerBudget), so a slow CI
+	// ends in a reply that says so, never in silence.
+	CITimeout time.Duration
+}
+
+// DefaultCITimeout is how long one CI call may take before the user is told the CI did not
+// answer.
+const DefaultCITimeout = 15 * time.Second
+
+// HandlerBudget is how long the transport lets one handler run: longer than the few CI calls
+// a command makes in turn, each bounded by CITimeout.
+const HandlerBudget = 4 * DefaultCITimeout
+
+func (d Deps) ciTimeout() time.Duration {
+	if d.CITimeout <= 0 {
+		return DefaultCITimeout
+	}
+	return d.CITimeout
+}
+
+// ciContext bounds one CI call. Use it around every call to a provider; ciError and
+// unreachable turn its deadline into "the CI did not answer in 15 s".
+func (d Deps) ciContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, d.ciTimeout())
+}
+
+// slowCI is what the user is told when a CI call ran past CITimeout.
+func (d Deps) slowCI(conn string) string {
+	return fmt.Sprintf("%s: the CI did not answer in %s.", conn, d.ciTimeout().Round(time.Second))
 }
 
 func (d Deps) now() time.Time {
