@@ -7,9 +7,9 @@ package ci
 // as worse than failure but is neither a problem nor a recovery, and a retry is compared with
 // nothing. Where herald differs on purpose: Buildbot compares with build number-1 of the
 // builder whatever it was; herald compares with the previous *completed, comparable* build of
-// the same builder on the same branch (see Comparable), so a retry, a build still running or a
-// build of another branch does not turn a fix into a non-event or a repeat failure into a
-// "problem".
+// the same builder on the same branch (see Comparable), so a retry, a cancelled or skipped
+// build, a build still running or a build of another branch does not turn a fix into a
+// non-event or a repeat failure into a "problem".
 
 // severity is Buildbot's results_severity, least severe first.
 var severity = map[Result]int{
@@ -31,10 +31,27 @@ func Severity(r Result) int {
 }
 
 // Comparable reports whether a build can be the "previous build" a new result is compared
-// with: it finished, and with a result that says something about the code (a retry is
-// replaced by the build that retries it).
+// with: it finished with a result that says something about the code — success, warnings,
+// failure or exception. A retry is replaced by the build that retries it, and a cancelled or
+// skipped build ran too little (or nothing) to tell: were one of them the previous build,
+// success → cancelled → failure would be no problem and failure → cancelled → success no
+// recovery, and a chat on the default events would never hear of the breakage or the fix.
+// The store's previous-build query (store/builds.go) keeps the same set.
 func Comparable(b Build) bool {
-	return b.Complete && b.Result != ResultRetry && b.Result != ResultNone
+	return b.Complete && judgesCode(b.Result)
+}
+
+// JudgingResults are the results that say something about the code, the ones Comparable
+// accepts, for stores that select the previous build themselves.
+var JudgingResults = []Result{ResultSuccess, ResultWarnings, ResultFailure, ResultException}
+
+func judgesCode(r Result) bool {
+	for _, k := range JudgingResults {
+		if r == k {
+			return true
+		}
+	}
+	return false
 }
 
 // resultKind is the kind a chat subscribes to for a result; skipped and retry have none.

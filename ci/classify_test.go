@@ -28,8 +28,12 @@ func TestComparable(t *testing.T) {
 		want bool
 	}{
 		{"success", Build{Complete: true, Result: ResultSuccess}, true},
-		{"skipped", Build{Complete: true, Result: ResultSkipped}, true},
-		{"cancelled", Build{Complete: true, Result: ResultCancelled}, true},
+		{"warnings", Build{Complete: true, Result: ResultWarnings}, true},
+		{"failure", Build{Complete: true, Result: ResultFailure}, true},
+		{"exception", Build{Complete: true, Result: ResultException}, true},
+		// Neither ran far enough to say anything about the code.
+		{"skipped", Build{Complete: true, Result: ResultSkipped}, false},
+		{"cancelled", Build{Complete: true, Result: ResultCancelled}, false},
 		{"retry", Build{Complete: true, Result: ResultRetry}, false},
 		{"complete without result", Build{Complete: true}, false},
 		{"running", Build{Result: ResultNone}, false},
@@ -75,12 +79,13 @@ func TestClassifyPairs(t *testing.T) {
 		// problem nor the recovery set.
 		{"success to cancelled", S, C, []Kind{KindCancelled, KindWorse}},
 		{"failure to cancelled", F, C, []Kind{KindCancelled, KindWorse}},
-		{"cancelled to failure", C, F, []Kind{KindFailure, KindBetter}},
-		{"cancelled to success", C, S, []Kind{KindSuccess, KindBetter}},
+		// A cancelled build is never the previous one (see Comparable).
+		{"previous is cancelled, failure", C, F, []Kind{KindFailure}},
+		{"previous is cancelled, success", C, S, []Kind{KindSuccess}},
 		{"exception to cancelled", E, C, []Kind{KindCancelled, KindBetter}},
 		// Skipped has no kind of its own but is ranked below success, as in Buildbot.
 		{"success to skipped", S, K, []Kind{KindBetter}},
-		{"skipped to failure", K, F, []Kind{KindFailure, KindWorse}},
+		{"previous is skipped, failure", K, F, []Kind{KindFailure}},
 		// A retry is never compared, and never the previous build.
 		{"retry after failure", F, R, nil},
 		{"previous is a retry", R, F, []Kind{KindFailure}},
@@ -201,14 +206,30 @@ func TestClassifyHistories(t *testing.T) {
 			},
 		},
 		{
-			name: "cancelled is worse than failure but no problem",
+			name: "success, cancelled, failure is a problem",
 			steps: []step{
 				{"1", "app", "main", 1, ResultSuccess, 1, []Kind{KindSuccess}},
+				// Cancelled itself still ranks worse than success, as in Buildbot...
 				{"2", "app", "main", 2, ResultCancelled, 2, []Kind{KindCancelled, KindWorse}},
-				// Compared with the cancelled build: better, but not a recovery, and not
-				// a problem either although the last success came before.
-				{"3", "app", "main", 3, ResultFailure, 3, []Kind{KindFailure, KindBetter}},
+				// ...but the failure is compared with the success before it.
+				{"3", "app", "main", 3, ResultFailure, 3, []Kind{KindFailure, KindProblem, KindWorse}},
 				{"4", "app", "main", 4, ResultSuccess, 4, []Kind{KindSuccess, KindRecovery, KindBetter}},
+			},
+		},
+		{
+			name: "failure, cancelled, success is a recovery",
+			steps: []step{
+				{"1", "app", "main", 1, ResultFailure, 1, []Kind{KindFailure}},
+				{"2", "app", "main", 2, ResultCancelled, 2, []Kind{KindCancelled, KindWorse}},
+				{"3", "app", "main", 3, ResultSuccess, 3, []Kind{KindSuccess, KindRecovery, KindBetter}},
+			},
+		},
+		{
+			name: "skipped builds are passed over",
+			steps: []step{
+				{"1", "app", "main", 1, ResultSuccess, 1, []Kind{KindSuccess}},
+				{"2", "app", "main", 2, ResultSkipped, 2, []Kind{KindBetter}},
+				{"3", "app", "main", 3, ResultFailure, 3, []Kind{KindFailure, KindProblem, KindWorse}},
 			},
 		},
 		{

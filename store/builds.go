@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -16,6 +17,15 @@ import (
 // ErrBadEvent means an event cannot be stored as it is: no connection, or a build event
 // without a build id. The provider that sent it has a bug; storing it would break idempotency.
 var ErrBadEvent = errors.New("store: malformed CI event")
+
+// IsDataError reports whether err holds Postgres's refusal of a value itself (SQLSTATE class
+// 22, data exception: a NUL or invalid UTF-8 in text or JSON, a number or time out of range).
+// Storing the same event again fails the same way, so whoever delivers it must log it and
+// move on: retrying would stop every later event of the connection behind it for good.
+func IsDataError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
+}
 
 // RecordEvent stores a raw CI event idempotently by ev.Key(). A duplicate delivery changes
 // nothing and comes back with isNew false, the id of the first delivery and the event as
@@ -160,7 +170,7 @@ func (r *buildRecord) queue(batch *pgx.Batch) {
 		b.URL, b.RequestID, r.finished, nullTime(r.ev.At))
 	batch.Queue(`SELECT `+buildColumns+` FROM builds WHERE conn = $1 AND build_id = $2`, b.Conn, b.ID)
 	if r.finished {
-		batch.Queue(previousBuildSQL, b.Conn, b.ID)
+		batch.Queue(previousBuildSQL, b.Conn, b.ID, judgingResults)
 	}
 }
 
@@ -268,17 +278,29 @@ var mergeBuildSQL = `
 
 // previousBuildSQL reads what the merged build $1/$2 is compared with: the newest comparable
 // build of its builder and branch that finished before it (by finished_at, then number).
+// Comparable is ci.Comparable's set, $3 (judgingResults): a cancelled or skipped build is
+// passed over like a retry. The NOT IN repeats the predicate of the builds_previous index so
+// the planner uses it.
 var previousBuildSQL = `
 	SELECT ` + prefixed("p", buildColumns) + `
 	FROM builds c CROSS JOIN LATERAL (
 		SELECT ` + prefixed("p", buildColumns) + ` FROM builds p
 		WHERE p.conn = c.conn AND p.builder = c.builder AND p.branch = c.branch
-		  AND p.complete AND p.result NOT IN ('', 'retry')
+		  AND p.complete AND p.result NOT IN ('', 'retry') AND p.result = ANY($3::text[])
 		  AND p.build_id <> c.build_id
 		  AND (p.finished_at, p.number) < (c.finished_at, c.number)
 		ORDER BY p.finished_at DESC, p.number DESC
 		LIMIT 1) p
 	WHERE c.conn = $1 AND c.build_id = $2`
+
+// judgingResults is ci.JudgingResults as the text array previousBuildSQL takes.
+var judgingResults = func() []string {
+	out := make([]string, len(ci.JudgingResults))
+	for i, r := range ci.JudgingResults {
+		out[i] = string(r)
+	}
+	return out
+}()
 
 // prefixed qualifies each of a comma-separated list of columns with alias.
 func prefixed(alias, columns string) string {

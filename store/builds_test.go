@@ -121,6 +121,12 @@ func TestRecordEventClassifies(t *testing.T) {
 		{ev: finished("6", "app", "feature", 6, ci.ResultWarnings, 10), want: []ci.Kind{ci.KindWarnings, ci.KindRecovery, ci.KindBetter}, previous: "2"},
 		// Cancelled is worse than warnings, but not a problem.
 		{ev: finished("7", "app", "feature", 7, ci.ResultCancelled, 11), want: []ci.Kind{ci.KindCancelled, ci.KindWorse}, previous: "6"},
+		// ...and never the previous build: the failure after it breaks what #6 left working.
+		{ev: finished("8", "app", "feature", 8, ci.ResultFailure, 12), want: []ci.Kind{ci.KindFailure, ci.KindProblem, ci.KindWorse}, previous: "6"},
+		// Nor is a skipped one; then a cancelled one again, and the fix is a recovery from #8.
+		{ev: finished("9", "app", "feature", 9, ci.ResultSkipped, 13), want: []ci.Kind{ci.KindBetter}, previous: "8"},
+		{ev: finished("10", "app", "feature", 10, ci.ResultCancelled, 14), want: []ci.Kind{ci.KindCancelled, ci.KindWorse}, previous: "8"},
+		{ev: finished("11", "app", "feature", 11, ci.ResultSuccess, 15), want: []ci.Kind{ci.KindSuccess, ci.KindRecovery, ci.KindBetter}, previous: "8"},
 	}
 	for i, st := range steps {
 		got, _, isNew := record(t, s, st.ev)
