@@ -23,6 +23,19 @@ import (
 // ErrBadPattern is wrapped by every error Compile returns.
 var ErrBadPattern = errors.New("glob: bad pattern")
 
+// Error is what is wrong with a pattern. Problem is plain words for the person who wrote it
+// (a config line, a /notify filter), without the pattern, so callers can say where it came
+// from in their own sentence.
+type Error struct {
+	Pattern string
+	Problem string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("glob: bad pattern %q: %s", e.Pattern, e.Problem) }
+
+// Unwrap makes errors.Is(err, ErrBadPattern) hold.
+func (e *Error) Unwrap() error { return ErrBadPattern }
+
 // Pattern is a compiled pattern; its zero value matches only the empty name.
 type Pattern struct {
 	src   string
@@ -47,8 +60,8 @@ type part struct {
 	ranges [][2]rune // class: inclusive ranges, a single character is lo == hi
 }
 
-// Compile checks a pattern and prepares it for matching. Its error says what is wrong in
-// words an admin or a chat user can act on, and wraps ErrBadPattern.
+// Compile checks a pattern and prepares it for matching. Its error is an *Error, saying what
+// is wrong in words an admin or a chat user can act on.
 func Compile(pattern string) (Pattern, error) {
 	p := Pattern{src: pattern}
 	for i := 0; i < len(pattern); {
@@ -65,7 +78,7 @@ func Compile(pattern string) (Pattern, error) {
 			i += w
 		case '\\':
 			if i+w >= len(pattern) {
-				return Pattern{}, fmt.Errorf("%w: %q ends with a lone \\ (write \\\\ for a backslash)", ErrBadPattern, pattern)
+				return Pattern{}, &Error{pattern, `it ends with a lone \ (write \\ for a backslash)`}
 			}
 			_, ew := utf8.DecodeRuneInString(pattern[i+w:])
 			p.parts = append(p.parts, part{kind: literal, lit: pattern[i+w : i+w+ew]})
@@ -78,7 +91,7 @@ func Compile(pattern string) (Pattern, error) {
 			p.parts = append(p.parts, c)
 			i += n
 		case ']':
-			return Pattern{}, fmt.Errorf("%w: %q has a ] without its [ (write \\] for the character)", ErrBadPattern, pattern)
+			return Pattern{}, &Error{pattern, `a ] has no [ before it (write \] for the character)`}
 		default:
 			p.parts = append(p.parts, part{kind: literal, lit: pattern[i : i+w]})
 			i += w
@@ -90,7 +103,7 @@ func Compile(pattern string) (Pattern, error) {
 // compileClass reads the class starting at pattern[start] == '[' and returns it with the
 // number of bytes it took.
 func compileClass(pattern string, start int) (part, int, error) {
-	unclosed := fmt.Errorf("%w: %q has a [ that is never closed with ]", ErrBadPattern, pattern)
+	unclosed := &Error{pattern, "a [ is never closed with ]"}
 	c := part{kind: class}
 	i := start + 1
 	if i < len(pattern) && pattern[i] == '^' {
@@ -120,7 +133,7 @@ func compileClass(pattern string, start int) (part, int, error) {
 		}
 		if pattern[i] == ']' {
 			if len(c.ranges) == 0 {
-				return part{}, 0, fmt.Errorf("%w: %q has an empty class [] (write \\[\\] for the characters)", ErrBadPattern, pattern)
+				return part{}, 0, &Error{pattern, `[] is an empty class (write \[\] for the two characters)`}
 			}
 			return c, i + 1 - start, nil
 		}
@@ -135,7 +148,7 @@ func compileClass(pattern string, start int) (part, int, error) {
 				return part{}, 0, err
 			}
 			if hi < lo {
-				return part{}, 0, fmt.Errorf("%w: %q has the range %c-%c, whose end comes before its start", ErrBadPattern, pattern, lo, hi)
+				return part{}, 0, &Error{pattern, fmt.Sprintf("the range %c-%c ends before it starts", lo, hi)}
 			}
 		}
 		c.ranges = append(c.ranges, [2]rune{lo, hi})
