@@ -9,7 +9,8 @@
 //   - a rule's value is everyone, nobody, or a list of user ids and named groups.
 //
 // Beyond Buildbot: named groups of users ("@docs"); rules on dangerous commands limited to
-// builders by glob (path.Match syntax, e.g. "docs-*"); and NotifyAdminsOnly, which lets only a
+// builders by glob (package ci/glob: path.Match's syntax, but * also matches "/", so
+// "release-*" covers "release-1.0/linux"); and NotifyAdminsOnly, which lets only a
 // group's admins change its /notify settings.
 //
 // # Precedence
@@ -39,10 +40,12 @@
 package authz
 
 import (
+	"errors"
 	"fmt"
-	"path"
 	"strconv"
 	"strings"
+
+	"github.com/herald-ci/herald/ci/glob"
 )
 
 // Special names a rule may use in Commands and Who.
@@ -118,13 +121,13 @@ func (w who) has(user int64) bool { return w.everyone || w.users[user] }
 // rule is a compiled rule for one command or class.
 type rule struct {
 	who      who
-	builders []string // nil: every builder
+	builders []string       // nil: every builder; as written, for reasons shown to users
+	globs    []glob.Pattern // builders, compiled
 }
 
 func (r rule) matches(builder string) bool {
-	for _, g := range r.builders {
-		// Patterns were checked by Compile, so Match cannot fail here.
-		if ok, _ := path.Match(g, builder); ok {
+	for _, g := range r.globs {
+		if g.Match(builder) {
 			return true
 		}
 	}
@@ -214,13 +217,24 @@ func Compile(spec Spec, known map[string]bool) (*Matrix, error) {
 				ok = false
 			}
 		}
+		var globs []glob.Pattern
 		for _, g := range r.Builders {
 			if g == "" {
 				fail(r.Line, "empty builder pattern")
 				ok = false
-			} else if _, err := path.Match(g, ""); err != nil {
+				continue
+			}
+			p, err := glob.Compile(g)
+			var bad *glob.Error
+			switch {
+			case errors.As(err, &bad):
+				fail(r.Line, "bad builder pattern %q: %s", g, bad.Problem)
+				ok = false
+			case err != nil:
 				fail(r.Line, "bad builder pattern %q: %v", g, err)
 				ok = false
+			default:
+				globs = append(globs, p)
 			}
 		}
 		if !ok {
@@ -229,6 +243,7 @@ func Compile(spec Spec, known map[string]bool) (*Matrix, error) {
 		cr := rule{who: w}
 		if len(r.Builders) > 0 {
 			cr.builders = append([]string(nil), r.Builders...)
+			cr.globs = globs
 		}
 		for _, c := range r.Commands {
 			switch c {

@@ -2,9 +2,10 @@ package authz
 
 import (
 	"errors"
-	"path"
 	"reflect"
 	"testing"
+
+	"github.com/herald-ci/herald/ci/glob"
 )
 
 // known is herald's command set as the registry reports it.
@@ -189,13 +190,13 @@ func TestScopesWithCharacterClasses(t *testing.T) {
 }
 
 func TestExamples(t *testing.T) {
-	for _, g := range []string{"docs-*", "*", "?", "[ab]x", "[^a]", "[a-c]*z", `\[x`, "a*b*c"} {
+	for _, g := range []string{"docs-*", "*", "?", "[ab]x", "[^a]", "[a-c]*z", `\[x`, "a*b*c", `[\]]x`, "*/linux"} {
 		ex := examples(g)
 		if len(ex) == 0 {
 			t.Errorf("examples(%q) is empty", g)
 		}
 		for _, name := range ex {
-			if ok, _ := path.Match(g, name); !ok {
+			if !glob.Match(g, name) {
 				t.Errorf("examples(%q) gave %q, which it does not match", g, name)
 			}
 		}
@@ -308,6 +309,9 @@ func TestMayNotify(t *testing.T) {
 			t.Errorf("%s: MayNotify = %v, want %v", c.name, got, c.want)
 		}
 	}
+	if !m.NotifyAdminsOnly() || mustCompile(t, Spec{}).NotifyAdminsOnly() || Default(nil).NotifyAdminsOnly() {
+		t.Error("NotifyAdminsOnly does not say whether the rule is on")
+	}
 }
 
 func TestCompileErrors(t *testing.T) {
@@ -367,7 +371,7 @@ func TestCompileErrors(t *testing.T) {
 		{
 			name: "bad glob",
 			spec: Spec{Rules: []Rule{{Commands: []string{"force"}, Who: []string{"1"}, Builders: []string{"docs-["}, Line: 6}}},
-			want: `line 6: bad builder pattern "docs-[": syntax error in pattern`,
+			want: `line 6: bad builder pattern "docs-[": a [ is never closed with ]`,
 		},
 		{
 			name: "empty commands",
@@ -491,5 +495,35 @@ func FuzzCompile(f *testing.F) {
 				t.Errorf("allowed on %q but MayAny(%d, %q) = false", target, user, cmd)
 			}
 		}
+	})
+}
+
+// TestREADMEExampleWithSlashes is the scoped example of the README's "Who may do what",
+// with builder names that hold slashes: a deny on release-* must cover release-1.0/linux,
+// and docs-* must cover docs-x/arm (issue 8, item 10).
+func TestREADMEExampleWithSlashes(t *testing.T) {
+	m := mustCompile(t, Spec{
+		Groups: []Group{
+			{Name: "release", Members: []string{"123456"}},
+			{Name: "docs", Members: []string{"789012", "345678"}},
+		},
+		Rules: []Rule{
+			{Commands: []string{"dangerous"}, Who: []string{"@release"}},
+			{Commands: []string{"force"}, Who: []string{"@docs", "@release"}, Builders: []string{"docs-*"}},
+			{Commands: []string{"force"}, Who: []string{"nobody"}, Builders: []string{"release-*"}},
+		},
+		NotifyAdminsOnly: true,
+	})
+	runChecks(t, m, []check{
+		{123456, "force", "release-1.0/linux", false, "you may not use /force on release-1.0/linux"},
+		{123456, "force", "release-1.0", false, "you may not use /force on release-1.0"},
+		{123456, "stop", "release-1.0/linux", true, ""},
+		{123456, "force", "main/linux", true, ""},
+		{123456, "force", "docs-x/arm", true, ""},
+		{789012, "force", "docs-x/arm", true, ""},
+		{789012, "force", "docs-x", true, ""},
+		{789012, "force", "www/docs-x", false, "you may force only docs-*"},
+		{789012, "force", "release-1.0/linux", false, "you may force only docs-*"},
+		{789012, "stop", "docs-x/arm", false, "you may not use /stop"},
 	})
 }

@@ -2,8 +2,9 @@ package authz
 
 import (
 	"fmt"
-	"path"
 	"strings"
+
+	"github.com/herald-ci/herald/ci/glob"
 )
 
 // Decision is the answer to "may this user run this command here?".
@@ -99,52 +100,68 @@ func (m *Matrix) scope(user int64, command string) (everywhere bool, only []stri
 	return everywhere, only
 }
 
-// examples returns builder names that glob (valid path.Match syntax) matches: one where every
+// examples returns builder names that pattern (a valid glob) matches: one where every
 // wildcard matches as little as it can, one where it matches a character no real builder name
 // has, so that as few other globs as possible match it too.
-func examples(glob string) []string {
+func examples(pattern string) []string {
 	var out []string
 	for _, filler := range []string{"", noBuilder} {
 		var b strings.Builder
-		for i := 0; i < len(glob); i++ {
-			switch c := glob[i]; c {
+		for i := 0; i < len(pattern); i++ {
+			switch c := pattern[i]; c {
 			case '*':
 				b.WriteString(filler)
 			case '?':
 				b.WriteString(noBuilder)
 			case '\\':
-				if i+1 < len(glob) {
+				if i+1 < len(pattern) {
 					i++
-					b.WriteByte(glob[i])
+					b.WriteByte(pattern[i])
 				}
 			case '[':
-				end := strings.IndexByte(glob[i+1:], ']')
+				end := classEnd(pattern, i)
 				if end < 0 {
 					return out
 				}
-				class := glob[i : i+1+end+1]
-				i += end + 1
-				b.WriteString(classMember(class))
+				b.WriteString(classMember(pattern[i : end+1]))
+				i = end
 			default:
 				b.WriteByte(c)
 			}
 		}
-		if ok, _ := path.Match(glob, b.String()); ok {
+		if glob.Match(pattern, b.String()) {
 			out = append(out, b.String())
 		}
 	}
 	return out
 }
 
+// classEnd is the index of the ] that closes the class opening at pattern[start], or -1.
+func classEnd(pattern string, start int) int {
+	i := start + 1
+	if i < len(pattern) && pattern[i] == '^' {
+		i++
+	}
+	for ; i < len(pattern); i++ {
+		switch pattern[i] {
+		case '\\':
+			i++
+		case ']':
+			return i
+		}
+	}
+	return -1
+}
+
 // classMember returns a character that the class "[...]" matches.
 func classMember(class string) string {
 	for _, c := range []string{noBuilder, "a", "x", "0", "-", "_", "."} {
-		if ok, _ := path.Match(class, c); ok {
+		if glob.Match(class, c) {
 			return c
 		}
 	}
 	for c := 0x20; c < 0x7f; c++ {
-		if ok, _ := path.Match(class, string(rune(c))); ok {
+		if glob.Match(class, string(rune(c))) {
 			return string(rune(c))
 		}
 	}
@@ -206,3 +223,7 @@ func (m *Matrix) MayAny(userID int64, command string) bool {
 func (m *Matrix) MayNotify(isGroup, isAdmin bool) bool {
 	return !m.notifyAdminsOnly || !isGroup || isAdmin
 }
+
+// NotifyAdminsOnly reports whether the admin-only /notify rule is on: only then is it worth
+// asking Telegram who administers a group (an extra call, which can fail).
+func (m *Matrix) NotifyAdminsOnly() bool { return m.notifyAdminsOnly }
