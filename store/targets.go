@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/glob"
 )
 
 // Target is one chat (or forum topic of it) an event is to be told to.
@@ -166,8 +166,8 @@ func matchSQL(ev ci.Event, kinds []string) (string, []any) {
 	}
 }
 
-// subjectMatches applies a subscription's builder and branch glob patterns; an empty list
-// means all. Worker events match a builder filter when the worker serves a matching builder,
+// subjectMatches applies a subscription's builder and branch glob patterns (ci/glob, the
+// matcher authz uses too, so * covers names with slashes); an empty list means all. Worker events match a builder filter when the worker serves a matching builder,
 // or when the provider does not say which builders it serves.
 func subjectMatches(ev ci.Event, builders, branches []string) bool {
 	switch {
@@ -188,16 +188,10 @@ func subjectMatches(ev ci.Event, builders, branches []string) bool {
 	}
 }
 
+// anyGlob reports whether s matches one of patterns (none: all). A pattern that is not a
+// valid glob (stored before /notify checked them) still matches the name it spells.
 func anyGlob(patterns []string, s string) bool {
-	if len(patterns) == 0 {
-		return true
-	}
-	for _, p := range patterns {
-		if ok, err := path.Match(p, s); err == nil && ok || p == s {
-			return true
-		}
-	}
-	return false
+	return glob.MatchAny(patterns, s) || slices.Contains(patterns, s)
 }
 
 // PauseChat marks a chat Telegram refused with 403 (bot blocked, kicked): its notifications
