@@ -2,12 +2,13 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"strings"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/glob"
 )
 
 // notifyHelp documents the /notify syntax; ParseNotify is its parser.
@@ -97,7 +98,8 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 	return nc, nil
 }
 
-// parseGlobs reads "a,b" into patterns; "" and "*" alone clear the filter.
+// parseGlobs reads "a,b" into patterns (ci/glob, as the store matches them: * covers
+// slashes too); "" and "*" alone clear the filter.
 func parseGlobs(val string) ([]string, error) {
 	out := []string{}
 	for _, g := range strings.Split(val, ",") {
@@ -105,8 +107,13 @@ func parseGlobs(val string) ([]string, error) {
 		if g == "" {
 			continue
 		}
-		if _, err := path.Match(g, ""); err != nil {
-			return nil, Userf(fmt.Sprintf("%s is not a valid pattern.", Escape(g)))
+		if err := glob.Validate(g); err != nil {
+			msg := fmt.Sprintf("%s is not a valid pattern.", Escape(g))
+			var bad *glob.Error
+			if errors.As(err, &bad) {
+				msg += " " + Escape(capitalize(bad.Problem)) + "."
+			}
+			return nil, Userf(msg)
 		}
 		out = append(out, g)
 	}
