@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -46,7 +47,9 @@ func NewNotifier(st *store.Store, opts NotifyOptions, log zerolog.Logger) *Notif
 	return &Notifier{st: st, opts: opts, log: log}
 }
 
-// Deliver implements ci.EventSink. It returns once the event and its messages committed.
+// Deliver implements ci.EventSink. It returns once the event and its messages committed, or
+// once it is clear they never can: an event Postgres refuses as data (store.IsDataError) or
+// the store calls malformed is logged with its key and skipped, not returned for a retry.
 func (n *Notifier) Deliver(ctx context.Context, ev ci.Event) error {
 	var queued int
 	err := n.st.InTx(ctx, func(tx *store.Tx) error {
@@ -87,6 +90,14 @@ func (n *Notifier) Deliver(ctx context.Context, ev ci.Event) error {
 		}
 		return tx.Enqueue(ctx, msgs...)
 	})
+	if err != nil && (store.IsDataError(err) || errors.Is(err, store.ErrBadEvent)) {
+		// Storing it again would fail again, and the provider offers its events in order:
+		// retrying would hold back every later event of the connection for good. Providers
+		// clean what they send (ci.CleanText), so this is a provider's bug: say which event.
+		n.log.Error().Err(err).Str("event", ev.Key()).Str("conn", ev.Conn).
+			Msg("notify: CI event cannot be stored; skipped")
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("bot: deliver event %s: %w", ev.Key(), err)
 	}

@@ -3,6 +3,7 @@ package bot
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/store"
+	"github.com/herald-ci/herald/store/storetest"
 )
 
 func TestPlan(t *testing.T) {
@@ -142,4 +144,61 @@ func wantCount(t *testing.T, h *harness, chat int64, n int) {
 	if _, err := h.tg.WaitMessages(ctx, chat, n); err != nil {
 		t.Fatalf("chat %d: %v", chat, err)
 	}
+}
+
+// An event Postgres refuses as data (here a NUL, which no text or JSON column can hold: a
+// provider that forgot ci.CleanText) is logged with its key and skipped, so the events after
+// it are still stored and announced; a transient error would still be returned for a retry.
+func TestNotifierSkipsAnEventThatCannotBeStored(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO chats (id, type) VALUES (1, 'private');
+		INSERT INTO subscriptions (chat_id, events) VALUES (1, '{finished}')`); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuf
+	n := NewNotifier(st, NotifyOptions{}, zerolog.New(&logs))
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	bad := ci.Build{Conn: "bb", ID: "7", Number: 1, Builder: "linux", Reason: "evil\x00reason",
+		Complete: true, Result: ci.ResultSuccess, FinishedAt: t0}
+	if err := n.Deliver(ctx, ci.Event{Conn: "bb", Kind: ci.KindFinished, Build: &bad, At: t0}); err != nil {
+		t.Fatalf("Deliver(unstorable event) = %v, want it skipped", err)
+	}
+	if !strings.Contains(logs.String(), "bb/build/7/finished") || !strings.Contains(logs.String(), `"level":"error"`) {
+		t.Errorf("the skipped event is not logged with its key:\n%s", logs.String())
+	}
+	good := ci.Build{Conn: "bb", ID: "8", Number: 2, Builder: "linux", Complete: true, Result: ci.ResultSuccess, FinishedAt: t0.Add(time.Minute)}
+	if err := n.Deliver(ctx, ci.Event{Conn: "bb", Kind: ci.KindFinished, Build: &good, At: good.FinishedAt}); err != nil {
+		t.Fatal(err)
+	}
+	var events, queued int
+	if err := st.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM ci_events), (SELECT count(*) FROM outbox)`).Scan(&events, &queued); err != nil {
+		t.Fatal(err)
+	}
+	if events != 1 || queued != 1 {
+		t.Errorf("%d events stored and %d messages queued, want the later build's 1 and 1", events, queued)
+	}
+	// Anything else is returned, so the provider offers the event again.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := n.Deliver(cctx, ci.Event{Conn: "bb", Kind: ci.KindFinished, Build: &good, At: good.FinishedAt}); err == nil {
+		t.Error("Deliver with a cancelled context = nil, want the error")
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

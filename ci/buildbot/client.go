@@ -28,6 +28,14 @@ type Auth struct {
 // ErrAuth is wrapped when Buildbot refuses herald's credentials.
 var ErrAuth = errors.New("buildbot: login refused")
 
+// ErrTooLarge is wrapped when an answer is longer than herald reads (maxAnswer): a cut
+// answer would parse as a shorter list, or not at all, so it is refused as a whole.
+var ErrTooLarge = errors.New("buildbot: answer too large")
+
+// maxAnswer is the longest REST answer herald reads by default. Lists that grow without bound
+// (the catch-up's builds) are asked for in pages far below it.
+const maxAnswer = 64 << 20
+
 // httpError is a non-2xx answer of the REST API.
 type httpError struct {
 	Status int
@@ -41,6 +49,8 @@ type client struct {
 	base string // web root with trailing slash
 	auth Auth
 	http *http.Client
+	// maxBody is the longest answer read (maxAnswer when 0); a longer one is ErrTooLarge.
+	maxBody int64
 
 	mu       sync.Mutex
 	loggedIn bool
@@ -115,10 +125,17 @@ func (c *client) call(ctx context.Context, method, path string, body []byte) ([]
 			}
 			return nil, c.notAnswering(redact(err))
 		}
-		data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		limit := c.maxBody
+		if limit <= 0 {
+			limit = maxAnswer
+		}
+		data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 		resp.Body.Close()
 		if err != nil {
 			return nil, c.notAnswering(redact(err))
+		}
+		if int64(len(data)) > limit {
+			return nil, fmt.Errorf("buildbot: %s %s: %w: more than %d bytes", method, path, ErrTooLarge, limit)
 		}
 		if (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) &&
 			c.auth.Kind == "basic" && attempt == 0 {

@@ -29,9 +29,9 @@ func (p *Provider) schedulers(ctx context.Context) ([]scheduler, error) {
 	for _, f := range fs {
 		fields, needEmail := forceFields(f.AllFields)
 		out = append(out, scheduler{
-			ForceScheduler: ci.ForceScheduler{
+			ForceScheduler: ci.CleanForceScheduler(ci.ForceScheduler{
 				Conn: p.cfg.Name, Name: f.Name, Label: f.Label, Builders: f.BuilderNames, Fields: fields,
-			},
+			}),
 			needEmail: needEmail,
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/herald-ci/herald/ci"
@@ -149,8 +150,10 @@ func jsonText(raw json.RawMessage) string {
 }
 
 // toBuild fills a ci.Build from a Buildbot build; builder is the builder's name, base the
-// web root with its trailing slash.
-func toBuild(conn, base, builder string, b apiBuild) ci.Build {
+// web root with its trailing slash. Its strings are cleaned and its times made plausible
+// against herald's clock now (see ci.CleanBuild): whoever may force a build can type a NUL
+// into its reason, and a master's clock can be wrong.
+func toBuild(conn, base, builder string, b apiBuild, now time.Time) ci.Build {
 	out := ci.Build{
 		Conn:       conn,
 		ID:         strconv.Itoa(b.ID),
@@ -177,7 +180,7 @@ func toBuild(conn, base, builder string, b apiBuild) ci.Build {
 	if !b.Complete {
 		out.Result = ci.ResultNone
 	}
-	return out
+	return ci.CleanBuild(out, now)
 }
 
 // stepSummary picks, from a build's steps in order, the one running now and the first that
@@ -235,7 +238,7 @@ func forceFields(fields []apiField) (out []ci.ForceField, needEmail bool) {
 		}
 		ff := ci.ForceField{
 			Name:     name,
-			Label:    jsonText(f.Label),
+			Label:    fieldLabel(jsonText(f.Label)),
 			Type:     typ,
 			Default:  jsonText(f.Default),
 			Required: f.Required,
@@ -249,6 +252,13 @@ func forceFields(fields []apiField) (out []ci.ForceField, needEmail bool) {
 		out = append(out, ff)
 	}
 	return out, needEmail
+}
+
+// fieldLabel is a force field's label without the colon Buildbot's own labels end with
+// ("Branch:", "Your name:"): herald puts its own after a label, and "Branch::" is what users
+// saw.
+func fieldLabel(label string) string {
+	return strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(label), ":"))
 }
 
 // wsFrame is one message of Buildbot's websocket protocol: either an event {"k": key, "m":

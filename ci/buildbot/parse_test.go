@@ -1,8 +1,10 @@
 package buildbot
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,7 +25,7 @@ func TestParseFixtures(t *testing.T) {
 	if err != nil || len(builds) != 1 {
 		t.Fatalf("builds: %v (%d)", err, len(builds))
 	}
-	b := toBuild("main", "http://ci/", "toggle", builds[0])
+	b := toBuild("main", "http://ci/", "toggle", builds[0], time.Now())
 	want := ci.Build{
 		Conn: "main", ID: "1", Number: 1, Builder: "toggle", BuilderID: "5", RequestID: "1",
 		Branch: "feature", Owner: "", Reason: "force build", Complete: true, Result: ci.ResultFailure,
@@ -190,8 +192,18 @@ func FuzzParseBuilds(f *testing.F) {
 		if err != nil {
 			return
 		}
+		now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 		for _, b := range bs {
-			_ = toBuild("main", "http://ci/", "x", b)
+			cb := toBuild("main", "http://ci/", "x", b, now)
+			// Whatever the master sent, what herald stores is clean and in herald's time.
+			for _, s := range []string{cb.Branch, cb.Revision, cb.Owner, cb.Reason, cb.StateText, cb.RequestID} {
+				if ci.CleanText(s) != s {
+					t.Fatalf("toBuild kept %q", s)
+				}
+			}
+			if cb.StartedAt.After(now.Add(ci.MaxClockSkew)) || cb.FinishedAt.After(now.Add(ci.MaxClockSkew)) {
+				t.Fatalf("toBuild kept a time in the future: %v, %v", cb.StartedAt, cb.FinishedAt)
+			}
 		}
 	})
 }
@@ -248,4 +260,59 @@ func FuzzParseRPCReply(f *testing.F) {
 			_, _ = parseForceResult(r.Result)
 		}
 	})
+}
+
+// Buildbot's own labels end with a colon ("Branch:", "Your name:" — the defaults of
+// CodebaseParameter and UserNameParameter); herald adds its own after a label, so it strips it.
+func TestForceFieldLabelsLoseTheirColon(t *testing.T) {
+	data := fixture(t, "forceschedulers.json")
+	// The test master names its fields without colons; give them Buildbot's default labels.
+	for _, l := range []string{"Branch", "Reason", "Greeting"} {
+		data = bytes.ReplaceAll(data, []byte(`"label": "`+l+`"`), []byte(`"label": "`+l+`:"`))
+	}
+	fs, err := parseForceSchedulers(data)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("forceschedulers: %v", err)
+	}
+	fields, _ := forceFields(fs[0].AllFields)
+	got := map[string]string{}
+	for _, f := range fields {
+		got[f.Name] = f.Label
+	}
+	want := map[string]string{"reason": "Reason", "branch": "Branch", "greeting": "Greeting", "target": "Target", "clean": "Clean"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("labels = %v, want %v", got, want)
+	}
+	for in, want := range map[string]string{"Branch:": "Branch", " Your name: ": "Your name", "a:b": "a:b", ":": "", "Time (s)": "Time (s)"} {
+		if got := fieldLabel(in); got != want {
+			t.Errorf("fieldLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// A NUL or a control character typed into a forced build's reason, or sent in any other
+// string, never reaches the store; a time from a master whose clock is years ahead is
+// herald's now, so the catch-up cursor cannot move into the future.
+func TestToBuildCleansWhatTheMasterSent(t *testing.T) {
+	raw := []byte(`{"builds":[{"buildid":7,"number":3,"builderid":2,"buildrequestid":9,"complete":true,
+		"started_at":1900000000,"complete_at":1900000100,"results":2,
+		"state_string":"failed\u0000 compile\u001b[31m",
+		"properties":{"reason":["evil\u0000reason\r\n",""],"owner":["bob\u0007",""],"branch":["main\u0000",""],
+		"got_revision":["abc\ufffd",""]}}]}`)
+	bs, err := parseBuilds(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	b := toBuild("main", "http://ci/", "app\x00", bs[0], now)
+	if b.Reason != "evilreason\n" || b.Owner != "bob" || b.Branch != "main" || b.StateText != "failed compile[31m" || b.Builder != "app" {
+		t.Errorf("cleaned build: reason %q owner %q branch %q state %q builder %q", b.Reason, b.Owner, b.Branch, b.StateText, b.Builder)
+	}
+	if b.Revision != "abc\ufffd" {
+		t.Errorf("revision %q: a valid character was changed", b.Revision)
+	}
+	// 1900000000 is in 2030.
+	if !b.StartedAt.Equal(now) || !b.FinishedAt.Equal(now) {
+		t.Errorf("times from the future: started %v finished %v, want %v", b.StartedAt, b.FinishedAt, now)
+	}
 }

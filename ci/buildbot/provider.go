@@ -123,24 +123,38 @@ func (p *Provider) builders(ctx context.Context) ([]apiBuilder, error) {
 	return bs, nil
 }
 
-// builderName returns a builder's name by id, asking the master on a miss.
-func (p *Provider) builderName(ctx context.Context, id int) (string, error) {
+// names returns the names of the builders with the given ids, asking the master for its
+// builder list at most once, and only when one of them is not known yet (a new builder). An id
+// the master does not list is named by its number.
+func (p *Provider) names(ctx context.Context, ids []int) (map[int]string, error) {
+	out := make(map[int]string, len(ids))
 	p.mu.Lock()
-	name, ok := p.builderNames[id]
+	missing := false
+	for _, id := range ids {
+		name, ok := p.builderNames[id]
+		out[id] = name
+		missing = missing || !ok
+	}
 	p.mu.Unlock()
-	if ok {
-		return name, nil
+	if !missing {
+		return out, nil
 	}
-	if _, err := p.builders(ctx); err != nil {
-		return "", err
+	bs, err := p.builders(ctx)
+	if err != nil {
+		return nil, err
 	}
-	p.mu.Lock()
-	name, ok = p.builderNames[id]
-	p.mu.Unlock()
-	if !ok {
-		return strconv.Itoa(id), nil
+	known := make(map[int]string, len(bs))
+	for _, b := range bs {
+		known[b.ID] = b.Name
 	}
-	return name, nil
+	for _, id := range ids {
+		name, ok := known[id]
+		if !ok {
+			name = strconv.Itoa(id)
+		}
+		out[id] = name
+	}
+	return out, nil
 }
 
 // builderID returns the id of the builder named name.
@@ -150,7 +164,7 @@ func (p *Provider) builderID(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	for _, b := range bs {
-		if b.Name == name {
+		if ci.CleanText(b.Name) == name {
 			return b.ID, nil
 		}
 	}
@@ -167,6 +181,12 @@ func (p *Provider) Builders(ctx context.Context) ([]ci.Builder, error) {
 	if err != nil {
 		return nil, err
 	}
+	return p.toBuilders(bs, ws), nil
+}
+
+// toBuilders makes the ci builders of a builder and a worker list: a builder is online when a
+// connected worker serves it.
+func (p *Provider) toBuilders(bs []apiBuilder, ws []apiWorker) []ci.Builder {
 	online := map[int]bool{}
 	for _, w := range ws {
 		if len(w.ConnectedTo) == 0 {
@@ -182,38 +202,52 @@ func (p *Provider) Builders(ctx context.Context) ([]ci.Builder, error) {
 		if b.Description != nil {
 			cb.Description = *b.Description
 		}
-		out = append(out, cb)
+		out = append(out, ci.CleanBuilder(cb))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out
 }
 
 // fill turns Buildbot builds into ci builds, with step details when withSteps.
 func (p *Provider) fill(ctx context.Context, bs []apiBuild, withSteps bool) ([]ci.Build, error) {
+	ids := make([]int, len(bs))
+	for i, b := range bs {
+		ids[i] = b.BuilderID
+	}
+	names, err := p.names(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	now := p.now()
 	out := make([]ci.Build, 0, len(bs))
 	for _, b := range bs {
-		name, err := p.builderName(ctx, b.BuilderID)
-		if err != nil {
-			return nil, err
-		}
-		cb := toBuild(p.cfg.Name, p.cfg.URL, name, b)
+		cb := toBuild(p.cfg.Name, p.cfg.URL, names[b.BuilderID], b, now)
 		if withSteps && (!b.Complete || (b.Results != nil && *b.Results != 0)) {
-			data, err := p.c.get(ctx, fmt.Sprintf("builds/%d/steps", b.ID))
-			if err != nil {
+			if err := p.addSteps(ctx, b, &cb); err != nil {
 				return nil, err
-			}
-			steps, err := parseSteps(data)
-			if err != nil {
-				return nil, fmt.Errorf("buildbot: steps of build %d: %w", b.ID, err)
-			}
-			cb.CurrentStep, cb.FailedStep = stepSummary(steps)
-			if b.Complete {
-				cb.CurrentStep = ""
 			}
 		}
 		out = append(out, cb)
 	}
 	return out, nil
+}
+
+// addSteps fills a build's current and failed step from its steps: one request.
+func (p *Provider) addSteps(ctx context.Context, b apiBuild, cb *ci.Build) error {
+	data, err := p.c.get(ctx, fmt.Sprintf("builds/%d/steps", b.ID))
+	if err != nil {
+		return err
+	}
+	steps, err := parseSteps(data)
+	if err != nil {
+		return fmt.Errorf("buildbot: steps of build %d: %w", b.ID, err)
+	}
+	current, failed := stepSummary(steps)
+	cb.CurrentStep, cb.FailedStep = ci.CleanText(current), ci.CleanText(failed)
+	if b.Complete {
+		cb.CurrentStep = ""
+	}
+	return nil
 }
 
 func (p *Provider) queryBuilds(ctx context.Context, path string, withSteps bool) ([]ci.Build, error) {
@@ -279,6 +313,16 @@ func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	var ids []int
+	for _, w := range ws {
+		for _, c := range w.ConfiguredOn {
+			ids = append(ids, c.BuilderID)
+		}
+	}
+	names, err := p.names(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]ci.Worker, 0, len(ws))
 	for _, w := range ws {
 		cw := p.toWorker(w)
@@ -288,9 +332,7 @@ func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 				continue
 			}
 			seen[c.BuilderID] = true
-			if name, err := p.builderName(ctx, c.BuilderID); err == nil {
-				cw.Builders = append(cw.Builders, name)
-			}
+			cw.Builders = append(cw.Builders, ci.CleanText(names[c.BuilderID]))
 		}
 		sort.Strings(cw.Builders)
 		out = append(out, cw)
@@ -299,5 +341,5 @@ func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 }
 
 func (p *Provider) toWorker(w apiWorker) ci.Worker {
-	return ci.Worker{Conn: p.cfg.Name, ID: strconv.Itoa(w.ID), Name: w.Name, Connected: len(w.ConnectedTo) > 0}
+	return ci.CleanWorker(ci.Worker{Conn: p.cfg.Name, ID: strconv.Itoa(w.ID), Name: w.Name, Connected: len(w.ConnectedTo) > 0})
 }

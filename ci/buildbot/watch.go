@@ -14,17 +14,21 @@ import (
 	"github.com/herald-ci/herald/ci"
 )
 
-// catchUpSlack is how far before the last catch-up the next one looks again, so a clock
-// difference between herald and the master, or an event that was in flight, is not lost.
+// catchUpSlack is how far before since every catch-up looks, so a build stamped a little
+// before the newest one seen (builds finish out of order, an event was in flight) is not lost.
 // Duplicates this causes are dropped by the delivered set and, across restarts, by the sink.
 const catchUpSlack = 5 * time.Minute
+
+// catchUpPage is how many builds one catch-up request asks for: after a long downtime the
+// builds are fetched page by page (by build id) rather than in one answer of any size.
+const catchUpPage = 200
 
 // watcher is the state of one Watch call: what it has delivered and what it knows of the
 // workers, so reconnects neither lose nor needlessly repeat events.
 type watcher struct {
 	p         *Provider
 	sink      ci.EventSink
-	since     time.Time            // catch up from here on the next connect
+	since     time.Time            // catch up from here (less catchUpSlack) on the next connect; the master's clock
 	delivered map[string]time.Time // event key → event time, pruned as since moves on
 	connected map[string]bool      // worker name → connected, as last seen
 	missing   map[string]bool      // workers reported missing and not yet back
@@ -33,11 +37,18 @@ type watcher struct {
 // Watch streams build and worker events to sink until ctx ends (it then returns ctx's
 // error) or sink returns an error wrapping ci.ErrStop (returned as it is). On every
 // (re)connect it first catches up from the REST API with every build started or finished
-// after since — a zero since means now, so a first start does not replay history — then
-// streams live events from the websocket. A failing sink makes it reconnect and catch up
-// again, so the event is offered once more.
+// after since less catchUpSlack — a zero since means now, so a first start does not replay
+// history — then streams live events from the websocket. A failing sink makes it reconnect
+// and catch up again, so the event is offered once more.
+//
+// since is in the master's clock: the catch-up asks the master for builds stamped after it,
+// so it moves on only with the times of the build events delivered (the master's time
+// stamps, made plausible by ci.PlausibleTime), never with herald's clock; a build event's At
+// is the same time, and so is the store's cursor that herald passes back in after a restart.
 func (p *Provider) Watch(ctx context.Context, since time.Time, sink ci.EventSink) error {
 	if since.IsZero() {
+		// Nothing seen yet: herald's clock is the only one known, and the slack covers a
+		// master a little behind it.
 		since = p.now()
 	}
 	w := &watcher{
@@ -204,19 +215,21 @@ func (w *watcher) deliver(ctx context.Context, ev ci.Event) error {
 		return fmt.Errorf("buildbot: deliver %s: %w", key, err)
 	}
 	w.delivered[key] = ev.At
+	if ev.Build != nil && ev.At.After(w.since) {
+		w.since = ev.At
+	}
 	return nil
 }
 
-// catchUp delivers, oldest first, every build start and finish after since that the REST
-// API knows, and worker returns it missed; then moves since on.
+// catchUp delivers, oldest first, every build start and finish stamped after since less
+// catchUpSlack that the REST API knows, and worker returns it missed; delivering moves since.
 func (w *watcher) catchUp(ctx context.Context) error {
-	began := w.p.now()
-	after := w.since.Unix() - 1
-	started, err := w.p.queryBuilds(ctx, fmt.Sprintf("builds?started_at__gt=%d&order=buildid&property=*", after), true)
+	after := w.since.Add(-catchUpSlack).Unix()
+	started, err := w.catchUpBuilds(ctx, fmt.Sprintf("started_at__gt=%d", after))
 	if err != nil {
 		return err
 	}
-	finished, err := w.p.queryBuilds(ctx, fmt.Sprintf("builds?complete_at__gt=%d&order=buildid&property=*", after), true)
+	finished, err := w.catchUpBuilds(ctx, fmt.Sprintf("complete_at__gt=%d", after))
 	if err != nil {
 		return err
 	}
@@ -229,13 +242,42 @@ func (w *watcher) catchUp(ctx context.Context) error {
 	if err := w.catchUpWorkers(ctx); err != nil {
 		return err
 	}
-	w.since = maxTime(w.since, began.Add(-catchUpSlack))
 	for k, at := range w.delivered {
-		if at.Before(w.since.Add(-time.Hour)) {
+		if at.Before(w.since.Add(-catchUpSlack - time.Hour)) {
 			delete(w.delivered, k)
 		}
 	}
 	return nil
+}
+
+// catchUpBuilds reads every build that matches filter, catchUpPage builds a request, each
+// page after the highest build id of the one before: pages by id neither skip nor repeat a
+// build when builds are added or finish while they are read.
+func (w *watcher) catchUpBuilds(ctx context.Context, filter string) ([]ci.Build, error) {
+	var out []ci.Build
+	last := 0
+	for {
+		path := fmt.Sprintf("builds?%s&buildid__gt=%d&order=buildid&limit=%d&property=*", filter, last, catchUpPage)
+		data, err := w.p.c.get(ctx, path)
+		if err != nil {
+			return nil, err
+		}
+		bs, err := parseBuilds(data)
+		if err != nil {
+			return nil, fmt.Errorf("buildbot: %s: %w", path, err)
+		}
+		page, err := w.p.fill(ctx, bs, true)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		if len(bs) < catchUpPage {
+			return out, nil
+		}
+		for _, b := range bs {
+			last = max(last, b.ID)
+		}
+	}
 }
 
 // catchUpEvents turns the builds found by the catch-up queries into started and finished
@@ -393,11 +435,4 @@ func (w *watcher) handleWorker(ctx context.Context, f wsFrame, event string) err
 		w.connected[cw.Name] = false
 	}
 	return nil
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
 }
