@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
 
-// MaxMessageLength is Telegram's limit on a message's text, in characters after entity
-// parsing; we count the HTML source, which is never shorter, so a part within it is safe.
+// MaxMessageLength is Telegram's limit on a message's text, in UTF-16 code units after
+// entity parsing (an emoji outside the BMP counts two); we count the HTML source, which is
+// never shorter, so a part within it is safe.
 const MaxMessageLength = 4096
 
 // callbackStore keeps button payloads server-side.
@@ -91,12 +93,14 @@ func keyboardMarkup(ctx context.Context, cb callbackStore, chatID int64, kb [][]
 	return raw, nil
 }
 
-// SplitMessage cuts text into parts of at most limit characters, at line ends where it can,
-// so a long /status still arrives whole. A single line longer than limit is cut inside the
-// line. An open <pre> or <code> block is closed at the end of a part and reopened in the next,
-// so every part is valid HTML on its own.
+// SplitMessage cuts text into parts of at most limit UTF-16 code units (Telegram's unit:
+// counting runes lets a reply of emoji through at up to twice the limit, and Telegram
+// refuses it), at line ends where it can, so a long /status still arrives whole. A single
+// line longer than limit is cut inside the line, never inside a character. An open <pre> or
+// <code> block is closed at the end of a part and reopened in the next, so every part is
+// valid HTML on its own.
 func SplitMessage(text string, limit int) []string {
-	if utf8.RuneCountInString(text) <= limit {
+	if utf16Units(text) <= limit {
 		return []string{text}
 	}
 	// Leave room for the closing and reopening tags balancePre may add.
@@ -116,15 +120,15 @@ func SplitMessage(text string, limit int) []string {
 		}
 	}
 	for _, line := range strings.SplitAfter(text, "\n") {
-		ln := utf8.RuneCountInString(line)
+		ln := utf16Units(line)
 		if n+ln > limit {
 			flush()
 		}
 		for ln > limit { // one line longer than a message
-			cut := runePrefix(line, limit)
+			cut := unitPrefix(line, limit)
 			parts = append(parts, cut)
 			line = line[len(cut):]
-			ln = utf8.RuneCountInString(line)
+			ln = utf16Units(line)
 		}
 		cur.WriteString(line)
 		n += ln
@@ -133,13 +137,28 @@ func SplitMessage(text string, limit int) []string {
 	return balancePre(parts)
 }
 
-func runePrefix(s string, n int) string {
-	i := 0
-	for pos := range s {
-		if i == n {
+// utf16Units is the length of s as Telegram counts it.
+func utf16Units(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r) // -1 cannot happen: ranging yields valid runes or U+FFFD
+	}
+	return n
+}
+
+// unitPrefix is the longest prefix of s of whole characters within n UTF-16 units; at least
+// one character, so a cut always makes progress.
+func unitPrefix(s string, n int) string {
+	used := 0
+	for pos, r := range s {
+		used += utf16.RuneLen(r)
+		if used > n {
+			if pos == 0 {
+				_, size := utf8.DecodeRuneInString(s)
+				return s[:size]
+			}
 			return s[:pos]
 		}
-		i++
 	}
 	return s
 }

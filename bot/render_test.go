@@ -25,6 +25,11 @@ func TestSplitMessage(t *testing.T) {
 		{"lines", strings.Repeat(line, 100), 4096, 3},
 		{"one huge line", strings.Repeat("y", 10000), 4096, 3},
 		{"pre block", "<pre>" + strings.Repeat(line, 100) + "</pre>", 4096, 3},
+		// Telegram counts UTF-16 code units: an emoji outside the BMP is two.
+		{"emoji at the limit", strings.Repeat("😀", 2048), 4096, 1},
+		{"emoji one over", strings.Repeat("😀", 2049), 4096, 2},
+		{"emoji-only reply of 4091", strings.Repeat("😀", 4091), 4096, 3},
+		{"emoji lines", strings.Repeat(strings.Repeat("🚀", 49)+"\n", 100), 4096, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,8 +39,11 @@ func TestSplitMessage(t *testing.T) {
 			}
 			var joined strings.Builder
 			for i, p := range parts {
-				if n := utf8.RuneCountInString(p); n > tt.limit {
-					t.Errorf("part %d has %d characters; limit %d", i, n, tt.limit)
+				if n := utf16Len(p); n > tt.limit {
+					t.Errorf("part %d has %d UTF-16 units; limit %d", i, n, tt.limit)
+				}
+				if !utf8.ValidString(p) {
+					t.Errorf("part %d is cut inside a character", i)
 				}
 				// Every part is valid Telegram HTML on its own.
 				if _, _, err := telegramtest.ParseHTML(p); err != nil {
@@ -106,14 +114,19 @@ func TestRenderKeepsButtonDataServerSide(t *testing.T) {
 func FuzzSplitMessage(f *testing.F) {
 	f.Add("<pre>a\nb</pre>", 3)
 	f.Add("héllo\nwörld", 4)
+	f.Add(strings.Repeat("😀", 4091), 4096)
+	f.Add(strings.Repeat("a😀\n", 900), 4096)
 	f.Fuzz(func(t *testing.T, text string, limit int) {
 		// Limits below 100 leave no room for closing an open <pre>; herald splits at 4096.
 		if limit < 100 || limit > 5000 || !utf8.ValidString(text) {
 			return
 		}
 		for _, p := range SplitMessage(text, limit) {
-			if utf8.RuneCountInString(p) > limit {
-				t.Fatalf("part of %d characters over limit %d", utf8.RuneCountInString(p), limit)
+			if n := utf16Len(p); n > limit {
+				t.Fatalf("part of %d UTF-16 units over limit %d", n, limit)
+			}
+			if !utf8.ValidString(p) {
+				t.Fatalf("part cut inside a character: %q", p)
 			}
 		}
 	})
