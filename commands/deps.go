@@ -100,7 +100,31 @@ func (d Deps) ciContext(ctx context.Context) (context.Context, context.CancelFun
 
 // slowCI is what the user is told when a CI call ran past CITimeout.
 func (d Deps) slowCI(conn string) string {
-	return fmt.Sprintf("%s: the CI did not answer in %s.", conn, d.ciTimeout().Round(time.Second))
+	return fmt.Sprintf("%s: the CI did not answer in %s.", conn, d.ciTimeoutText())
+}
+
+// noAnswer is the answer to the last press of a /force or /stop whose CI call ran out of
+// time: the keyboard gives way to what happened, and maybe says what may have happened
+// anyway.
+func (d Deps) noAnswer(conn, maybe string) Response {
+	return Response{Notice: "The CI did not answer.", Replies: []Reply{{Edit: true, Text: Escape(d.slowCI(conn)) + " " + maybe}}}
+}
+
+// ciTimeoutText is CITimeout as people read it: "15s" (tests use shorter ones, shown as
+// they are, not rounded to "0s").
+func (d Deps) ciTimeoutText() string {
+	t := d.ciTimeout()
+	if t < time.Second {
+		return t.String()
+	}
+	return t.Round(time.Second).String()
+}
+
+// timedOut reports whether a CI call failed because it ran out of time: its own deadline
+// (ciContext), the handler's, or a client timeout of the provider's transport.
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
 }
 
 func (d Deps) now() time.Time {
@@ -181,14 +205,18 @@ func (d Deps) matches(typed, conn, name string) bool {
 	return n == name && (c == "" || c == conn)
 }
 
-// ciError turns a CI failure into something to show: the provider's own chat-safe message
-// when it has one, otherwise the error is returned for the transport to log.
-func ciError(err error, doing string) error {
+// ciError turns a failed call to CI connection conn into something to show: the provider's
+// own chat-safe message when it has one, "the CI did not answer in 15s" when it ran out of
+// time; otherwise the error is returned for the transport to log.
+func (d Deps) ciError(conn string, err error, doing string) error {
 	var ue *ci.UserError
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		return Userf(Escape(ue.Msg))
-	}
-	if errors.Is(err, ci.ErrUnsupported) {
+	case timedOut(err):
+		d.Log.Warn().Err(err).Str("conn", conn).Msg("commands: " + doing)
+		return Userf(Escape(d.slowCI(conn)))
+	case errors.Is(err, ci.ErrUnsupported):
 		return Userf("This CI cannot do that.")
 	}
 	return fmt.Errorf("commands: %s: %w", doing, err)
@@ -198,8 +226,11 @@ func ciError(err error, doing string) error {
 func (d Deps) unreachable(conn string, err error, doing string) string {
 	d.Log.Warn().Err(err).Str("conn", conn).Msg("commands: " + doing)
 	var ue *ci.UserError
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
 		return fmt.Sprintf("⚠️ %s: %s", Escape(conn), Escape(ue.Msg))
+	case timedOut(err):
+		return "⚠️ " + Escape(d.slowCI(conn))
 	}
 	return fmt.Sprintf("⚠️ %s: the CI did not answer.", Escape(conn))
 }

@@ -48,7 +48,9 @@ func (d Deps) forceSchedulers(ctx context.Context, req Request, typed string) ([
 		if !ok {
 			continue
 		}
-		scheds, err := f.ForceSchedulers(ctx)
+		cctx, cancel := d.ciContext(ctx)
+		scheds, err := f.ForceSchedulers(cctx)
+		cancel()
 		if err != nil {
 			problems = append(problems, d.unreachable(p.Name(), err, "force: schedulers"))
 			continue
@@ -382,16 +384,25 @@ func (d Deps) forceGo(ctx context.Context, req Request, c convo) (Response, erro
 	for k, v := range c.Params {
 		params[k] = v
 	}
-	res, err := f.Force(ctx, ci.ForceRequest{
+	cctx, cancel := d.ciContext(ctx)
+	res, err := f.Force(cctx, ci.ForceRequest{
 		Scheduler: c.Scheduler,
 		Builder:   c.Builder,
 		Owner:     fmt.Sprintf("%s (telegram %d)", displayName(req), req.UserID),
 		Reason:    c.Params["reason"],
 		Params:    params,
 	})
+	cancel()
+	if timedOut(err) {
+		// The request may have reached the CI and started a build: the audit says so, and
+		// so does the chat, rather than "nothing was forced".
+		d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditFailed,
+			fmt.Sprintf("the CI did not answer in %s; the build may have started", d.ciTimeoutText()))
+		return d.noAnswer(c.Conn, "The build may have started all the same: /status shows it."), nil
+	}
 	if err != nil {
 		d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditFailed, err.Error())
-		return Response{}, ciError(err, "force")
+		return Response{}, d.ciError(c.Conn, err, "force")
 	}
 	d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditAllowed, "buildset "+res.BuildsetID)
 	for _, rid := range res.RequestIDs {

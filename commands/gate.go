@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/herald-ci/herald/authz"
 )
@@ -36,13 +37,20 @@ const (
 	auditFailed  = "failed"
 )
 
+// auditTimeout bounds writing one audit row.
+const auditTimeout = 5 * time.Second
+
 // audit records one attempt at a dangerous command. A failure to write is logged, not shown:
 // the user's action already happened (or was refused) and must not be reported otherwise.
+// The row is written on a fresh short context of its own: a CI call that used up the
+// handler's time (or a shutdown) must not leave a /force that reached the CI unaudited.
 func (d Deps) audit(ctx context.Context, req Request, command, args, conn, builder, outcome, detail string) {
 	if d.Store == nil {
 		return
 	}
-	err := d.Store.Audit(ctx, d.now(), req.UserID, displayName(req), req.ChatID, req.ThreadID,
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	err := d.Store.Audit(actx, d.now(), req.UserID, displayName(req), req.ChatID, req.ThreadID,
 		command, args, conn, builder, outcome, detail)
 	if err != nil {
 		d.Log.Error().Err(err).Int64("user_id", req.UserID).Int64("chat_id", req.ChatID).

@@ -35,7 +35,9 @@ func (d Deps) listBuilders(ctx context.Context, all bool) Response {
 	var lines []string
 	hidden := 0
 	for _, p := range d.CI {
-		builders, err := p.Builders(ctx)
+		cctx, cancel := d.ciContext(ctx)
+		builders, err := p.Builders(cctx)
+		cancel()
 		if err != nil {
 			lines = append(lines, d.unreachable(p.Name(), err, "list builders"))
 			continue
@@ -59,7 +61,9 @@ func (d Deps) listWorkers(ctx context.Context, all bool) Response {
 	var lines []string
 	hidden := 0
 	for _, p := range d.CI {
-		workers, err := p.Workers(ctx)
+		cctx, cancel := d.ciContext(ctx)
+		workers, err := p.Workers(cctx)
+		cancel()
 		if err != nil {
 			lines = append(lines, d.unreachable(p.Name(), err, "list workers"))
 			continue

@@ -41,7 +41,9 @@ func (d Deps) stopList(ctx context.Context, req Request, typed string) (Response
 		if _, ok := p.(ci.Forcer); !ok {
 			continue
 		}
-		running, err := p.RunningBuilds(ctx)
+		cctx, cancel := d.ciContext(ctx)
+		running, err := p.RunningBuilds(cctx)
+		cancel()
 		if err != nil {
 			problems = append(problems, d.unreachable(p.Name(), err, "stop: running builds"))
 			continue
@@ -101,12 +103,14 @@ func (d Deps) stopPick(ctx context.Context, req Request, b btn) (Response, error
 	if !ok {
 		return staleButton(req, "stop"), nil
 	}
-	build, err := p.Build(ctx, b.Build)
+	cctx, cancel := d.ciContext(ctx)
+	build, err := p.Build(cctx, b.Build)
+	cancel()
 	if errors.Is(err, ci.ErrNotFound) {
 		return staleButton(req, "stop"), nil
 	}
 	if err != nil {
-		return Response{}, ciError(err, "stop: build")
+		return Response{}, d.ciError(b.Conn, err, "stop: build")
 	}
 	if build.Conn == "" {
 		build.Conn = b.Conn
@@ -178,9 +182,17 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 	if _, err := d.Store.AddWatch(ctx, req.ChatID, req.ThreadID, c.Conn, c.BuildID, c.Builder, req.UserID); err != nil {
 		return Response{}, err
 	}
-	if err := f.Stop(ctx, c.BuildID, reason); err != nil {
+	cctx, cancel := d.ciContext(ctx)
+	err = f.Stop(cctx, c.BuildID, reason)
+	cancel()
+	if timedOut(err) {
+		d.audit(ctx, req, "stop", args, c.Conn, c.Builder, auditFailed,
+			fmt.Sprintf("the CI did not answer in %s; the build may have been stopped", d.ciTimeoutText()))
+		return d.noAnswer(c.Conn, "The build may have been stopped all the same; I will say here how it ends."), nil
+	}
+	if err != nil {
 		d.audit(ctx, req, "stop", args, c.Conn, c.Builder, auditFailed, err.Error())
-		return Response{}, ciError(err, "stop")
+		return Response{}, d.ciError(c.Conn, err, "stop")
 	}
 	d.audit(ctx, req, "stop", args, c.Conn, c.Builder, auditAllowed, "")
 	text := fmt.Sprintf("⏹ %s asked to stop <b>%s</b>.", Escape(displayName(req)), name)

@@ -40,7 +40,9 @@ func (d Deps) watchKeyboard(ctx context.Context) (Response, error) {
 	var problems []string
 	seen := map[string]bool{}
 	for _, p := range d.CI {
-		running, err := p.RunningBuilds(ctx)
+		cctx, cancel := d.ciContext(ctx)
+		running, err := p.RunningBuilds(cctx)
+		cancel()
 		if err != nil {
 			problems = append(problems, d.unreachable(p.Name(), err, "watch: running builds"))
 			continue
@@ -72,9 +74,11 @@ func (d Deps) watchBuilder(ctx context.Context, req Request, conn, name string) 
 		if conn != "" && p.Name() != conn {
 			continue
 		}
-		running, err := p.RunningBuilds(ctx)
+		cctx, cancel := d.ciContext(ctx)
+		running, err := p.RunningBuilds(cctx)
+		cancel()
 		if err != nil {
-			return Response{}, ciError(err, "watch: running builds")
+			return Response{}, d.ciError(p.Name(), err, "watch: running builds")
 		}
 		for _, r := range running {
 			if r.Builder == name {
