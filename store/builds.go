@@ -347,14 +347,24 @@ func decodeStored(key string, id int64, raw []byte) (ci.Event, int64, bool, erro
 const buildColumns = `conn, build_id, builder, builder_id, number, branch, revision, owner, author, reason,
 	started_at, finished_at, complete, result, state_text, failed_step, url, request_id`
 
-// Cursor is the time of the newest event stored for conn, where a provider starting up
-// catches up from; the zero time when none was stored yet. It is derived from the events
-// (one backward step of the ci_events_conn_at index) rather than kept in a row of its own:
-// a row every event updates would make a connection's events commit one at a time, and a
-// derived value cannot disagree with what is stored.
+// Cursor is where a provider starting up catches up from: the time of the newest build event
+// stored for conn, the zero time when none was stored yet. It is in one clock, the CI's: a
+// build event's time is the CI's time stamp of the start or finish (made plausible by the
+// provider, see ci.PlausibleTime), which is what the provider's catch-up asks the CI about.
+// Worker events carry herald's clock and so do not count. A time more than ci.MaxClockSkew
+// ahead of the database's clock is passed over too, so an event stored before providers
+// clamped their times cannot hold the cursor in the future, where every later build would be
+// missed.
+//
+// It is derived from the events (one backward step of the ci_events_conn_at index) rather
+// than kept in a row of its own: a row every event updates would make a connection's events
+// commit one at a time, and a derived value cannot disagree with what is stored.
 func (s *Store) Cursor(ctx context.Context, conn string) (time.Time, error) {
 	var at *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT max(at) FROM ci_events WHERE conn = $1`, conn).Scan(&at)
+	err := s.pool.QueryRow(ctx, `
+		SELECT max(at) FROM ci_events
+		WHERE conn = $1 AND kind = ANY($2::text[]) AND at <= now() + make_interval(secs => $3)`,
+		conn, cursorKinds, ci.MaxClockSkew.Seconds()).Scan(&at)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: cursor of %s: %w", conn, err)
 	}
@@ -364,14 +374,18 @@ func (s *Store) Cursor(ctx context.Context, conn string) (time.Time, error) {
 	return *at, nil
 }
 
+// cursorKinds are the events whose time is the CI's.
+var cursorKinds = []string{string(ci.KindStarted), string(ci.KindFinished)}
+
 // PruneEvents forgets stored events older than maxAge. Their keys only guard against a
-// redelivery, and catch-up never reaches back further than the cursor; the newest event of
-// each connection is kept, since the cursor is derived from it. Build history is kept.
+// redelivery, and catch-up never reaches back further than the cursor; the newest build event
+// of each connection is kept, since the cursor is derived from it. Build history is kept.
 func (s *Store) PruneEvents(ctx context.Context, maxAge time.Duration) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 		DELETE FROM ci_events e
 		WHERE e.created_at < now() - make_interval(secs => $1)
-		  AND e.at < (SELECT max(x.at) FROM ci_events x WHERE x.conn = e.conn)`, maxAge.Seconds())
+		  AND e.at < (SELECT max(x.at) FROM ci_events x WHERE x.conn = e.conn AND x.kind = ANY($2::text[]))`,
+		maxAge.Seconds(), cursorKinds)
 	if err != nil {
 		return 0, fmt.Errorf("store: prune events: %w", err)
 	}

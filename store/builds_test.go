@@ -230,14 +230,33 @@ func TestCursor(t *testing.T) {
 	if c, _ := s.Cursor(ctx, "bb"); !c.Equal(minute(7)) {
 		t.Errorf("Cursor after an older event = %v, want %v", c, minute(7))
 	}
-	// A worker event advances it too, and other connections have their own.
+	// The cursor is in the CI's clock: a worker event, stamped by herald's, leaves it alone;
+	// other connections have their own.
 	w := ci.Event{Conn: "bb", Kind: ci.KindWorker, Worker: &ci.Worker{Name: "w1"}, WorkerState: ci.WorkerMissing, At: minute(9)}
 	record(t, s, w)
-	if c, _ := s.Cursor(ctx, "bb"); !c.Equal(minute(9)) {
-		t.Errorf("Cursor after a worker event = %v, want %v", c, minute(9))
+	if c, _ := s.Cursor(ctx, "bb"); !c.Equal(minute(7)) {
+		t.Errorf("Cursor after a worker event = %v, want %v (build events only)", c, minute(7))
 	}
 	if c, _ := s.Cursor(ctx, "other"); !c.IsZero() {
 		t.Errorf("Cursor of another connection = %v, want zero", c)
+	}
+}
+
+// A build event from the future (stored before providers clamped times, or by a provider that
+// does not) cannot pin the cursor there: builds that finish later would never be caught up.
+func TestCursorIgnoresTheFuture(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	recent := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	ev := finished("1", "app", "main", 1, ci.ResultSuccess, 0)
+	ev.At, ev.Build.FinishedAt = recent, recent
+	record(t, s, ev)
+	wrong := finished("2", "app", "main", 2, ci.ResultSuccess, 0)
+	wrong.At = time.Now().Add(5 * 365 * 24 * time.Hour)
+	wrong.Build.FinishedAt = wrong.At
+	record(t, s, wrong)
+	if c, err := s.Cursor(ctx, "bb"); err != nil || !c.Equal(recent) {
+		t.Errorf("Cursor = %v, %v; want %v, the newest plausible event", c, err, recent)
 	}
 }
 
