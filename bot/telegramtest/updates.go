@@ -58,6 +58,101 @@ func (s *Server) SendTextInTopic(chat Chat, threadID int64, from User, text stri
 	return s.enqueueLocked("message", m)
 }
 
+// Telegram's placeholder senders: the "from" of a message written anonymously by a group
+// admin, posted as a channel, or forwarded from a channel into its discussion group
+// (https://core.telegram.org/bots/api#message, fields from and sender_chat).
+var (
+	GroupAnonymousBot = User{ID: 1087968824, FirstName: "Group", Username: "GroupAnonymousBot"}
+	ChannelBot        = User{ID: 136817688, FirstName: "Channel", Username: "Channel_Bot"}
+	TelegramService   = User{ID: 777000, FirstName: "Telegram"}
+)
+
+// Post is a message sent some other way than as a plain user.
+type Post struct {
+	Chat     Chat
+	ThreadID int64
+	From     User // the person writing; replaced by Telegram's placeholder when SenderChat is set
+	Text     string
+	// SenderChat is the chat the message is sent on behalf of: the group itself (an
+	// anonymous admin) or a channel (someone posting as the channel, or with
+	// AutomaticForward the channel whose post this is).
+	SenderChat *Chat
+	// AutomaticForward marks a channel post Telegram forwarded into the channel's linked
+	// discussion group by itself.
+	AutomaticForward bool
+}
+
+// apiPost is a message with the fields only such posts carry.
+type apiPost struct {
+	apiMessage
+	SenderChat         *apiChat          `json:"sender_chat,omitempty"`
+	IsAutomaticForward bool              `json:"is_automatic_forward,omitempty"`
+	ForwardOrigin      *apiForwardOrigin `json:"forward_origin,omitempty"`
+}
+
+// apiForwardOrigin is MessageOriginChannel, the origin of an automatic forward.
+type apiForwardOrigin struct {
+	Type      string  `json:"type"`
+	Date      int64   `json:"date"`
+	Chat      apiChat `json:"chat"`
+	MessageID int     `json:"message_id"`
+}
+
+// SendPost queues p as a message update and returns its update_id. As in Telegram, a
+// message with a sender chat has a placeholder in from: GroupAnonymousBot when the sender
+// chat is the group, TelegramService for an automatic forward, ChannelBot otherwise.
+func (s *Server) SendPost(p Post) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cs := s.chatLocked(p.Chat)
+	from := p.From
+	var sender *apiChat
+	if p.SenderChat != nil {
+		sc := *p.SenderChat
+		switch {
+		case sc.ID == p.Chat.ID:
+			from = GroupAnonymousBot
+		case p.AutomaticForward:
+			from = TelegramService
+		default:
+			from = ChannelBot
+		}
+		api := cs.api()
+		if sc.ID != p.Chat.ID {
+			if sc.Type == "" {
+				sc.Type = "channel"
+			}
+			api = s.chatLocked(sc).api()
+		}
+		sender = &api
+	}
+	if cs.chat.Type == "private" {
+		cs.user = from
+	}
+	s.users[from.ID] = from
+	msgID := cs.nextMsgID
+	cs.nextMsgID++
+	m := apiPost{apiMessage: apiMessage{
+		MessageID: msgID, MessageThreadID: p.ThreadID, From: toAPIUser(from, from.ID != TelegramService.ID && p.SenderChat != nil),
+		Chat: cs.api(), Date: s.now().Unix(), Text: p.Text, Entities: commandEntity(p.Text),
+		IsTopicMessage: p.ThreadID != 0 && cs.chat.IsForum,
+	}, SenderChat: sender}
+	if p.AutomaticForward && sender != nil {
+		m.IsAutomaticForward = true
+		m.ForwardOrigin = &apiForwardOrigin{Type: "channel", Date: m.Date, Chat: *sender, MessageID: msgID}
+	}
+	return s.enqueueLocked("message", m)
+}
+
+// SendRawUpdate queues an update of kind ("message", "callback_query", ...) whose body is
+// raw JSON as given, and returns its update_id: for what Telegram may send that the fake's
+// own types never produce, such as a field whose type changed.
+func (s *Server) SendRawUpdate(kind string, body json.RawMessage) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.enqueueLocked(kind, body)
+}
+
 // commandEntity marks every "/command" or "/command@bot" that starts the text or follows a
 // space, like Telegram does: a command after other text (even emoji or Cyrillic) is marked
 // too, with offsets in UTF-16 code units.
