@@ -75,11 +75,11 @@ func TestControlAPI(t *testing.T) {
 func TestControlSendOnBehalfOfChat(t *testing.T) {
 	s := newTestServer(t, Options{})
 	tests := []struct {
-		name, body      string
-		fromID          int64
-		fromBot         bool
-		senderID        int64
-		senderType      string
+		name, body       string
+		fromID           int64
+		fromBot          bool
+		senderID         int64
+		senderType       string
 		automaticForward bool
 	}{
 		{"anonymous admin", `{"chat_id":-1001,"chat_type":"supergroup","chat_title":"Team","sender_chat":{"id":-1001},"text":"/getid"}`,
