@@ -1,9 +1,11 @@
 // Command herald is a Telegram bot for build servers. See README.md.
 //
-//	herald [flags] serve              run the bot
-//	herald [flags] migrate            apply database migrations and exit
-//	herald check-config [FILE]        validate a config file, print every problem
-//	herald version                    print the version
+//	herald serve [flags]             run the bot
+//	herald migrate [flags]           apply database migrations and exit
+//	herald check-config [FILE]       validate a config file, print every problem
+//	herald version                   print the version
+//
+// Flags may come before or after the command.
 package main
 
 import (
@@ -23,37 +25,65 @@ var version = "dev"
 const usage = `herald is a Telegram bot for build servers.
 
 Usage:
-  herald [flags] serve           run the bot (migrates the database first)
-  herald [flags] migrate         apply database migrations and exit
-  herald check-config [FILE]     validate a config file and print every problem
+  herald serve [flags]           run the bot (migrates the database first)
+  herald migrate [flags]         apply database migrations and exit
+  herald check-config [FILE]     validate a config file (default: --config) and print every problem
   herald version                 print the version
 
-Flags:
+Flags, before or after the command:
 `
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
 }
 
+// usageError is a command line herald cannot run: the message names what is wrong.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
 // run is main without the process: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard) // errors are printed below, once, in herald's words
 	configPath := fs.String("config", "herald.yaml", "config file")
 	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
 	logFormat := fs.String("log-format", "", "json or console (default: console on a terminal, json otherwise)")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
+	printUsage := func(w io.Writer) {
+		fmt.Fprint(w, usage)
+		fs.SetOutput(w)
 		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
 	}
-	if err := fs.Parse(args); err != nil {
+	fail := func(msg string) int {
+		fmt.Fprintf(stderr, "herald: %s\nRun \"herald -h\" for the commands and flags.\n", msg)
 		return 2
 	}
-	if fs.NArg() == 0 {
-		fs.Usage()
+
+	words, err := parseInterspersed(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return 0
+	case err != nil:
+		return fail(err.Error())
+	case len(words) == 0:
+		printUsage(stderr)
 		return 2
 	}
-	cmd, rest := fs.Arg(0), fs.Args()[1:]
+	cmd, rest := words[0], words[1:]
+	switch cmd {
+	case "version", "serve", "migrate":
+		if len(rest) > 0 {
+			return fail(fmt.Sprintf("%s takes no arguments, got %q", cmd, rest[0]))
+		}
+	case "check-config":
+		if len(rest) > 1 {
+			return fail(fmt.Sprintf("check-config takes at most one FILE, got %q too", rest[1]))
+		}
+	default:
+		return fail(fmt.Sprintf("unknown command %q (commands: serve, migrate, check-config, version)", cmd))
+	}
 	switch cmd {
 	case "version":
 		fmt.Fprintln(stdout, "herald", version)
@@ -69,11 +99,6 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 		fmt.Fprintf(stdout, "%s: OK\n", path)
 		return 0
-	case "serve", "migrate":
-	default:
-		fmt.Fprintf(stderr, "herald: unknown command %q\n\n", cmd)
-		fs.Usage()
-		return 2
 	}
 	cfg, err := LoadConfig(*configPath, getenv)
 	if err != nil {
@@ -99,4 +124,25 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return 1
 	}
 	return 0
+}
+
+// parseInterspersed parses flags wherever they stand among the words (Go's flag package stops
+// at the first word), so "herald serve --config F" and "herald --config F serve" mean the
+// same. After "--" everything is a word.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var words []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(words, rest...), nil
+		}
+		if len(rest) == 0 {
+			return words, nil
+		}
+		words = append(words, rest[0])
+		args = rest[1:]
+	}
 }
