@@ -214,7 +214,9 @@ var (
 	namePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 )
 
-// validate checks values, not shapes (the decoder did those). Messages never quote a secret.
+// validate checks values, not shapes (the decoder did those). Messages never quote a value
+// where a secret may be (mayBeSecret): not even telegram.mode, which a misplaced token could
+// fill.
 func (c *Config) validate() []problem {
 	var ps []problem
 	add := func(line int, format string, args ...any) {
@@ -243,7 +245,7 @@ func (c *Config) validate() []problem {
 			add(t.Webhook.Line, "telegram.webhook.path must start with /")
 		}
 	default:
-		add(t.Line, "telegram.mode must be polling or webhook, not %q", t.Mode)
+		add(t.Line, "telegram.mode must be polling or webhook")
 	}
 	if t.PollTimeout < time.Second || t.PollTimeout > 10*time.Minute {
 		add(t.Line, "telegram.poll_timeout must be between 1s and 10m")
@@ -297,7 +299,7 @@ func (c *Config) validate() []problem {
 				add(a.Line, "%s.auth: bearer needs token", where)
 			}
 		default:
-			add(a.Line, "%s.auth.type must be none, basic or bearer, not %q", where, a.Type)
+			add(a.Line, "%s.auth.type must be none, basic or bearer", where)
 		}
 	}
 	for i, ch := range c.Chats {

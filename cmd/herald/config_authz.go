@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/herald-ci/herald/authz"
 	"github.com/herald-ci/herald/ci"
@@ -34,17 +37,48 @@ func (c *Config) Matrix() (*authz.Matrix, error) {
 }
 
 func (c *Config) authzProblems() []problem {
+	out := c.placeholderProblems()
 	_, err := c.Matrix()
 	if err == nil {
-		return nil
+		return out
 	}
 	var errs authz.Errors
 	if !errors.As(err, &errs) {
-		return []problem{{Line: c.Authz.Line, Msg: "authz: " + err.Error()}}
+		return append(out, problem{Line: c.Authz.Line, Msg: "authz: " + err.Error()})
 	}
-	out := make([]problem, 0, len(errs))
 	for _, e := range errs {
 		out = append(out, problem{Line: e.Line, Msg: "authz: " + e.Msg})
+	}
+	return out
+}
+
+// placeholderIDs are the user ids Telegram puts in a message's "from" when no person's own
+// account speaks. They are the same in every chat, so naming one in authz would grant a
+// right to everybody who posts that way, anywhere: /getid shows them to the people they
+// stand for, and they get pasted into the config.
+var placeholderIDs = map[int64]string{
+	1087968824: "is Telegram's stand-in for every anonymous group admin (GroupAnonymousBot), the same in every group: it would let any anonymous admin of any group act. Name the admins by their own ids (/getid while not posting anonymously)",
+	136817688:  "is Telegram's stand-in for everyone who posts as a channel (Channel_Bot): it names no person. Name people by their own ids (/getid from their own account)",
+	777000:     "is Telegram's service account that forwards channel posts into linked groups: it names no person. Name people by their own ids (/getid from their own account)",
+}
+
+// placeholderProblems refuses placeholder ids among group members and rule allow lists, at
+// the line of the group or rule.
+func (c *Config) placeholderProblems() []problem {
+	var out []problem
+	check := func(line int, ids []string) {
+		for _, s := range ids {
+			id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+			if why, ok := placeholderIDs[id]; err == nil && ok {
+				out = append(out, problem{Line: line, Msg: fmt.Sprintf("authz: %d %s", id, why)})
+			}
+		}
+	}
+	for _, g := range c.Authz.Groups {
+		check(g.Line, g.Members)
+	}
+	for _, r := range c.Authz.Rules {
+		check(r.Line, r.Allow)
 	}
 	return out
 }

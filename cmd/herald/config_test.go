@@ -22,9 +22,10 @@ func TestLoadConfigProblems(t *testing.T) {
 			`testdata/config/misspelt.yaml:6: top level: unknown key "htp" (known keys: telegram, database, http, log, ci, authz, chats, notifications, source)`,
 		}},
 		{"wrong_type", []string{
-			`testdata/config/wrong_type.yaml:3: telegram.poll_timeout: "soon" is not a duration (use e.g. 30s, 5m)`,
-			`testdata/config/wrong_type.yaml:5: telegram.limits.global: "many" is not a number`,
-			`testdata/config/wrong_type.yaml:6: database: expected a mapping of keys, got "postgres://herald@localhost/herald"`,
+			// Values under telegram and database are never quoted: they may be secrets.
+			`testdata/config/wrong_type.yaml:3: telegram.poll_timeout: the value is not a duration (use e.g. 30s, 5m)`,
+			`testdata/config/wrong_type.yaml:5: telegram.limits.global: the value is not a number`,
+			`testdata/config/wrong_type.yaml:6: database: expected a mapping of keys, got a single value`,
 			`testdata/config/wrong_type.yaml:6: database.url is required (or set DATABASE_URL)`,
 			`testdata/config/wrong_type.yaml:8: ci: expected a list, got a mapping`,
 		}},
@@ -37,6 +38,29 @@ func TestLoadConfigProblems(t *testing.T) {
 		{"bad_authz", []string{
 			`testdata/config/bad_authz.yaml:12: authz: unknown command "forse"`,
 			`testdata/config/bad_authz.yaml:14: authz: unknown group "@releese"`,
+		}},
+		// Telegram's placeholder senders name nobody, and the same one everywhere.
+		{"placeholder_ids", []string{
+			`testdata/config/placeholder_ids.yaml:7: authz: 1087968824 is Telegram's stand-in for every anonymous group admin (GroupAnonymousBot), the same in every group: it would let any anonymous admin of any group act. Name the admins by their own ids (/getid while not posting anonymously)`,
+			`testdata/config/placeholder_ids.yaml:10: authz: 136817688 is Telegram's stand-in for everyone who posts as a channel (Channel_Bot): it names no person. Name people by their own ids (/getid from their own account)`,
+			`testdata/config/placeholder_ids.yaml:12: authz: 777000 is Telegram's service account that forwards channel posts into linked groups: it names no person. Name people by their own ids (/getid from their own account)`,
+		}},
+		// Secrets in the wrong place are named by their key, never shown.
+		{"secrets_misplaced", []string{
+			`testdata/config/secrets_misplaced.yaml:2: telegram.mode must be polling or webhook`,
+			`testdata/config/secrets_misplaced.yaml:4: telegram.poll_timeout: the value is not a duration (use e.g. 30s, 5m)`,
+			`testdata/config/secrets_misplaced.yaml:6: telegram.limits.global: the value is not a number`,
+			`testdata/config/secrets_misplaced.yaml:7: telegram.webhook: expected a mapping of keys, got a single value`,
+			`testdata/config/secrets_misplaced.yaml:8: database: expected a mapping of keys, got a single value`,
+			`testdata/config/secrets_misplaced.yaml:8: database.url is required (or set DATABASE_URL)`,
+			`testdata/config/secrets_misplaced.yaml:13: ci[0].auth.username: expected a string, got a list`,
+			`testdata/config/secrets_misplaced.yaml:13: ci[0].auth.password: expected a string, got a mapping`,
+			`testdata/config/secrets_misplaced.yaml:13: ci[0].auth.type must be none, basic or bearer`,
+			`testdata/config/secrets_misplaced.yaml:17: ci[1].auth: expected a mapping of keys, got a single value`,
+			`testdata/config/secrets_misplaced.yaml:18: ci[2]: expected a mapping of keys, got a single value`,
+			`testdata/config/secrets_misplaced.yaml:18: ci[2].name must be a short lower-case name like main or nightly`,
+			`testdata/config/secrets_misplaced.yaml:18: ci[2].type must be buildbot, not ""`,
+			`testdata/config/secrets_misplaced.yaml:18: ci[2].url must be the CI's http(s) URL`,
 		}},
 	}
 	for _, tt := range tests {
@@ -90,6 +114,46 @@ func TestConfigErrorsNeverShowTheToken(t *testing.T) {
 	_, err := parseConfig("t.yaml", raw, testEnv(nil))
 	if err == nil || strings.Contains(err.Error(), token) {
 		t.Fatalf("err = %v; want an error that does not quote the token", err)
+	}
+}
+
+// No problem message quotes a value under telegram, database or a CI connection's auth, or
+// in a place above them where a mis-indented secret lands; other values are quoted.
+func TestConfigProblemsNeverQuoteSecretPlaces(t *testing.T) {
+	const secret = "777:SECRET_value"
+	tests := []struct{ name, yaml string }{
+		{"whole file", secret},
+		{"telegram", "telegram: " + secret},
+		{"telegram.mode", "telegram:\n  mode: " + secret},
+		{"telegram.poll_timeout", "telegram:\n  poll_timeout: " + secret},
+		{"telegram.limits", "telegram:\n  limits: " + secret},
+		{"telegram.limits.global", "telegram:\n  limits:\n    global: " + secret},
+		{"telegram.webhook", "telegram:\n  webhook: " + secret},
+		{"telegram.webhook.url", "telegram:\n  webhook:\n    url: [" + secret + "]"},
+		{"database", "database: " + secret},
+		{"database.url", "database:\n  url: " + secret},
+		{"ci", "ci: " + secret},
+		{"ci[0]", "ci:\n  - " + secret},
+		{"ci[0].auth", "ci:\n  - name: a\n    auth: " + secret},
+		{"ci[0].auth.type", "ci:\n  - name: a\n    auth: {type: " + secret + "}"},
+		{"ci[1].auth.password", "ci:\n  - name: a\n  - name: b\n    auth: {type: basic, username: u, password: {x: 1}, token: " + secret + "}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseConfig("t.yaml", []byte(tt.yaml), testEnv(nil))
+			if err == nil {
+				t.Fatal("no problem reported")
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("a problem quotes the secret:\n%v", err)
+			}
+		})
+	}
+	// Elsewhere the value helps and is shown.
+	_, err := parseConfig("t.yaml", []byte("log:\n  level: loud\nci:\n  - name: a\n    poll_interval: often\n"), testEnv(nil))
+	if err == nil || !strings.Contains(err.Error(), `log.level must be debug, info, warn or error, not "loud"`) ||
+		!strings.Contains(err.Error(), `ci[0].poll_interval: "often" is not a duration`) {
+		t.Errorf("values outside secret places should be quoted; got:\n%v", err)
 	}
 }
 

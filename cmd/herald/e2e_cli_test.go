@@ -88,3 +88,28 @@ func TestE2EMigrateAndReady(t *testing.T) {
 		t.Errorf("/metrics = %d", resp.StatusCode)
 	}
 }
+
+// check-config names what is wrong with a misplaced secret without showing it.
+func TestE2ECheckConfigHidesSecrets(t *testing.T) {
+	out, code := runBin(t, nil, "check-config", "testdata/config/secrets_misplaced.yaml")
+	if code != 1 || !strings.Contains(out, "secrets_misplaced.yaml:4: telegram.poll_timeout: the value is not a duration") {
+		t.Fatalf("check-config: exit %d, output:\n%s", code, out)
+	}
+	for _, secret := range []string{"MODE-secret", "TIMEOUT-secret", "LIMIT-secret", "WEBHOOK-secret", "DB-secret", "AUTH-secret", "BEARER-secret", "CI-secret"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("check-config shows %s...:\n%s", secret, out)
+		}
+	}
+}
+
+// Flags after the subcommand are honoured, and an unknown one is refused by name.
+func TestE2EFlagsAfterTheCommand(t *testing.T) {
+	out, code := runBin(t, []string{"TELEGRAM_BOT_TOKEN=" + testToken}, "serve", "--config", "testdata/config/wrong_type.yaml")
+	if code != 1 || !strings.Contains(out, "wrong_type.yaml:3: telegram.poll_timeout") {
+		t.Errorf("serve --config FILE: exit %d, output:\n%s", code, out)
+	}
+	out, code = runBin(t, nil, "serve", "--no-such-flag")
+	if code != 2 || out != "herald: flag provided but not defined: -no-such-flag\nRun \"herald -h\" for the commands and flags.\n" {
+		t.Errorf("serve --no-such-flag: exit %d, output:\n%s", code, out)
+	}
+}

@@ -55,7 +55,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		dur, err := time.ParseDuration(s)
 		if err != nil || dur < 0 {
-			d.addf(n.Line, "%s: %q is not a duration (use e.g. 30s, 5m)", path, s)
+			d.addf(n.Line, "%s: %s is not a duration (use e.g. 30s, 5m)", path, quote(path, s))
 			return
 		}
 		v.SetInt(int64(dur))
@@ -76,7 +76,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			d.addf(n.Line, "%s: %q is not true or false", path, s)
+			d.addf(n.Line, "%s: %s is not true or false", path, quote(path, s))
 			return
 		}
 		v.SetBool(b)
@@ -87,7 +87,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		i, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
-			d.addf(n.Line, "%s: %q is not a whole number", path, s)
+			d.addf(n.Line, "%s: %s is not a whole number", path, quote(path, s))
 			return
 		}
 		v.SetInt(i)
@@ -98,7 +98,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil {
-			d.addf(n.Line, "%s: %q is not a number", path, s)
+			d.addf(n.Line, "%s: %s is not a number", path, quote(path, s))
 			return
 		}
 		v.SetFloat(f)
@@ -110,7 +110,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 // scalar returns the node's text with ${VAR}s expanded, or records that a scalar was wanted.
 func (d *decoder) scalar(n *yaml.Node, path, want string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
-		d.addf(n.Line, "%s: expected %s, got %s", path, want, kindName(n))
+		d.addf(n.Line, "%s: expected %s, got %s", path, want, kindName(n, path))
 		return "", false
 	}
 	return d.expand(n, path)
@@ -139,7 +139,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		f.SetInt(int64(n.Line))
 	}
 	if n.Kind != yaml.MappingNode {
-		d.addf(n.Line, "%s: expected a mapping of keys, got %s", orTop(path), kindName(n))
+		d.addf(n.Line, "%s: expected a mapping of keys, got %s", orTop(path), kindName(n, path))
 		return
 	}
 	fields := map[string]int{}
@@ -179,7 +179,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.addf(n.Line, "%s: expected a list, got %s", path, kindName(n))
+		d.addf(n.Line, "%s: expected a list, got %s", path, kindName(n, path))
 		return
 	}
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -191,7 +191,7 @@ func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
 
 func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.MappingNode {
-		d.addf(n.Line, "%s: expected a mapping, got %s", path, kindName(n))
+		d.addf(n.Line, "%s: expected a mapping, got %s", path, kindName(n, path))
 		return
 	}
 	if v.IsNil() {
@@ -209,15 +209,39 @@ func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-func kindName(n *yaml.Node) string {
+// kindName says what a node is, for "expected X, got Y"; a scalar is quoted unless it may be
+// a secret.
+func kindName(n *yaml.Node, path string) string {
 	switch n.Kind {
 	case yaml.MappingNode:
 		return "a mapping"
 	case yaml.SequenceNode:
 		return "a list"
 	default:
+		if mayBeSecret(path) {
+			return "a single value"
+		}
 		return fmt.Sprintf("%q", n.Value)
 	}
+}
+
+// secretPaths are the places a config value may be a secret: everything under telegram
+// (the token, the webhook secret), database (a URL with a password) and each CI
+// connection's auth, and the places above them, where a misplaced secret lands when the
+// indentation is wrong (the whole file, the ci list, one ci entry).
+var secretPaths = regexp.MustCompile(`^(|ci|ci\[\d+\]|(telegram|database|ci\[\d+\]\.auth)([.\[].*)?)$`)
+
+// mayBeSecret says whether the value at path must never be quoted in a problem: check-config
+// output ends up in terminals, CI logs and bug reports.
+func mayBeSecret(path string) bool { return secretPaths.MatchString(path) }
+
+// quote is a value as a problem message shows it: quoted, or "the value" where it may be a
+// secret.
+func quote(path, value string) string {
+	if mayBeSecret(path) {
+		return "the value"
+	}
+	return fmt.Sprintf("%q", value)
 }
 
 func join(path, key string) string {
