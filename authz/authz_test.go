@@ -94,6 +94,18 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestMatrixDangerous(t *testing.T) {
+	m := mustCompile(t, Spec{})
+	for cmd, want := range map[string]bool{"force": true, "stop": true, "status": false, "notify": false, "shutdown": true, "rebuild": false} {
+		if got := m.Dangerous(cmd); got != want {
+			t.Errorf("Dangerous(%q) = %v, want %v", cmd, got, want)
+		}
+	}
+	if !Default(map[string]bool{"rebuild": true}).Dangerous("rebuild") {
+		t.Error("the known map decides")
+	}
+}
+
 func TestIsDangerous(t *testing.T) {
 	for cmd, want := range map[string]bool{"force": true, "stop": true, "shutdown": true, "status": false, "getid": false, "": false} {
 		if got := IsDangerous(cmd); got != want {

@@ -24,7 +24,11 @@ type Decision struct {
 // name (such as "*") match it. Deciding for it tells what holds outside every scoped rule.
 const noBuilder = "\x00"
 
-// dangerous says whether command is dangerous: the known map first, Buildbot's list for
+// Dangerous reports whether command is dangerous in this matrix: what needs a person who
+// can be named in a rule (callers refuse it from senders Telegram does not name).
+func (m *Matrix) Dangerous(command string) bool { return m.dangerousCmd(command) }
+
+// dangerousCmd says whether command is dangerous: the known map first, Buildbot's list for
 // commands the caller did not mention.
 func (m *Matrix) dangerousCmd(command string) bool {
 	if d, ok := m.known[command]; ok {

@@ -75,6 +75,10 @@ type Deps struct {
 	// transport gives a handler a budget longer than this (see HandlerBudget), so a slow CI
 	// ends in a reply that says so, never in silence.
 	CITimeout time.Duration
+
+	// admins remembers ChatAdmin's answers for a few minutes; Register sets it up, so every
+	// command it registers shares one.
+	admins *adminCache
 }
 
 // DefaultCITimeout is how long one CI call may take before the user is told the CI did not
@@ -154,6 +158,9 @@ func (d Deps) matrix() *authz.Matrix {
 // Register adds the build server commands to reg and makes reg answer plain text (answers to
 // a pending question). /start, /help, /commands and /getid are added by the caller.
 func Register(reg *Registry, d Deps) {
+	if d.ChatAdmin != nil && d.admins == nil {
+		d.admins = newAdminCache(d.ChatAdmin, d.now)
+	}
 	reg.Add(
 		Status(d), List(d), Last(d), Watch(d), Force(d), Stop(d), Notify(d), Nay(d),
 		Version(d), Source(d),

@@ -14,11 +14,17 @@ type authzGate struct{ d Deps }
 
 // NewGate returns the Gate for NewRegistry. For a dangerous command it only asks whether the
 // user may run it on some builder; the handlers decide again with the builder right before
-// calling the CI. Every dangerous attempt the gate turns away is audited.
+// calling the CI. A dangerous command from a sender Telegram does not name (Request.Person
+// false) is refused with an explanation. Every dangerous attempt the gate turns away is
+// audited.
 func NewGate(d Deps) Gate { return authzGate{d: d} }
 
 func (g authzGate) Allow(ctx context.Context, req Request, command string) string {
 	m := g.d.matrix()
+	if !req.Person() && m.Dangerous(command) {
+		g.d.audit(ctx, req, command, requestArgs(req), "", "", auditDenied, notPersonDetail(req))
+		return notPerson(req, "who may /"+command)
+	}
 	dec := m.Decide(req.UserID, command, "")
 	if dec.Allowed {
 		return ""
@@ -59,8 +65,13 @@ func (d Deps) audit(ctx context.Context, req Request, command, args, conn, build
 }
 
 // decide asks the matrix about a dangerous command on a known builder, right before acting,
-// and audits a refusal. It returns "" when allowed, or the chat-safe reason.
+// and audits a refusal. It returns "" when allowed, or the reason (plain text). A request
+// that names nobody (an anonymous admin, a channel) is refused whatever the matrix says.
 func (d Deps) decide(ctx context.Context, req Request, command, args, conn, builder string) string {
+	if !req.Person() {
+		d.audit(ctx, req, command, args, conn, builder, auditDenied, notPersonDetail(req))
+		return notPerson(req, "who may /"+command)
+	}
 	dec := d.matrix().Decide(req.UserID, command, builder)
 	if dec.Allowed {
 		return ""

@@ -159,10 +159,8 @@ func Notify(d Deps) Command {
 				}
 				return Say(notifyText(cur, req) + "\n" + styleText(cards, loud)), nil
 			}
-			if why, err := d.mayNotify(ctx, req); err != nil {
-				return Response{}, err
-			} else if why != "" {
-				return Say(why), nil
+			if why := d.mayNotify(ctx, req); why != "" {
+				return Say(Escape(why)), nil
 			}
 			if nc.Action == "cards" || nc.Action == "sound" {
 				return d.setStyle(ctx, req, nc)
@@ -221,21 +219,27 @@ func (d Deps) saveNotify(ctx context.Context, req Request, s notifySettings) err
 	return d.Store.SetNotifySettings(ctx, req.ChatID, req.ThreadID, ev, s.builders, s.branches)
 }
 
-// mayNotify applies the admin-only rule for groups; "" means the user may change settings.
-func (d Deps) mayNotify(ctx context.Context, req Request) (string, error) {
-	group := !req.Private()
-	admin := false
-	if group && d.ChatAdmin != nil {
-		var err error
-		admin, err = d.ChatAdmin(ctx, req.ChatID, req.UserID)
-		if err != nil {
-			return "", fmt.Errorf("commands: notify: is %d an admin of %d: %w", req.UserID, req.ChatID, err)
-		}
+// mayNotify says whether the request may change this chat's settings: "" when it may,
+// otherwise why not (plain text). Telegram is asked who administers a group only when the
+// admin-only rule is on, and its answer is remembered for a few minutes (see adminCache);
+// when it cannot be asked, the user is told so rather than "internal error".
+func (d Deps) mayNotify(ctx context.Context, req Request) string {
+	if !req.Person() {
+		return notPerson(req, "whether you may change this chat's notifications")
 	}
-	if d.matrix().MayNotify(group, admin) {
-		return "", nil
+	m := d.matrix()
+	if req.Private() || !m.NotifyAdminsOnly() {
+		return ""
 	}
-	return "Only this group's admins may change its notifications.", nil
+	admin, err := d.chatAdmin(ctx, req.ChatID, req.UserID)
+	if err != nil {
+		d.Log.Warn().Err(err).Int64("chat_id", req.ChatID).Int64("user_id", req.UserID).Msg("commands: notify: cannot ask Telegram who administers the chat")
+		return "I could not ask Telegram whether you administer this chat; try again in a minute."
+	}
+	if m.MayNotify(true, admin) {
+		return ""
+	}
+	return "Only this group's admins may change its notifications."
 }
 
 func union(a, b []ci.Kind) []ci.Kind {
@@ -319,9 +323,7 @@ func (d Deps) notifyPress(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return badButton(), nil
 	}
-	if why, err := d.mayNotify(ctx, req); err != nil {
-		return Response{}, err
-	} else if why != "" {
+	if why := d.mayNotify(ctx, req); why != "" {
 		return Response{Notice: why}, nil
 	}
 	notice := string(k) + " on"
