@@ -28,6 +28,8 @@ type SenderOptions struct {
 	MaxBackoff        time.Duration // cap on the backoff; default 10s
 	SendTimeout       time.Duration // one HTTP request to Telegram; default 30s
 	Metrics           *Metrics      // nil keeps a private set
+	// APIURL is the Bot API server; empty means the one api was made for.
+	APIURL string
 }
 
 func (o *SenderOptions) defaults() {
@@ -75,6 +77,7 @@ type Sender struct {
 	opts SenderOptions
 	log  zerolog.Logger
 
+	tg   *sendAPI
 	held atomic.Int64 // rows claimed and not yet done, shared with the loader
 	wake chan struct{}
 }
@@ -91,14 +94,14 @@ func (s *Sender) Wake() {
 // NewSender makes a sender; Run starts it.
 func NewSender(st *store.Store, api *tgbot.Bot, opts SenderOptions, log zerolog.Logger) *Sender {
 	opts.defaults()
-	return &Sender{st: st, api: api, opts: opts, log: log, wake: make(chan struct{}, 1)}
+	return &Sender{st: st, api: api, tg: newSendAPI(api, opts.APIURL, opts.Workers), opts: opts, log: log, wake: make(chan struct{}, 1)}
 }
 
 // Metrics gives the sender's metrics, to register with Prometheus.
 func (s *Sender) Metrics() *Metrics { return s.opts.Metrics }
 
-// chatQueue is one chat's messages in id order; the head goes next.
-type chatQueue struct {
+// sendQueue is one chat's messages in id order; the head goes next.
+type sendQueue struct {
 	id        int64
 	msgs      []store.Queued
 	inflight  bool
@@ -109,7 +112,7 @@ type chatQueue struct {
 	index     int    // in the ready heap, -1 when not in it
 }
 
-type readyHeap []*chatQueue
+type readyHeap []*sendQueue
 
 func (h readyHeap) Len() int { return len(h) }
 func (h readyHeap) Less(i, j int) bool {
@@ -119,7 +122,7 @@ func (h readyHeap) Less(i, j int) bool {
 	return h[i].seq < h[j].seq
 }
 func (h readyHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
-func (h *readyHeap) Push(x any)   { c := x.(*chatQueue); c.index = len(*h); *h = append(*h, c) }
+func (h *readyHeap) Push(x any)   { c := x.(*sendQueue); c.index = len(*h); *h = append(*h, c) }
 func (h *readyHeap) Pop() any {
 	old := *h
 	c := old[len(old)-1]
@@ -133,7 +136,7 @@ func (h *readyHeap) Pop() any {
 type dispatcher struct {
 	s      *Sender
 	lim    *limiter
-	chats  map[int64]*chatQueue
+	chats  map[int64]*sendQueue
 	ready  readyHeap
 	seq    uint64
 	free   int
@@ -161,7 +164,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	d := &dispatcher{
 		s:      s,
 		lim:    lim,
-		chats:  map[int64]*chatQueue{},
+		chats:  map[int64]*sendQueue{},
 		free:   s.opts.Workers,
 		jobs:   make(chan store.Queued, s.opts.Workers),
 		result: make(chan outcome, s.opts.Workers),
@@ -262,7 +265,7 @@ func (d *dispatcher) dispatch() time.Duration {
 	return idle
 }
 
-func (d *dispatcher) readyTime(c *chatQueue, now time.Time) time.Time {
+func (d *dispatcher) readyTime(c *sendQueue, now time.Time) time.Time {
 	t := d.lim.chatNext(c.id, now)
 	if c.notBefore.After(t) {
 		t = c.notBefore
@@ -271,7 +274,7 @@ func (d *dispatcher) readyTime(c *chatQueue, now time.Time) time.Time {
 }
 
 // schedule puts a chat with messages and nothing in flight into the ready heap.
-func (d *dispatcher) schedule(c *chatQueue) {
+func (d *dispatcher) schedule(c *sendQueue) {
 	if c.inflight || len(c.msgs) == 0 {
 		return
 	}
@@ -285,10 +288,10 @@ func (d *dispatcher) schedule(c *chatQueue) {
 	heap.Push(&d.ready, c)
 }
 
-func (d *dispatcher) queue(chatID int64) *chatQueue {
+func (d *dispatcher) queue(chatID int64) *sendQueue {
 	c, ok := d.chats[chatID]
 	if !ok {
-		c = &chatQueue{id: chatID, index: -1}
+		c = &sendQueue{id: chatID, index: -1}
 		d.chats[chatID] = c
 	}
 	return c
@@ -298,7 +301,7 @@ func (d *dispatcher) add(batch []store.Queued) {
 	m := d.s.opts.Metrics
 	m.queued.Add(float64(len(batch)))
 	m.depth.Add(float64(len(batch)))
-	touched := map[*chatQueue]bool{}
+	touched := map[*sendQueue]bool{}
 	for _, q := range batch {
 		c := d.queue(q.ChatID)
 		c.msgs = append(c.msgs, q)
@@ -312,7 +315,7 @@ func (d *dispatcher) add(batch []store.Queued) {
 
 // sortPending keeps a chat's waiting messages in id order. A transaction that took its id
 // early and committed late can arrive after a later one; the head in flight stays put.
-func (d *dispatcher) sortPending(c *chatQueue) {
+func (d *dispatcher) sortPending(c *sendQueue) {
 	from := 0
 	if c.inflight {
 		from = 1
@@ -342,6 +345,9 @@ func (d *dispatcher) handle(o outcome) {
 	case outRateLimited:
 		c.notBefore = now.Add(o.retryAfter)
 	case outRetry:
+		if o.attempted {
+			c.msgs[0].Attempts++ // so the next failure logs the true count
+		}
 		c.failures++
 		c.notBefore = now.Add(backoff(d.s.opts.MinBackoff, d.s.opts.MaxBackoff, c.failures))
 	case outPaused:

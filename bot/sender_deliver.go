@@ -34,6 +34,7 @@ type outcome struct {
 	retryAfter time.Duration
 	newChatID  int64
 	at         time.Time // when the request completed, for the limiter
+	attempted  bool      // a failed attempt that counts, as RecordAttempt counts it in the row
 }
 
 // deliver makes one attempt at one message and records its effect in the store. It runs on
@@ -142,6 +143,7 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 		if rerr := s.st.RecordAttempt(ctx, q.ID, reason); rerr != nil {
 			log.Error().Err(rerr).Msg("sender: record send attempt")
 		}
+		res.attempted = true // q is a copy: the loop counts it on the queued message (handle)
 		log.Warn().Str("reason", reason).Int("attempts", q.Attempts+1).Msg("sender: send failed, will retry")
 		return finish(outRetry)
 	}
@@ -162,32 +164,37 @@ func (s *Sender) ack(ctx context.Context, q store.Queued, cardID int, sentAt tim
 	return outLost
 }
 
-// call sends q, or edits message editID with it, and returns the message id.
+// call sends q, or edits message editID with it, and returns the message id. Any ok:true
+// answer is a success, even one whose message cannot be read (sendAPI).
 func (s *Sender) call(ctx context.Context, q store.Queued, editID int) (int, error) {
-	var markup models.ReplyMarkup
-	if len(q.ReplyMarkup) > 0 {
-		markup = json.RawMessage(q.ReplyMarkup)
+	p := map[string]any{
+		"chat_id":              q.ChatID,
+		"text":                 q.Text,
+		"parse_mode":           models.ParseModeHTML,
+		"link_preview_options": map[string]bool{"is_disabled": true},
 	}
-	noPreview := true
-	preview := &models.LinkPreviewOptions{IsDisabled: &noPreview}
+	if len(q.ReplyMarkup) > 0 {
+		p["reply_markup"] = json.RawMessage(q.ReplyMarkup)
+	}
 	if editID > 0 {
-		m, err := s.api.EditMessageText(ctx, &tgbot.EditMessageTextParams{
-			ChatID: q.ChatID, MessageID: editID, Text: q.Text, ParseMode: models.ParseModeHTML,
-			LinkPreviewOptions: preview, ReplyMarkup: markup,
-		})
+		p["message_id"] = editID
+		res, err := s.tg.call(ctx, "editMessageText", p)
 		if err != nil {
 			return 0, fmt.Errorf("bot: edit message: %w", err)
 		}
-		return m.ID, nil
+		return max(messageID(res), editID), nil
 	}
-	m, err := s.api.SendMessage(ctx, &tgbot.SendMessageParams{
-		ChatID: q.ChatID, MessageThreadID: int(q.ThreadID), Text: q.Text, ParseMode: models.ParseModeHTML,
-		LinkPreviewOptions: preview, DisableNotification: q.Silent, ReplyMarkup: markup,
-	})
+	if q.ThreadID != 0 {
+		p["message_thread_id"] = q.ThreadID
+	}
+	if q.Silent {
+		p["disable_notification"] = true
+	}
+	res, err := s.tg.call(ctx, "sendMessage", p)
 	if err != nil {
 		return 0, fmt.Errorf("bot: send message: %w", err)
 	}
-	return m.ID, nil
+	return messageID(res), nil
 }
 
 // redact removes the bot token from error text before it is logged or stored: the client

@@ -11,11 +11,13 @@
 //   - getUpdates long-polls; an offset forgets every update below it for good; a second
 //     poller or an active webhook gets 409 Conflict.
 //   - sendMessage validates like Telegram: HTML parse mode (allowed tags, balanced),
-//     4096 characters after parsing, non-empty text, callback_data of 1-64 bytes.
+//     4096 UTF-16 code units after parsing, non-empty text, callback_data of 1-64 bytes.
 //   - setWebhook makes the server POST each update, in order, to the URL with the
 //     X-Telegram-Bot-Api-Secret-Token header, retrying refused deliveries.
 //   - Limits (optional) answer 429 with retry_after; FailNext, SetOutage, BlockChat,
-//     MigrateChat and HoldSends inject the failures herald must survive.
+//     MigrateChat and HoldSends inject the failures herald must survive;
+//     SetUndecodableResults answers ok:true with a message whose date and chat id are
+//     strings, as after a change of type or a rewriting proxy (strict clients fail on it).
 //
 // In a Go test:
 //
@@ -31,7 +33,7 @@
 // cmd/fake-telegram serves the same API on a fixed address, plus a control API to
 // play the users' side, and prints every message the bot sends:
 //
-//	go run ./cmd/fake-telegram -listen 127.0.0.1:8081 -token 123:abc [-limits] [-strict-chats]
+//	go run ./cmd/fake-telegram -listen 127.0.0.1:8081 -token 123:abc [-limits] [-strict-chats] [-undecodable]
 //
 // Point herald's Telegram API URL at http://127.0.0.1:8081 with token 123:abc, then:
 //

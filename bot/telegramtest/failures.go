@@ -2,6 +2,7 @@ package telegramtest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -175,4 +176,42 @@ func (s *Server) MigrateChat(oldID, newID int64) {
 	old := s.chatLocked(Chat{ID: oldID})
 	old.migratedTo = newID
 	s.chatLocked(Chat{ID: newID, Type: "supergroup", Title: old.chat.Title})
+}
+
+// SetUndecodableResults makes sendMessage and editMessageText, while on, do their work and
+// answer 200 ok:true as usual, but with the message's date and chat id as strings: what a
+// client sees when Telegram changes a field's type or a proxy rewrites numbers. A client
+// that decodes strictly gets an error for a message the chat already has.
+func (s *Server) SetUndecodableResults(on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.odd = on
+}
+
+func (s *Server) undecodable(method string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.odd && (method == "sendMessage" || method == "editMessageText")
+}
+
+// oddResult is result with date and chat.id turned into strings; message_id stays a number.
+// A result that is not a message (true, for an inline message's edit) is kept.
+func oddResult(result any) any {
+	raw, err := json.Marshal(result)
+	if err != nil {
+		return result
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil {
+		return result
+	}
+	if d, ok := m["date"]; ok {
+		m["date"] = fmt.Sprint(d)
+	}
+	if chat, ok := m["chat"].(map[string]any); ok {
+		if id, ok := chat["id"].(float64); ok {
+			chat["id"] = fmt.Sprintf("%d", int64(id))
+		}
+	}
+	return m
 }

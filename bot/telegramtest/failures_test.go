@@ -2,9 +2,12 @@ package telegramtest
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/go-telegram/bot"
 )
 
 func TestLimits(t *testing.T) {
@@ -188,5 +191,41 @@ func TestHoldSends(t *testing.T) {
 	}
 	if all := s.AllSent(); len(all) != 1 || all[0].Text != "kept" {
 		t.Fatalf("sent = %+v", all)
+	}
+}
+
+// With undecodable results the work is done and the answer is ok:true, but a strict client
+// (go-telegram/bot) cannot decode the message.
+func TestUndecodableResults(t *testing.T) {
+	s := newTestServer(t, Options{})
+	s.SetUndecodableResults(true)
+	r := callJSON(t, s, "sendMessage", map[string]any{"chat_id": -100, "text": "hi"})
+	var m map[string]any
+	if err := json.Unmarshal(r.Result, &m); err != nil || !r.OK || r.Status != http.StatusOK {
+		t.Fatalf("sendMessage: %d ok=%v %s", r.Status, r.OK, r.Result)
+	}
+	if _, ok := m["date"].(string); !ok {
+		t.Errorf("date = %#v; want a string", m["date"])
+	}
+	if id, ok := m["chat"].(map[string]any)["id"].(string); !ok || id != "-100" {
+		t.Errorf("chat.id = %#v; want \"-100\"", m["chat"])
+	}
+	if id, ok := m["message_id"].(float64); !ok || int(id) != s.Messages(-100)[0].MessageID {
+		t.Errorf("message_id = %#v; want the recorded message's id as a number", m["message_id"])
+	}
+	b, err := bot.New(testToken, bot.WithServerURL(s.URL()), bot.WithSkipGetMe())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.EditMessageText(testCtx(t), &bot.EditMessageTextParams{ChatID: -100, MessageID: int(m["message_id"].(float64)), Text: "edited"})
+	if err == nil {
+		t.Errorf("go-telegram/bot decoded an undecodable result")
+	}
+	if got := s.Messages(-100); len(got) != 1 || got[0].Text != "edited" {
+		t.Errorf("messages = %+v; want the one message, edited", got)
+	}
+	s.SetUndecodableResults(false)
+	if _, err := b.SendMessage(testCtx(t), &bot.SendMessageParams{ChatID: -100, Text: "plain"}); err != nil {
+		t.Errorf("after the mode ends: %v", err)
 	}
 }

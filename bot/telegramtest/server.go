@@ -82,6 +82,7 @@ type Server struct {
 	hold        chan struct{}
 	held        int
 	limiter     *limiter
+	odd         bool // SetUndecodableResults
 
 	stats Stats
 }
@@ -281,6 +282,9 @@ func (s *Server) serveBotAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	result, apiErr := m.fn(s, r, p)
+	if apiErr == nil && s.undecodable(m.name) {
+		result = oddResult(result)
+	}
 	s.reply(w, r, m.name, p, apiErr, result)
 }
 

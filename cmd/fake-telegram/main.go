@@ -31,6 +31,7 @@ func run(args []string) error {
 	username := fs.String("username", "herald_test_bot", "the bot's username")
 	limits := fs.Bool("limits", false, "enforce Telegram's flood limits (30/s, 1/s per chat, 20/min per group)")
 	strict := fs.Bool("strict-chats", false, "answer 'chat not found' for chats no user has written in")
+	undecodable := fs.Bool("undecodable", false, "answer sendMessage and editMessageText ok:true with the date and chat id as strings, which strict clients cannot decode")
 	verbose := fs.Bool("v", false, "log every Bot API request to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,6 +74,7 @@ func run(args []string) error {
 
 	srv := telegramtest.NewWithListener(opts, ln)
 	defer srv.Close()
+	srv.SetUndecodableResults(*undecodable)
 	fmt.Fprintf(os.Stderr, "fake-telegram: Bot API at %s/bot<token>/<method>, control API at %s/fake/\n", srv.URL(), srv.URL())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -96,6 +96,7 @@ func (a *App) Run(ctx context.Context) error {
 		Global:            cfg.Telegram.Limits.Global,
 		PerChatPerSecond:  cfg.Telegram.Limits.PerChatPerSecond,
 		PerGroupPerMinute: cfg.Telegram.Limits.PerGroupPerMinute,
+		APIURL:            cfg.Telegram.APIURL,
 	}, log.With().Str("part", "sender").Logger())
 	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1}, log.With().Str("part", "notifier").Logger())
 	intake := bot.NewIntake(st, api, reg, func() string { return username }, bot.IntakeOptions{}, log.With().Str("part", "intake").Logger())

@@ -1,0 +1,143 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
+)
+
+// sendAPI makes the sender's own Bot API calls. go-telegram/bot decodes every answer into
+// its models and returns an error when a field does not fit (Telegram changed a type, a
+// proxy rewrote a number), even when Telegram answered ok:true and the chat already has the
+// message; the sender would then send it again and again. Here the envelope is read
+// leniently: ok:true is a delivery whatever else the body holds, and the sender reads only
+// the message id out of it. Failures come back as go-telegram/bot's error values, so one
+// classification serves both (deliver).
+type sendAPI struct {
+	base   string // Bot API URL with /bot<token>/, methods are appended
+	token  string // to mask it in errors
+	client *http.Client
+}
+
+// newSendAPI calls the Bot API at apiURL, or, when that is empty, where api does.
+func newSendAPI(api *tgbot.Bot, apiURL string, conns int) *sendAPI {
+	token := api.Token()
+	if apiURL == "" {
+		// FileDownloadLink is the documented <server>/file/bot<token>/<path>: the one place
+		// go-telegram/bot tells its server URL.
+		apiURL = strings.TrimSuffix(api.FileDownloadLink(&models.File{}), "/file/bot"+token+"/")
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = max(conns, 2) // one kept-alive connection per worker
+	return &sendAPI{
+		base:   strings.TrimRight(apiURL, "/") + "/bot" + token + "/",
+		token:  token,
+		client: &http.Client{Transport: tr}, // each call's ctx bounds it (SendTimeout)
+	}
+}
+
+// maxAnswer bounds what is read of an answer: a sent message is a few kilobytes.
+const maxAnswer = 4 << 20
+
+// call posts params as JSON to method and returns the result of an ok:true answer.
+func (a *sendAPI) call(ctx context.Context, method string, params map[string]any) (json.RawMessage, error) {
+	body, err := json.Marshal(params)
+	if err != nil {
+		return nil, fmt.Errorf("bot: %s: encode: %w", method, err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+method, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("bot: %s: bad Bot API URL", method)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		// The URL holds the token and network errors quote it.
+		return nil, errors.New("bot: " + method + ": " + Redact(err.Error(), a.token))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil {
+		return nil, errors.New("bot: " + method + ": read the answer: " + Redact(err.Error(), a.token))
+	}
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &env); err != nil {
+		// No envelope at all (a proxy's error page): nothing says Telegram took it.
+		return nil, fmt.Errorf("bot: %s: HTTP %d with an answer that is not a Bot API object", method, resp.StatusCode)
+	}
+	if string(bytes.TrimSpace(env["ok"])) == "true" {
+		return env["result"], nil
+	}
+	return nil, apiError(method, resp.StatusCode, env)
+}
+
+// apiError turns a refusal into the error go-telegram/bot would return for it, each field
+// read on its own so one odd field does not hide the others.
+func apiError(method string, status int, env map[string]json.RawMessage) error {
+	code := int(lenientInt(env["error_code"]))
+	if code == 0 {
+		code = status
+	}
+	var desc string
+	_ = json.Unmarshal(env["description"], &desc)
+	var params map[string]json.RawMessage
+	_ = json.Unmarshal(env["parameters"], &params)
+	switch code {
+	case http.StatusTooManyRequests:
+		return &tgbot.TooManyRequestsError{Message: "too many requests, " + desc, RetryAfter: int(lenientInt(params["retry_after"]))}
+	case http.StatusBadRequest:
+		if to := lenientInt(params["migrate_to_chat_id"]); to != 0 {
+			return &tgbot.MigrateError{Message: "bad request: " + desc, MigrateToChatID: int(to)}
+		}
+		return fmt.Errorf("%w, %s", tgbot.ErrorBadRequest, desc)
+	case http.StatusForbidden:
+		return fmt.Errorf("%w, %s", tgbot.ErrorForbidden, desc)
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w, %s", tgbot.ErrorUnauthorized, desc)
+	case http.StatusNotFound:
+		return fmt.Errorf("%w, %s", tgbot.ErrorNotFound, desc)
+	case http.StatusConflict:
+		return fmt.Errorf("%w, %s", tgbot.ErrorConflict, desc)
+	default:
+		return fmt.Errorf("bot: %s: error response from telegram, %d %s", method, code, desc)
+	}
+}
+
+// messageID reads result.message_id as a number or a numeric string; 0 when the result has
+// none (an edit of an inline message answers true).
+func messageID(result json.RawMessage) int {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(result, &m) != nil {
+		return 0
+	}
+	return int(lenientInt(m["message_id"]))
+}
+
+// lenientInt reads a JSON number or a string holding one; anything else is 0.
+func lenientInt(raw json.RawMessage) int64 {
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		if i, err := n.Int64(); err == nil {
+			return i
+		}
+		if f, err := n.Float64(); err == nil {
+			return int64(f)
+		}
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if i, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+			return i
+		}
+	}
+	return 0
+}
