@@ -43,6 +43,24 @@ type Forcer interface {
 	Stop(ctx context.Context, buildID, reason string) error
 }
 
+// Overviewer is the optional capability to answer /status and /last at a cost that does not
+// grow with the number of builders: asking each builder for its last build, as the core
+// contract alone allows, costs a request or more per builder and command, and many chats
+// asking at once multiply that. A provider may answer from a short cache shared by every
+// caller; the answer says how old it is.
+type Overviewer interface {
+	Overview(ctx context.Context) (Overview, error)
+}
+
+// Overview is what a CI connection looked like at one moment. Callers share it: they must not
+// change it.
+type Overview struct {
+	Builders []Builder        // as Provider.Builders returns them
+	Running  []Build          // as Provider.RunningBuilds returns them
+	Last     map[string]Build // builder name → its newest completed build; absent when none
+	At       time.Time        // when the CI was asked: earlier than now when from a cache
+}
+
 // EventSink takes the events a provider streams. Deliver must be idempotent by Event.Key
 // and must return only once the event is stored: a provider moves on after it returns.
 type EventSink interface {

@@ -23,31 +23,34 @@ func Last(d Deps) Command {
 			var lines []string
 			shown := 0
 			for _, p := range d.CI {
-				builders, err := p.Builders(ctx)
+				v, err := d.view(ctx, p)
 				if err != nil {
-					lines = append(lines, d.unreachable(p.Name(), err, "last: builders"))
+					lines = append(lines, d.unreachable(p.Name(), err, "last: "+v.doing))
 					continue
 				}
-				for _, b := range builders {
+				before := shown
+				for _, b := range v.builders {
 					if !d.selected(which, p.Name(), b) {
 						continue
 					}
 					shown++
 					name := "<b>" + Escape(d.label(p.Name(), b.Name)) + "</b>"
-					builds, err := p.LastBuilds(ctx, b.Name, 1)
+					lb, ok, err := d.lastOf(ctx, v, b.Name)
 					switch {
 					case err != nil:
 						lines = append(lines, d.unreachable(p.Name(), err, "last: last builds")+" ("+name+")")
-					case len(builds) == 0:
+					case !ok:
 						lines = append(lines, "▫️ "+name+": no builds yet")
 					default:
-						lb := builds[0]
 						line := fmt.Sprintf("%s %s: %s, %s", resultIcon(lb.Result), d.buildRef(lb), resultText(lb), ago(now, lb.FinishedAt))
 						if lb.StateText != "" {
 							line += " — " + Escape(lb.StateText)
 						}
 						lines = append(lines, line)
 					}
+				}
+				if shown > before {
+					lines = append(lines, d.asOf(v, now)...)
 				}
 			}
 			if shown == 0 {

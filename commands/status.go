@@ -40,22 +40,21 @@ func (d Deps) status(ctx context.Context, req Request) (Response, error) {
 	var lines []string
 	shown := 0
 	for _, p := range d.CI {
-		builders, err := p.Builders(ctx)
+		v, err := d.view(ctx, p)
 		if err != nil {
-			lines = append(lines, d.unreachable(p.Name(), err, "status: builders"))
+			lines = append(lines, d.unreachable(p.Name(), err, "status: "+v.doing))
 			continue
 		}
-		running, err := p.RunningBuilds(ctx)
-		if err != nil {
-			lines = append(lines, d.unreachable(p.Name(), err, "status: running builds"))
-			continue
-		}
-		for _, b := range builders {
+		before := shown
+		for _, b := range v.builders {
 			if !d.selected(which, p.Name(), b) {
 				continue
 			}
 			shown++
-			lines = append(lines, d.builderStatus(ctx, p, b, running, now)...)
+			lines = append(lines, d.builderStatus(ctx, v, b, now)...)
+		}
+		if shown > before {
+			lines = append(lines, d.asOf(v, now)...)
 		}
 	}
 	if shown == 0 {
@@ -65,22 +64,22 @@ func (d Deps) status(ctx context.Context, req Request) (Response, error) {
 }
 
 // builderStatus is one builder's lines: its state, each running build, and its last result.
-func (d Deps) builderStatus(ctx context.Context, p ci.Provider, b ci.Builder, running []ci.Build, now time.Time) []string {
-	name := "<b>" + Escape(d.label(p.Name(), b.Name)) + "</b>"
+func (d Deps) builderStatus(ctx context.Context, v ciView, b ci.Builder, now time.Time) []string {
+	name := "<b>" + Escape(d.label(v.p.Name(), b.Name)) + "</b>"
 	var mine []ci.Build
-	for _, r := range running {
+	for _, r := range v.running {
 		if r.Builder == b.Name {
 			mine = append(mine, r)
 		}
 	}
 	last := "no builds yet"
-	if lb, err := p.LastBuilds(ctx, b.Name, 1); err != nil {
-		d.Log.Warn().Err(err).Str("conn", p.Name()).Str("builder", b.Name).Msg("commands: status: last build")
+	if lb, ok, err := d.lastOf(ctx, v, b.Name); err != nil {
+		d.Log.Warn().Err(err).Str("conn", v.p.Name()).Str("builder", b.Name).Msg("commands: status: last build")
 		last = "last build unknown"
-	} else if len(lb) > 0 {
-		last = fmt.Sprintf("last %s %s %s", d.buildRef(lb[0]), resultIcon(lb[0].Result), resultText(lb[0]))
-		if !lb[0].FinishedAt.IsZero() {
-			last += ", " + ago(now, lb[0].FinishedAt)
+	} else if ok {
+		last = fmt.Sprintf("last %s %s %s", d.buildRef(lb), resultIcon(lb.Result), resultText(lb))
+		if !lb.FinishedAt.IsZero() {
+			last += ", " + ago(now, lb.FinishedAt)
 		}
 	}
 	var out []string
@@ -103,4 +102,83 @@ func (d Deps) builderStatus(ctx context.Context, p ci.Provider, b ci.Builder, ru
 		out = append(out, fmt.Sprintf("💤 %s: idle — %s", name, last))
 	}
 	return out
+}
+
+// ciView is what /status and /last show of one CI connection. From a ci.Overviewer it is one
+// overview, last builds included, and may come from the provider's short cache (at says
+// when the CI was asked); from any other provider it is asked for piece by piece, and the
+// last builds one builder at a time (last is nil).
+type ciView struct {
+	p        ci.Provider
+	builders []ci.Builder
+	running  []ci.Build
+	last     map[string]ci.Build
+	at       time.Time // zero: asked just now
+	doing    string    // what failed, for the log, when view returns an error
+}
+
+// view asks p for what /status and /last show, each CI call bounded by CITimeout.
+func (d Deps) view(ctx context.Context, p ci.Provider) (ciView, error) {
+	v := ciView{p: p}
+	if o, ok := p.(ci.Overviewer); ok {
+		cctx, cancel := d.ciContext(ctx)
+		ov, err := o.Overview(cctx)
+		cancel()
+		if err != nil {
+			v.doing = "overview"
+			return v, err
+		}
+		v.builders, v.running, v.last, v.at = ov.Builders, ov.Running, ov.Last, ov.At
+		if v.last == nil {
+			v.last = map[string]ci.Build{}
+		}
+		return v, nil
+	}
+	cctx, cancel := d.ciContext(ctx)
+	builders, err := p.Builders(cctx)
+	cancel()
+	if err != nil {
+		v.doing = "builders"
+		return v, err
+	}
+	cctx, cancel = d.ciContext(ctx)
+	running, err := p.RunningBuilds(cctx)
+	cancel()
+	if err != nil {
+		v.doing = "running builds"
+		return v, err
+	}
+	v.builders, v.running = builders, running
+	return v, nil
+}
+
+// lastOf is the last completed build of builder in v: from the overview, or asked for.
+func (d Deps) lastOf(ctx context.Context, v ciView, builder string) (ci.Build, bool, error) {
+	if v.last != nil {
+		b, ok := v.last[builder]
+		return b, ok, nil
+	}
+	cctx, cancel := d.ciContext(ctx)
+	defer cancel()
+	lb, err := v.p.LastBuilds(cctx, builder, 1)
+	if err != nil || len(lb) == 0 {
+		return ci.Build{}, false, err
+	}
+	return lb[0], true, nil
+}
+
+// asOf is the line that says how old an answer from a cache is; none when it is fresh.
+func (d Deps) asOf(v ciView, now time.Time) []string {
+	if v.at.IsZero() {
+		return nil
+	}
+	age := now.Sub(v.at)
+	if age < time.Second {
+		return nil
+	}
+	who := ""
+	if len(d.CI) > 1 {
+		who = Escape(v.p.Name()) + " "
+	}
+	return []string{fmt.Sprintf("<i>%sas of %d s ago</i>", who, int(age/time.Second))}
 }

@@ -119,3 +119,116 @@ func TestButtonData(t *testing.T) {
 		}
 	}
 }
+
+// overviewCI is a provider with the ci.Overviewer capability: /status and /last must take
+// everything from one overview and never ask builder by builder.
+type overviewCI struct {
+	*fakeCI
+	calls    int
+	overview func(ctx context.Context) (ci.Overview, error)
+}
+
+func (o *overviewCI) Overview(ctx context.Context) (ci.Overview, error) {
+	o.calls++
+	return o.overview(ctx)
+}
+
+func withOverview(t *testing.T, e *env, at time.Time) *overviewCI {
+	t.Helper()
+	o := &overviewCI{fakeCI: &fakeCI{name: "bb",
+		last: func(ctx context.Context, builder string, n int) ([]ci.Build, error) {
+			t.Errorf("LastBuilds(%s) called although the provider has an overview", builder)
+			return nil, nil
+		},
+		builders: func(ctx context.Context) ([]ci.Builder, error) {
+			t.Error("Builders called although the provider has an overview")
+			return nil, nil
+		},
+	}}
+	o.overview = func(ctx context.Context) (ci.Overview, error) {
+		return ci.Overview{
+			Builders: []ci.Builder{{Conn: "bb", Name: "pass", Online: true}, {Conn: "bb", Name: "slow", Online: true}, {Conn: "bb", Name: "old"}},
+			Running:  []ci.Build{{Conn: "bb", ID: "901", Number: 7, Builder: "slow", CurrentStep: "sleep", URL: "http://bb/builders/2/builds/7"}},
+			Last: map[string]ci.Build{"pass": {Conn: "bb", ID: "5", Number: 5, Builder: "pass", Complete: true, Result: ci.ResultFailure,
+				FinishedAt: e.now.Add(-3 * time.Hour), StateText: "failed compile"}},
+			At: at,
+		}, nil
+	}
+	e.rewire(func(d *commands.Deps) { d.CI = []ci.Provider{o} })
+	return o
+}
+
+func TestStatusFromOverview(t *testing.T) {
+	e := newEnv(t)
+	o := withOverview(t, e, e.now)
+	mustContain(t, e.send(groupID, nobody, "/status"),
+		"💤 <b>pass</b>: idle — last pass #5 ❌ failure, 3h ago",
+		"🔄 <b>slow</b>: running — no builds yet",
+		`<a href="http://bb/builders/2/builds/7">slow #7</a>, step sleep`)
+	mustContain(t, e.send(groupID, nobody, "/last all"), "❌ pass #5: failure, 3h ago — failed compile", "▫️ <b>slow</b>: no builds yet", "▫️ <b>old</b>: no builds yet")
+	mustContain(t, e.send(groupID, nobody, "/status slow"), "<b>slow</b>")
+	if o.calls != 3 {
+		t.Errorf("%d overviews for 3 commands, want one each", o.calls)
+	}
+	for _, cmd := range []string{"/status", "/last"} {
+		if res := e.send(groupID, nobody, cmd); strings.Contains(text(res), "as of") {
+			t.Errorf("%s from a fresh overview says its age:\n%s", cmd, text(res))
+		}
+	}
+}
+
+// An answer from the provider's cache says how old it is.
+func TestStatusSaysTheAgeOfACachedAnswer(t *testing.T) {
+	e := newEnv(t)
+	withOverview(t, e, e.now.Add(-12*time.Second))
+	mustContain(t, e.send(groupID, nobody, "/status"), "<i>as of 12 s ago</i>")
+	mustContain(t, e.send(groupID, nobody, "/last"), "<i>as of 12 s ago</i>")
+}
+
+// /status and /last bound their CI calls like every command: a CI that does not answer is
+// named in the reply, with an overview or without.
+func TestSlowCIStatusAndLast(t *testing.T) {
+	e := newEnv(t)
+	e.rewire(func(d *commands.Deps) { d.CITimeout = slow })
+	e.bb.builders = func(ctx context.Context) ([]ci.Builder, error) { return nil, hang(ctx) }
+	for _, cmd := range []string{"/status", "/last"} {
+		res, err := bounded(t, e, req(groupID, admin, cmd))
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		mustContain(t, res, "bb: the CI did not answer in 50ms.")
+	}
+	// Builders answer, the last build of one does not.
+	e.bb.builders = func(ctx context.Context) ([]ci.Builder, error) {
+		return []ci.Builder{{Conn: "bb", Name: "pass", Online: true}}, nil
+	}
+	e.bb.last = func(ctx context.Context, builder string, n int) ([]ci.Build, error) { return nil, hang(ctx) }
+	res, err := bounded(t, e, req(groupID, admin, "/last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, res, "bb: the CI did not answer in 50ms.")
+
+	o := withOverview(t, e, e.now)
+	o.overview = func(ctx context.Context) (ci.Overview, error) { return ci.Overview{}, hang(ctx) }
+	e.rewire(func(d *commands.Deps) { d.CITimeout = slow })
+	for _, cmd := range []string{"/status", "/last"} {
+		res, err := bounded(t, e, req(groupID, admin, cmd))
+		if err != nil {
+			t.Fatalf("%s: %v", cmd, err)
+		}
+		mustContain(t, res, "bb: the CI did not answer in 50ms.")
+	}
+}
+
+// bounded handles r under outer's deadline and fails the test when that deadline, not the
+// command's own CITimeout, is what ended it.
+func bounded(t *testing.T, e *env, r commands.Request) (commands.Response, error) {
+	t.Helper()
+	ctx := outer(t)
+	res, err := e.handle(ctx, r)
+	if ctx.Err() != nil {
+		t.Fatalf("%s ran until the test's deadline: its CI calls are not bounded by CITimeout", r.Text)
+	}
+	return res, err
+}

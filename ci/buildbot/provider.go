@@ -30,6 +30,7 @@ type Config struct {
 	PollInterval time.Duration
 	// PollInterval is how long Watch waits before reconnecting at most (its backoff cap) and
 	// how often it pings the websocket; default 30 s.
+	OverviewTTL time.Duration // how long an Overview is reused; default DefaultOverviewTTL
 }
 
 // Provider talks to one Buildbot master. It is safe for concurrent use.
@@ -41,6 +42,9 @@ type Provider struct {
 
 	mu           sync.Mutex
 	builderNames map[int]string
+
+	ovLock chan struct{} // held while an Overview is fetched or read
+	ov     *ci.Overview  // the last one fetched, under ovLock
 }
 
 var (
@@ -78,6 +82,9 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = 30 * time.Second
 	}
+	if cfg.OverviewTTL <= 0 {
+		cfg.OverviewTTL = DefaultOverviewTTL
+	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
@@ -97,6 +104,7 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		log:          log.With().Str("ci", cfg.Name).Logger(),
 		now:          time.Now,
 		builderNames: map[int]string{},
+		ovLock:       make(chan struct{}, 1),
 	}, nil
 }
 
