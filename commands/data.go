@@ -19,6 +19,7 @@ type btn struct {
 	Value   string `json:"v,omitempty"`
 	Conv    int64  `json:"k,omitempty"` // the conversation the keyboard belongs to
 	User    int64  `json:"u,omitempty"` // who the conversation belongs to
+	Page    int    `json:"p,omitempty"` // the page of a long keyboard to show (see paginate)
 }
 
 func (b btn) data(command string) string {

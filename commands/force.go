@@ -33,7 +33,7 @@ func Force(d Deps) Command {
 			if len(req.Args) > 0 {
 				typed = req.Args[0]
 			}
-			return d.forceStart(ctx, req, typed)
+			return d.forceStart(ctx, req, typed, 0)
 		}),
 	}
 }
@@ -75,7 +75,8 @@ func (d Deps) forceSchedulers(ctx context.Context, req Request, typed string) ([
 	return out, problems
 }
 
-func (d Deps) forceStart(ctx context.Context, req Request, typed string) (Response, error) {
+// forceStart offers the force schedulers (page page of them), or goes on with the only one.
+func (d Deps) forceStart(ctx context.Context, req Request, typed string, page int) (Response, error) {
 	scheds, problems := d.forceSchedulers(ctx, req, typed)
 	switch {
 	case len(scheds) == 0 && typed != "":
@@ -87,30 +88,35 @@ func (d Deps) forceStart(ctx context.Context, req Request, typed string) (Respon
 	case len(scheds) == 0:
 		return Say(strings.Join(append(problems, "There is no builder you can force."), "\n")), nil
 	case len(scheds) == 1:
-		return d.forceBuilders(ctx, req, scheds[0])
+		return d.forceBuilders(ctx, req, scheds[0], 0)
 	}
-	var kb [][]Button
+	var rows [][]Button
 	for _, s := range scheds {
 		text := s.Label
 		if text == "" {
 			text = s.Name
 		}
-		kb = append(kb, []Button{{Text: d.label(s.Conn, text), Data: btn{Act: "sched", Conn: s.Conn, Sched: s.Name}.data("force")}})
+		rows = append(rows, []Button{{Text: d.label(s.Conn, text), Data: btn{Act: "sched", Conn: s.Conn, Sched: s.Name}.data("force")}})
 	}
-	text := strings.Join(append(problems, "Which force scheduler?"), "\n")
+	kb, shown, pages := paginate(rows, page, func(p int) string { return btn{Act: "scheds", Value: typed, Page: p}.data("force") })
+	text := strings.Join(append(problems, "Which force scheduler?"+pageNote(shown, pages)), "\n")
 	return Response{Replies: []Reply{edit(req, text, kb)}}, nil
 }
 
-// forceBuilders offers the scheduler's builders, or goes on with the only one.
-func (d Deps) forceBuilders(ctx context.Context, req Request, s ci.ForceScheduler) (Response, error) {
+// forceBuilders offers the scheduler's builders (page page of them), or goes on with the
+// only one.
+func (d Deps) forceBuilders(ctx context.Context, req Request, s ci.ForceScheduler, page int) (Response, error) {
 	if len(s.Builders) == 1 {
 		return d.forceBegin(ctx, req, s, s.Builders[0])
 	}
-	var kb [][]Button
+	var rows [][]Button
 	for _, b := range s.Builders {
-		kb = append(kb, []Button{{Text: d.label(s.Conn, b), Data: btn{Act: "builder", Conn: s.Conn, Sched: s.Name, Builder: b}.data("force")}})
+		rows = append(rows, []Button{{Text: d.label(s.Conn, b), Data: btn{Act: "builder", Conn: s.Conn, Sched: s.Name, Builder: b}.data("force")}})
 	}
-	return Response{Replies: []Reply{edit(req, "Which builder should I force?", kb)}}, nil
+	kb, shown, pages := paginate(rows, page, func(p int) string {
+		return btn{Act: "builders", Conn: s.Conn, Sched: s.Name, Page: p}.data("force")
+	})
+	return Response{Replies: []Reply{edit(req, "Which builder should I force?"+pageNote(shown, pages), kb)}}, nil
 }
 
 // scheduler finds one force scheduler again, with only the builders the user may force.
@@ -150,12 +156,14 @@ func (d Deps) forcePress(ctx context.Context, req Request) (Response, error) {
 		return badButton(), nil
 	}
 	switch b.Act {
-	case "sched":
+	case "scheds":
+		return d.forceStart(ctx, req, b.Value, b.Page)
+	case "sched", "builders":
 		s, ok := d.scheduler(ctx, req, b.Conn, b.Sched)
 		if !ok {
 			return staleButton(req, "force"), nil
 		}
-		return d.forceBuilders(ctx, req, s)
+		return d.forceBuilders(ctx, req, s, b.Page)
 	case "builder":
 		s, ok := d.scheduler(ctx, req, b.Conn, b.Sched)
 		if !ok || !slices.Contains(s.Builders, b.Builder) {
@@ -173,7 +181,7 @@ func (d Deps) forcePress(ctx context.Context, req Request) (Response, error) {
 	}
 	switch b.Act {
 	case "field":
-		return d.forceField(ctx, req, c, b.Field)
+		return d.forceField(ctx, req, c, b.Field, b.Page)
 	case "set":
 		f, ok := c.field(b.Field)
 		if !ok || (f.Type == ci.FieldChoice && !slices.Contains(f.Choices, b.Value)) {
@@ -213,9 +221,9 @@ func (c convo) field(name string) (ci.ForceField, bool) {
 	return ci.ForceField{}, false
 }
 
-// forceField reacts to a field's button: a bool flips, a choice offers its values, anything
-// else asks for the value as the user's next message.
-func (d Deps) forceField(ctx context.Context, req Request, c convo, name string) (Response, error) {
+// forceField reacts to a field's button: a bool flips, a choice offers its values (page page
+// of them), anything else asks for the value as the user's next message.
+func (d Deps) forceField(ctx context.Context, req Request, c convo, name string, page int) (Response, error) {
 	f, ok := c.field(name)
 	if !ok {
 		return badButton(), nil
@@ -234,16 +242,20 @@ func (d Deps) forceField(ctx context.Context, req Request, c convo, name string)
 		c.Asking = ""
 		return d.forceRedraw(ctx, req, c, "")
 	case ci.FieldChoice:
-		var kb [][]Button
+		var rows [][]Button
 		for _, v := range f.Choices {
-			kb = append(kb, []Button{{Text: v, Data: btn{Act: "set", Field: f.Name, Value: v, Conv: c.id, User: req.UserID}.data("force")}})
+			rows = append(rows, []Button{{Text: v, Data: btn{Act: "set", Field: f.Name, Value: v, Conv: c.id, User: req.UserID}.data("force")}})
 		}
+		kb, shown, pages := paginate(rows, page, func(p int) string {
+			return btn{Act: "field", Field: f.Name, Conv: c.id, User: req.UserID, Page: p}.data("force")
+		})
 		kb = append(kb, back)
 		c.Asking = ""
 		if _, err := d.saveConvo(ctx, c); err != nil {
 			return Response{}, err
 		}
-		return Response{Replies: []Reply{{Edit: true, Text: fmt.Sprintf("Pick <b>%s</b>:", Escape(fieldLabel(f))), Keyboard: kb}}}, nil
+		text := fmt.Sprintf("Pick <b>%s</b>%s:", Escape(fieldLabel(f)), pageNote(shown, pages))
+		return Response{Replies: []Reply{{Edit: true, Text: text, Keyboard: kb}}}, nil
 	default:
 		c.Asking = f.Name
 		found, err := d.saveConvo(ctx, c)

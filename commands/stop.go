@@ -28,14 +28,16 @@ func Stop(d Deps) Command {
 			if len(req.Args) > 0 {
 				typed = req.Args[0]
 			}
-			return d.stopList(ctx, req, typed)
+			return d.stopList(ctx, req, typed, 0)
 		}),
 	}
 }
 
-func (d Deps) stopList(ctx context.Context, req Request, typed string) (Response, error) {
+// stopList offers the running builds the user may stop, page page of them; typed, when set,
+// keeps only that builder's.
+func (d Deps) stopList(ctx context.Context, req Request, typed string, page int) (Response, error) {
 	m := d.matrix()
-	var kb [][]Button
+	var rows [][]Button
 	var problems []string
 	for _, p := range d.CI {
 		if _, ok := p.(ci.Forcer); !ok {
@@ -59,17 +61,19 @@ func (d Deps) stopList(ctx context.Context, req Request, typed string) (Response
 			if r.CurrentStep != "" {
 				text += " (" + r.CurrentStep + ")"
 			}
-			kb = append(kb, []Button{{Text: text, Data: btn{Act: "pick", Conn: p.Name(), Build: r.ID}.data("stop")}})
+			rows = append(rows, []Button{{Text: text, Data: btn{Act: "pick", Conn: p.Name(), Build: r.ID}.data("stop")}})
 		}
 	}
-	if len(kb) == 0 {
+	if len(rows) == 0 {
 		msg := "No running build you may stop."
 		if typed != "" {
 			msg = fmt.Sprintf("%s has no running build you may stop.", Escape(typed))
 		}
-		return Say(strings.Join(append(problems, msg), "\n")), nil
+		return Response{Replies: []Reply{edit(req, strings.Join(append(problems, msg), "\n"), nil)}}, nil
 	}
-	return Response{Replies: []Reply{{Text: strings.Join(append(problems, "Which build should I stop?"), "\n"), Keyboard: kb}}}, nil
+	kb, shown, pages := paginate(rows, page, func(p int) string { return btn{Act: "list", Value: typed, Page: p}.data("stop") })
+	text := strings.Join(append(problems, "Which build should I stop?"+pageNote(shown, pages)), "\n")
+	return Response{Replies: []Reply{edit(req, text, kb)}}, nil
 }
 
 func (d Deps) stopPress(ctx context.Context, req Request) (Response, error) {
@@ -77,8 +81,11 @@ func (d Deps) stopPress(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return badButton(), nil
 	}
-	if b.Act == "pick" {
+	switch b.Act {
+	case "pick":
 		return d.stopPick(ctx, req, b)
+	case "list":
+		return d.stopList(ctx, req, b.Value, b.Page)
 	}
 	c, stale, err := d.ownConvo(ctx, req, b, "stop")
 	if err != nil || stale != nil {

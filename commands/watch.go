@@ -24,19 +24,23 @@ func Watch(d Deps) Command {
 				if err != nil {
 					return badButton(), nil
 				}
+				if b.Act == "page" {
+					return d.watchKeyboard(ctx, req, b.Page)
+				}
 				return d.watchBuilder(ctx, req, b.Conn, b.Builder)
 			}
 			if len(req.Args) > 0 {
 				conn, name := d.splitTyped(req.Args[0])
 				return d.watchBuilder(ctx, req, conn, name)
 			}
-			return d.watchKeyboard(ctx)
+			return d.watchKeyboard(ctx, req, 0)
 		}),
 	}
 }
 
-func (d Deps) watchKeyboard(ctx context.Context) (Response, error) {
-	var kb [][]Button
+// watchKeyboard offers the builders with running builds, page page of them.
+func (d Deps) watchKeyboard(ctx context.Context, req Request, page int) (Response, error) {
+	var rows [][]Button
 	var problems []string
 	seen := map[string]bool{}
 	for _, p := range d.CI {
@@ -53,17 +57,18 @@ func (d Deps) watchKeyboard(ctx context.Context) (Response, error) {
 				continue
 			}
 			seen[key] = true
-			kb = append(kb, []Button{{
+			rows = append(rows, []Button{{
 				Text: d.label(p.Name(), r.Builder),
 				Data: btn{Act: "builder", Conn: p.Name(), Builder: r.Builder}.data("watch"),
 			}})
 		}
 	}
-	if len(kb) == 0 {
-		return Say(strings.Join(append(problems, "No builds are running."), "\n")), nil
+	if len(rows) == 0 {
+		return Response{Replies: []Reply{edit(req, strings.Join(append(problems, "No builds are running."), "\n"), nil)}}, nil
 	}
-	text := strings.Join(append(problems, "Which builder should I watch?"), "\n")
-	return Response{Replies: []Reply{{Text: text, Keyboard: kb}}}, nil
+	kb, shown, pages := paginate(rows, page, func(p int) string { return btn{Act: "page", Page: p}.data("watch") })
+	text := strings.Join(append(problems, "Which builder should I watch?"+pageNote(shown, pages)), "\n")
+	return Response{Replies: []Reply{edit(req, text, kb)}}, nil
 }
 
 // watchBuilder watches every running build of a builder; conn "" means whichever connection
