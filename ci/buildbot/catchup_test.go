@@ -25,6 +25,7 @@ import (
 // limit and offset, and a builder, worker and step list. It records every request.
 type restMaster struct {
 	mu       sync.Mutex
+	builders int // how many builders (ids 1..n, named b1..bn); 0 is one builder "app"
 	builds   []apiBuild
 	requests []*url.URL
 	body     func(path string) []byte // when set, answers every request with its bytes
@@ -40,8 +41,14 @@ func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case path == "builders":
+	case path == "builders" && m.builders == 0:
 		fmt.Fprint(w, `{"builders":[{"builderid":1,"name":"app"}],"meta":{}}`)
+	case path == "builders":
+		var bs []apiBuilder
+		for i := 1; i <= m.builders; i++ {
+			bs = append(bs, apiBuilder{ID: i, Name: fmt.Sprintf("b%d", i)})
+		}
+		json.NewEncoder(w).Encode(map[string]any{"builders": bs, "meta": map[string]any{}})
 	case path == "workers":
 		fmt.Fprint(w, `{"workers":[],"meta":{}}`)
 	case strings.HasSuffix(path, "/steps"):
@@ -71,6 +78,13 @@ func (m *restMaster) query(q url.Values) []apiBuild {
 				if (vals[0] == "true") != b.Complete {
 					ok = false
 				}
+				continue
+			case "builderid": // several values: any of them
+				in := false
+				for _, v := range vals {
+					in = in || v == strconv.Itoa(b.BuilderID)
+				}
+				ok = ok && in
 				continue
 			default:
 				continue

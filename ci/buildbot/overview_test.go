@@ -1,0 +1,120 @@
+package buildbot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A master with 100 builders: most built lately, a few long ago (their last builds lie far
+// behind hundreds of newer ones), a few never. The overview finds every last build in a
+// fixed handful of requests, where asking builder by builder cost 2N+3.
+func TestOverviewCostsAFixedNumberOfRequests(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	m := &restMaster{builders: 100}
+	id := 0
+	build := func(builder int, at time.Time, complete bool) {
+		id++
+		s, f := float64(at.Unix()), float64(at.Add(time.Minute).Unix())
+		res := id % 3 // success, warnings, failure
+		b := apiBuild{ID: id, Number: id, BuilderID: builder, Complete: complete, StartedAt: &s, Results: &res, StateString: fmt.Sprint("build ", id)}
+		if complete {
+			b.CompleteAt = &f
+		} else {
+			b.Results = nil
+		}
+		m.builds = append(m.builds, b)
+	}
+	for b := 91; b <= 95; b++ { // built once, long ago
+		build(b, now.Add(-30*24*time.Hour), true)
+	}
+	for i := 0; i < 600; i++ { // then builders 1..90 built a lot
+		build(1+i%90, now.Add(-time.Duration(600-i)*time.Minute), true)
+	}
+	build(7, now.Add(-time.Minute), false) // running
+	// 96..100 never built.
+
+	w, _ := testWatcher(t, m, now, now)
+	p := w.p
+	ov, err := p.Overview(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	n := len(m.requests)
+	var paths []string
+	for _, u := range m.requests {
+		paths = append(paths, u.String())
+	}
+	m.mu.Unlock()
+	// builders, workers, running builds, one step list, the newest builds, those of the
+	// builders not covered by them.
+	if n > 6 {
+		t.Errorf("overview of 100 builders made %d requests, want at most 6:\n%s", n, strings.Join(paths, "\n"))
+	}
+	if len(ov.Builders) != 100 || len(ov.Running) != 1 || ov.Running[0].Builder != "b7" {
+		t.Errorf("overview: %d builders, running %+v", len(ov.Builders), ov.Running)
+	}
+	if len(ov.Last) != 95 {
+		t.Errorf("last builds of %d builders, want 95", len(ov.Last))
+	}
+	for b := 1; b <= 100; b++ {
+		want := 0 // the newest complete build of builder b
+		for _, x := range m.builds {
+			if x.BuilderID == b && x.Complete && x.ID > want {
+				want = x.ID
+			}
+		}
+		got, ok := ov.Last[fmt.Sprintf("b%d", b)]
+		switch {
+		case want == 0 && ok:
+			t.Errorf("b%d never built, overview says %+v", b, got)
+		case want != 0 && (!ok || got.ID != fmt.Sprint(want) || !got.Complete):
+			t.Errorf("b%d: last build %+v (found %v), want build %d", b, got, ok, want)
+		}
+	}
+	if !ov.At.Equal(now) {
+		t.Errorf("overview At = %v, want %v", ov.At, now)
+	}
+
+	// Within the TTL every caller shares it, however many ask at once.
+	later := now.Add(DefaultOverviewTTL - time.Second)
+	p.now = func() time.Time { return later }
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ov, err := p.Overview(context.Background()); err != nil || !ov.At.Equal(now) {
+				t.Errorf("cached overview: At %v, %v", ov.At, err)
+			}
+		}()
+	}
+	wg.Wait()
+	m.mu.Lock()
+	if len(m.requests) != n {
+		t.Errorf("%d more requests within the TTL, want none", len(m.requests)-n)
+	}
+	m.mu.Unlock()
+
+	// After it, the next caller asks again; callers arriving together share one fetch.
+	p.now = func() time.Time { return now.Add(DefaultOverviewTTL) }
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := p.Overview(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	m.mu.Lock()
+	if got := len(m.requests) - n; got != n {
+		t.Errorf("%d requests for the refresh, want one fetch of %d", got, n)
+	}
+	m.mu.Unlock()
+}
