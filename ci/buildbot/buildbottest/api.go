@@ -110,6 +110,20 @@ func (m *Master) Force(builder string, params map[string]any) int {
 	panic("unreachable")
 }
 
+// Stop cancels a running build by its build id through the JSON-RPC "stop" control of the
+// REST API, as Buildbot's web UI does; the build ends with results cancelled.
+func (m *Master) Stop(buildID int, reason string) {
+	m.t.Helper()
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "stop", "id": 1,
+		"params": map[string]any{"reason": reason, "results": 6}})
+	var r struct {
+		Error any `json:"error"`
+	}
+	if err := m.do(http.MethodPost, fmt.Sprintf("builds/%d", buildID), body, &r); err != nil || r.Error != nil {
+		m.t.Fatalf("buildbottest: stop build %d: %v %v", buildID, err, r.Error)
+	}
+}
+
 // WaitBuild waits until build number of builder is complete and returns it with its
 // properties.
 func (m *Master) WaitBuild(builder string, number int) Build {

@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -141,16 +142,41 @@ func (m *Master) WorkerNames() []string {
 	return names
 }
 
-// SetOutcome decides how the next builds of builder (only "toggle" reads it) end.
+// SetOutcome decides how the next builds of builder (only "toggle" reads it) end. It ends a
+// Hold: a build already held stays held until it is stopped.
 func (m *Master) SetOutcome(builder string, o Outcome) {
+	m.t.Helper()
+	path := m.outcomePath(builder)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		m.t.Fatalf("buildbottest: set outcome: %v", err)
+	}
+	if err := os.WriteFile(path, []byte(string(o)+"\n"), 0o644); err != nil {
+		m.t.Fatalf("buildbottest: set outcome: %v", err)
+	}
+}
+
+// Hold makes the next builds of builder (only "toggle") wait in their first step until they
+// are stopped (see Stop): the step reads the outcome from a named pipe nobody writes to. It is
+// how a test gets a build to cancel on a builder whose other builds succeed or fail; SetOutcome
+// ends it.
+func (m *Master) Hold(builder string) {
+	m.t.Helper()
+	path := m.outcomePath(builder)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		m.t.Fatalf("buildbottest: hold: %v", err)
+	}
+	if err := syscall.Mkfifo(path, 0o644); err != nil {
+		m.t.Fatalf("buildbottest: hold: %v", err)
+	}
+}
+
+func (m *Master) outcomePath(builder string) string {
 	m.t.Helper()
 	dir := filepath.Join(m.Dir(), "outcomes")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		m.t.Fatalf("buildbottest: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, builder), []byte(string(o)+"\n"), 0o644); err != nil {
-		m.t.Fatalf("buildbottest: set outcome: %v", err)
-	}
+	return filepath.Join(dir, builder)
 }
 
 func repoRoot() string {
