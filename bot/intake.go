@@ -2,178 +2,398 @@ package bot
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"html"
+	"strings"
 	"sync"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
 
-// Intake handles stored updates: a fixed number of workers, each chat always on the same
-// worker, so commands in one chat are answered in order while chats proceed in parallel.
-// Every update reaching the intake is already in Postgres; handling it and storing its
-// replies commit together, so a crash neither loses nor repeats a command.
+// Intake handles stored updates: per-chat queues (see intake_queue.go) served by a fixed
+// number of workers, so commands in one chat are answered in order while chats proceed in
+// parallel. Every update reaching the intake is already in Postgres; handling it and storing
+// its replies commit together, so a crash neither loses nor repeats a command.
 type Intake struct {
 	st       *store.Store
 	api      *tgbot.Bot
 	handler  commands.Handler
 	username func() string
 	log      zerolog.Logger
-	queues   []chan store.Update
-	grace    time.Duration
+	opts     IntakeOptions
+	limiter  *commandLimiter
 	wg       sync.WaitGroup
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	chats map[int64]*chatQueue
+	known map[int64]bool // update ids in memory, queued or being handled
+	ready []int64        // chats with work and no worker, in turn order
 }
 
-// IntakeOptions configure an Intake.
+// IntakeOptions configure an Intake. Zero values take the defaults.
 type IntakeOptions struct {
-	Workers int // parallel chats; default 8
+	Workers int // chats handled in parallel; default 8
 	// Grace is how long a handler in flight may go on after shutdown starts; default 20s.
 	Grace time.Duration
+	// HandlerBudget is how long one handler may take; default commands.HandlerBudget, longer
+	// than the CI calls a handler makes, so a slow CI ends in the handler's own answer.
+	HandlerBudget time.Duration
+	// CommitTimeout bounds storing the reply and the handled mark, on a context of its own
+	// so a handler that used its whole budget still gets its answer stored; default 10s.
+	CommitTimeout time.Duration
+	// QueueSize is how many updates of one chat wait in memory; more wait in Postgres only
+	// and are read back when the chat caught up. Default 100.
+	QueueSize int
+	// UserRate and ChatRate limit commands (and button presses) per sender and per group;
+	// defaults DefaultUserRate and DefaultChatRate.
+	UserRate, ChatRate RateLimit
+	// RetryMin and RetryMax bound the backoff between tries of an update whose handling
+	// failed (the database went away); defaults 500ms and 30s.
+	RetryMin, RetryMax time.Duration
+	// SweepInterval is how often stored updates that are not handled and not in memory are
+	// looked for (and how old they must be); default 1m.
+	SweepInterval time.Duration
+	// Now is the rate limit's clock; default time.Now.
+	Now func() time.Time
+}
+
+func (o IntakeOptions) withDefaults() IntakeOptions {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = 100
+	}
+	def(&o.Grace, 20*time.Second)
+	def(&o.HandlerBudget, commands.HandlerBudget)
+	def(&o.CommitTimeout, 10*time.Second)
+	def(&o.RetryMin, 500*time.Millisecond)
+	def(&o.RetryMax, 30*time.Second)
+	def(&o.SweepInterval, time.Minute)
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
 }
 
 // NewIntake returns an intake handing requests to handler. username gives herald's bot
 // username (learnt at start) for "/cmd@name" parsing.
 func NewIntake(st *store.Store, api *tgbot.Bot, handler commands.Handler, username func() string, opts IntakeOptions, log zerolog.Logger) *Intake {
-	if opts.Workers <= 0 {
-		opts.Workers = 8
-	}
-	if opts.Grace <= 0 {
-		opts.Grace = 20 * time.Second
-	}
-	in := &Intake{st: st, api: api, handler: handler, username: username, log: log, grace: opts.Grace}
-	for i := 0; i < opts.Workers; i++ {
-		in.queues = append(in.queues, make(chan store.Update, 64))
-	}
+	opts = opts.withDefaults()
+	in := &Intake{st: st, api: api, handler: handler, username: username, log: log, opts: opts,
+		limiter: newCommandLimiter(opts.UserRate, opts.ChatRate, opts.Now),
+		chats:   map[int64]*chatQueue{}, known: map[int64]bool{}}
+	in.cond = sync.NewCond(&in.mu)
 	return in
 }
 
 // Run handles what a previous run left unhandled, then whatever Submit passes, until ctx
-// ends; it returns after the handlers in flight finish.
+// ends; it returns after the handlers in flight finish. Reading what was left is retried
+// until it works: a database that is not up yet must not park those updates until the next
+// restart.
 func (in *Intake) Run(ctx context.Context) error {
-	for _, q := range in.queues {
+	stop := context.AfterFunc(ctx, func() {
+		in.mu.Lock()
+		in.cond.Broadcast()
+		in.mu.Unlock()
+	})
+	defer stop()
+	for range in.opts.Workers {
 		in.wg.Add(1)
-		go in.work(ctx, q)
+		go in.work(ctx)
 	}
-	pending, err := in.st.PendingUpdates(ctx, 10000)
-	if err != nil {
-		in.log.Error().Err(err).Msg("cannot read unhandled updates; they will be handled after the next restart")
-	} else if len(pending) > 0 {
-		in.log.Info().Int("count", len(pending)).Msg("handling updates left from before the restart")
-		in.Submit(ctx, pending...)
+	minAge, attempt := time.Duration(0), 0
+	for {
+		wait := in.opts.SweepInterval
+		if err := in.sweep(ctx, minAge); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			attempt++
+			wait = in.retryDelay(attempt)
+			in.log.Error().Err(err).Dur("retry_in", wait).Msg("cannot read unhandled updates")
+		} else {
+			minAge, attempt = in.opts.SweepInterval, 0
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+			continue
+		}
+		break
 	}
-	<-ctx.Done()
 	in.wg.Wait()
 	return nil
 }
 
-// Submit queues stored updates for handling. It blocks while the chat's worker is busy,
-// which slows intake down instead of piling updates up in memory.
-func (in *Intake) Submit(ctx context.Context, ups ...store.Update) {
-	for _, u := range ups {
-		h := fnv.New32a()
-		fmt.Fprint(h, u.ChatID)
-		select {
-		case in.queues[h.Sum32()%uint32(len(in.queues))] <- u:
-		case <-ctx.Done():
-			return // still stored: handled after the next start
-		}
-	}
-}
-
-func (in *Intake) work(ctx context.Context, q chan store.Update) {
+func (in *Intake) work(ctx context.Context) {
 	defer in.wg.Done()
 	for {
-		select {
-		case <-ctx.Done():
+		chatID, it, ok := in.next(ctx)
+		if !ok {
 			return
-		case u := <-q:
-			// A handler in flight finishes even when shutdown starts, within the grace time.
-			hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.grace)
-			if err := in.handle(hctx, u); err != nil {
-				in.log.Error().Err(err).Int64("update_id", u.ID).Int64("chat_id", u.ChatID).Msg("update not handled; it will be retried after a restart")
-			}
-			cancel()
 		}
+		var err error
+		if it.reload {
+			rctx, cancel := context.WithTimeout(ctx, in.opts.CommitTimeout)
+			err = in.reloadChat(rctx, chatID)
+			cancel()
+		} else {
+			err = in.handle(ctx, &it)
+		}
+		if errors.Is(err, errStopped) || (err != nil && ctx.Err() != nil) {
+			return // still stored: handled after the next start
+		}
+		in.finish(chatID, it, err)
 	}
 }
 
-// handle answers one update. It is idempotent: an update handled before is skipped.
-func (in *Intake) handle(ctx context.Context, u store.Update) error {
-	handled, err := in.st.IsHandled(ctx, u.ID)
+// prepared is what handling an update produced, kept in memory while storing it fails, so a
+// retry stores the same answer instead of running the command again (a /force that reached
+// the CI must not start a second build because the database blinked).
+type prepared struct {
+	req    commands.Request
+	resp   commands.Response
+	chat   *store.Chat
+	resume bool
+}
+
+// handle answers one update. It is idempotent: an update handled before is skipped. An error
+// it returns may pass (the database is away): the update is tried again; what cannot pass is
+// logged here and the update marked handled.
+func (in *Intake) handle(ctx context.Context, it *intakeItem) error {
+	if it.ran == nil {
+		ran, err := in.prepare(ctx, it)
+		if err != nil || ran == nil {
+			return in.permanent(ctx, it.u, err)
+		}
+		it.ran = ran
+	}
+	cctx, cancel := in.commitContext(ctx)
+	defer cancel()
+	o := it.ran
+	msgs, err := render(cctx, in.st, o.req, o.resp.Replies)
+	if err == nil {
+		err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs)
+	}
 	if err != nil {
-		return err
+		if !isDataError(err) {
+			return err
+		}
+		// The answer itself cannot be stored (a value Postgres refuses): say so instead.
+		in.log.Error().Err(err).Int64("update_id", it.u.ID).Msg("the answer cannot be stored; telling the user instead")
+		o.resp = internalError()
+		if msgs, err = render(cctx, in.st, o.req, o.resp.Replies); err == nil {
+			err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs)
+		}
+		if err != nil {
+			return in.permanent(ctx, it.u, err)
+		}
+	}
+	if o.req.Button != nil {
+		in.answer(cctx, o.req.Button.QueryID, o.resp.Notice)
+	}
+	return nil
+}
+
+// commitContext is a short context of its own for storing what a handler produced: neither
+// a handler that used its whole budget nor shutdown may cost the answer.
+func (in *Intake) commitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), in.opts.CommitTimeout)
+}
+
+// prepare reads the update and runs its handler. A nil result with a nil error means there
+// is nothing to do (handled before, or gone).
+func (in *Intake) prepare(ctx context.Context, it *intakeItem) (*prepared, error) {
+	dctx, cancel := in.commitContext(ctx)
+	defer cancel()
+	u := it.u
+	handled, err := in.st.IsHandled(dctx, u.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil // pruned, or never stored: nothing to mark
+	}
+	if err != nil {
+		return nil, err
 	}
 	if handled {
-		return nil
+		return nil, nil
 	}
-	var upd models.Update
-	if err := json.Unmarshal(u.Payload, &upd); err != nil {
-		// Stored payloads came from Telegram and decoded before; this cannot be retried into
+	upd, skipped, err := decodeUpdateLenient(u.Payload)
+	if err != nil {
+		// Stored payloads had an update_id when they came in; this cannot be retried into
 		// success, so mark it handled and move on.
 		in.log.Error().Err(err).Int64("update_id", u.ID).Msg("stored update does not decode; skipped")
-		return in.commit(ctx, u.ID, nil, false, 0, nil)
+		return &prepared{}, nil
+	}
+	if len(skipped) > 0 {
+		in.log.Warn().Int64("update_id", u.ID).Str("skipped", skippedText(skipped)).
+			Msg("update has fields herald could not read; handling the rest")
+	}
+	if it.limit.drop {
+		return in.limited(u.ID, &upd, it.limit.tell), nil
 	}
 	chat := updateChat(&upd)
 	if chat != nil {
 		// Before the handler: what it stores for the chat (subscriptions, watches,
 		// follow-ups) references the chats row, and a chat's first message may be /notify.
-		if err := in.st.SaveChat(ctx, *chat); err != nil {
-			return err
+		if err := in.st.SaveChat(dctx, *chat); err != nil {
+			return nil, err
 		}
 		if m := upd.Message; m != nil && m.IsTopicMessage && m.MessageThreadID != 0 {
 			name := ""
 			if m.ForumTopicCreated != nil {
 				name = m.ForumTopicCreated.Name
 			}
-			if err := in.st.SaveTopic(ctx, chat.ID, int64(m.MessageThreadID), name); err != nil {
-				return err
+			if err := in.st.SaveTopic(dctx, chat.ID, int64(m.MessageThreadID), name); err != nil {
+				return nil, err
 			}
 		}
 	}
-	req, ok, stale := in.request(ctx, u.ID, &upd)
-	var resp commands.Response
-	if stale != "" {
-		resp.Notice = stale
-		in.dropKeyboard(ctx, req)
-	} else if ok {
-		resp = in.run(ctx, req)
-	}
-	msgs, err := render(ctx, in.st, req, resp.Replies)
+	req, ok, stale, err := in.request(dctx, u.ID, &upd)
 	if err != nil {
+		return nil, err
+	}
+	o := &prepared{req: req, chat: chat,
+		// Someone in the chat spoke to herald: if Telegram refused the chat before (bot
+		// blocked, kicked), it takes messages again.
+		resume: chat != nil && (upd.Message != nil || upd.CallbackQuery != nil)}
+	switch {
+	case stale != "":
+		o.resp.Notice = stale
+		in.dropKeyboard(dctx, req)
+	case ok:
+		resp, err := in.run(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		o.resp = resp
+	}
+	return o, nil
+}
+
+// limited is what becomes of a command the rate limit dropped: not run, marked handled, and
+// answered only with tell (the first of a streak).
+func (in *Intake) limited(updateID int64, upd *models.Update, tell string) *prepared {
+	var req commands.Request
+	req.UpdateID = updateID
+	switch {
+	case upd.Message != nil:
+		fillChat(&req, upd.Message)
+	case upd.CallbackQuery != nil:
+		fillPressChat(&req, upd.CallbackQuery)
+		req.Button = &commands.Pressed{QueryID: upd.CallbackQuery.ID}
+		return &prepared{req: req, resp: commands.Response{Notice: tell}}
+	}
+	if tell == "" || req.ChatID == 0 {
+		return &prepared{req: req}
+	}
+	return &prepared{req: req, resp: commands.Say(tell)}
+}
+
+// permanent ends an update that cannot be handled: with a nil err there was nothing to do;
+// a data error (Postgres refuses a value in it) would fail on every try, so it is logged and
+// the update marked handled. Anything else is returned to be tried again.
+func (in *Intake) permanent(ctx context.Context, u store.Update, err error) error {
+	if err != nil && !isDataError(err) {
 		return err
 	}
-	// Someone in the chat spoke to herald: if Telegram refused the chat before (bot blocked,
-	// kicked), it takes messages again.
-	resume := chat != nil && (upd.Message != nil || upd.CallbackQuery != nil)
-	if err := in.commit(ctx, u.ID, chat, resume, req.ThreadID, msgs); err != nil {
-		return err
+	if err != nil {
+		in.log.Error().Err(err).Int64("update_id", u.ID).Int64("chat_id", u.ChatID).Msg("update cannot be handled; skipped")
 	}
-	if req.Button != nil {
-		in.answer(ctx, req.Button.QueryID, resp.Notice)
+	cctx, cancel := in.commitContext(ctx)
+	defer cancel()
+	if err := in.commit(cctx, u.ID, nil, false, 0, nil); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
 	}
 	return nil
 }
 
-// run calls the handler; an error becomes a chat-safe reply.
-func (in *Intake) run(ctx context.Context, req commands.Request) commands.Response {
-	resp, err := in.handler.Handle(ctx, req)
-	if err == nil {
-		return resp
+// isDataError reports a Postgres refusal that no retry fixes: a value it cannot take (class
+// 22, e.g. a NUL in a text) or a constraint (class 23).
+func isDataError(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
 	}
-	if msg, ok := commands.AsUser(err); ok {
-		return commands.Say(commands.Escape(msg))
-	}
-	in.log.Error().Err(err).Str("command", req.Command).Int64("chat_id", req.ChatID).Int64("user_id", req.UserID).Msg("command failed")
+	return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")
+}
+
+func internalError() commands.Response {
 	return commands.Say("Sorry, something went wrong on my side (internal error). It has been logged.")
+}
+
+// run calls the handler under its budget and turns what it returns into an answer: a user
+// error is shown as it is (it is Telegram HTML already), a handler out of budget gets the
+// user told so, anything else is "internal error" and logged. A handler that ignores its
+// context is waited for only a little past the budget: the worker must go on to the next
+// update, and the user must hear something.
+func (in *Intake) run(ctx context.Context, req commands.Request) (commands.Response, error) {
+	hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.opts.HandlerBudget)
+	defer cancel()
+	// On shutdown the handler in flight gets the grace time, then its context ends.
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.AfterFunc(in.opts.Grace, cancel)
+		context.AfterFunc(hctx, func() { t.Stop() })
+	})
+	defer stopGrace()
+
+	type result struct {
+		resp commands.Response
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{err: fmt.Errorf("bot: handler panicked: %v", p)}
+			}
+		}()
+		resp, err := in.handler.Handle(hctx, req)
+		done <- result{resp, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-hctx.Done():
+		slack := min(in.opts.HandlerBudget/10, 5*time.Second)
+		select {
+		case r = <-done:
+		case <-time.After(slack):
+			r.err = fmt.Errorf("bot: handler did not return: %w", hctx.Err())
+		}
+	}
+	log := in.log.With().Str("command", req.Command).Int64("chat_id", req.ChatID).Int64("user_id", req.UserID).Logger()
+	switch {
+	case r.err == nil:
+		return r.resp, nil
+	case errors.Is(hctx.Err(), context.Canceled): // the grace time after shutdown ran out
+		log.Warn().Err(r.err).Msg("command cut short by shutdown; it runs again after the restart")
+		return commands.Response{}, errStopped
+	}
+	if msg, ok := commands.AsUser(r.err); ok {
+		return commands.Say(msg), nil
+	}
+	if errors.Is(hctx.Err(), context.DeadlineExceeded) {
+		log.Warn().Err(r.err).Dur("budget", in.opts.HandlerBudget).Msg("command ran out of time")
+		return commands.Say(fmt.Sprintf("Sorry, that took too long: I gave up after %s. The CI may be slow or not answering; try again later.",
+			in.opts.HandlerBudget)), nil
+	}
+	log.Error().Err(r.err).Msg("command failed")
+	return internalError(), nil
 }
 
 // commit marks the update handled and queues its replies. With resume it also lifts a pause
@@ -222,9 +442,19 @@ func PauseNotice(p store.Pause) string {
 		p.Since.UTC().Format("2006-01-02 15:04 MST"), html.EscapeString(p.Reason), what)
 }
 
+// Telegram's placeholder senders (https://core.telegram.org/bots/api#message, "from" and
+// "sender_chat"): the same ids in every chat, naming nobody.
+const (
+	groupAnonymousBotID = 1087968824 // a group admin writing anonymously, as the group
+	channelBotID        = 136817688  // someone posting as a channel
+	telegramServiceID   = 777000     // channel posts forwarded into the linked discussion group
+)
+
 // request builds the Request of an update. ok is false for updates that ask nothing (a
-// member joined, an edited message). stale is a notice for a button whose payload is gone.
-func (in *Intake) request(ctx context.Context, updateID int64, upd *models.Update) (req commands.Request, ok bool, stale string) {
+// member joined, an edited message, a channel post forwarded into its discussion group).
+// stale is a notice for a button whose payload is gone; err a failure to read it that may
+// pass.
+func (in *Intake) request(ctx context.Context, updateID int64, upd *models.Update) (req commands.Request, ok bool, stale string, err error) {
 	req.UpdateID = updateID
 	switch {
 	case upd.Message != nil:
@@ -233,36 +463,71 @@ func (in *Intake) request(ctx context.Context, updateID int64, upd *models.Updat
 		if m.From != nil {
 			req.UserID, req.UserName, req.FirstName = m.From.ID, m.From.Username, m.From.FirstName
 		}
+		fillActor(&req, m)
+		if req.Actor == commands.ActorAutoForward {
+			// A post of the channel, not a member of the group speaking: a "/force" in it
+			// is the channel's text, not a command to herald.
+			return req, false, "", nil
+		}
 		req.Text = m.Text
 		if cmd, isCmd := ParseCommand(m.Text, m.Entities, in.username()); isCmd {
 			req.Command, req.Args = cmd.Name, cmd.Args
-			return req, true, ""
+			return req, true, "", nil
 		}
 		if m.Text == "" || len(m.Text) > 0 && m.Text[0] == '/' {
-			return req, false, "" // not text, or a command for another bot
+			return req, false, "", nil // not text, or a command for another bot
 		}
-		return req, true, ""
+		return req, true, "", nil
 	case upd.CallbackQuery != nil:
 		cq := upd.CallbackQuery
+		// Who pressed: Telegram names the person even when they write anonymously.
 		req.UserID, req.UserName, req.FirstName = cq.From.ID, cq.From.Username, cq.From.FirstName
-		if cq.Message.Message != nil {
-			fillChat(&req, cq.Message.Message)
-		} else if cq.Message.InaccessibleMessage != nil {
-			req.ChatID = cq.Message.InaccessibleMessage.Chat.ID
-			req.MessageID = cq.Message.InaccessibleMessage.MessageID
-		}
+		fillPressChat(&req, cq)
 		req.Button = &commands.Pressed{QueryID: cq.ID}
 		data, err := in.st.Callback(ctx, req.ChatID, cq.Data)
+		if errors.Is(err, store.ErrNotFound) {
+			return req, false, "This button has expired. Run the command again.", nil
+		}
 		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				in.log.Error().Err(err).Msg("cannot read button payload")
-			}
-			return req, false, "This button has expired. Run the command again."
+			return req, false, "", err
 		}
 		req.Button.Data = data
-		return req, true, ""
+		return req, true, "", nil
 	}
-	return req, false, ""
+	return req, false, "", nil
+}
+
+// fillActor says who stands behind a message (see commands.Actor). sender_chat is what
+// Telegram documents; the placeholder ids are checked too, for a message that lacks it.
+func fillActor(req *commands.Request, m *models.Message) {
+	if sc := m.SenderChat; sc != nil {
+		req.SenderChatID, req.SenderChatTitle = sc.ID, sc.Title
+	}
+	var from int64
+	if m.From != nil {
+		from = m.From.ID
+	}
+	switch {
+	case m.IsAutomaticForward || from == telegramServiceID:
+		req.Actor = commands.ActorAutoForward
+	case m.SenderChat != nil && m.SenderChat.ID == m.Chat.ID, from == groupAnonymousBotID:
+		req.Actor = commands.ActorAnonymousAdmin
+		if req.SenderChatID == 0 {
+			req.SenderChatID, req.SenderChatTitle = m.Chat.ID, m.Chat.Title
+		}
+	case m.SenderChat != nil, from == channelBotID:
+		req.Actor = commands.ActorChannel
+	}
+}
+
+// fillPressChat sets where a pressed button is, whether herald can still see its message.
+func fillPressChat(req *commands.Request, cq *models.CallbackQuery) {
+	if cq.Message.Message != nil {
+		fillChat(req, cq.Message.Message)
+	} else if cq.Message.InaccessibleMessage != nil {
+		req.ChatID = cq.Message.InaccessibleMessage.Chat.ID
+		req.MessageID = cq.Message.InaccessibleMessage.MessageID
+	}
 }
 
 func fillChat(req *commands.Request, m *models.Message) {
@@ -272,6 +537,39 @@ func fillChat(req *commands.Request, m *models.Message) {
 	if m.IsTopicMessage {
 		req.ThreadID = int64(m.MessageThreadID)
 	}
+}
+
+// classify says whether an update counts against the command rate limit (a command for
+// herald, or a button press) and whom it counts against: a person by user id; anonymous
+// admins and channels, whose user ids are placeholders shared by everyone posting that way,
+// by the chat they post as.
+func (in *Intake) classify(u store.Update) (sender int64, counts bool) {
+	upd, _, err := decodeUpdateLenient(u.Payload)
+	if err != nil {
+		return 0, false
+	}
+	switch {
+	case upd.Message != nil:
+		var req commands.Request
+		fillChat(&req, upd.Message)
+		if upd.Message.From != nil {
+			req.UserID = upd.Message.From.ID
+		}
+		fillActor(&req, upd.Message)
+		if req.Actor == commands.ActorAutoForward {
+			return 0, false
+		}
+		if _, isCmd := ParseCommand(upd.Message.Text, upd.Message.Entities, in.username()); !isCmd {
+			return 0, false
+		}
+		if !req.Person() {
+			return req.SenderChatID, true
+		}
+		return req.UserID, true
+	case upd.CallbackQuery != nil:
+		return upd.CallbackQuery.From.ID, true
+	}
+	return 0, false
 }
 
 // updateChat is the chat an update comes from, to keep the chats table current.

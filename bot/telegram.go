@@ -90,14 +90,10 @@ func getUpdates(ctx context.Context, client *http.Client, apiURL, token string, 
 	return r.Result, nil
 }
 
-// decodeUpdate reads the fields herald routes by. An update must have a positive update_id.
+// decodeUpdate reads the fields herald routes by, leniently (see decodeUpdateLenient): only an
+// update without a positive update_id is an error, so anything Telegram sends is stored and
+// acknowledged instead of refused or fetched again forever.
 func decodeUpdate(raw []byte) (models.Update, error) {
-	var u models.Update
-	if err := json.Unmarshal(raw, &u); err != nil {
-		return u, fmt.Errorf("not a Telegram update: %w", err)
-	}
-	if u.ID <= 0 {
-		return u, errors.New("not a Telegram update: update_id is missing")
-	}
-	return u, nil
+	u, _, err := decodeUpdateLenient(raw)
+	return u, err
 }

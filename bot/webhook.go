@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	tgbot "github.com/go-telegram/bot"
 	"github.com/rs/zerolog"
@@ -16,16 +17,18 @@ import (
 // Webhook receives updates Telegram posts to herald's HTTP server. It answers 200 only once
 // the update is stored, so Telegram redelivers anything herald did not keep.
 type Webhook struct {
-	st     *store.Store
-	intake *Intake
-	secret string
-	log    zerolog.Logger
-	ctx    context.Context
+	st      *store.Store
+	intake  *Intake
+	secret  string
+	log     zerolog.Logger
+	ctx     context.Context
+	refused *logLimiter
 }
 
 // NewWebhook returns the handler; ctx bounds the intake submissions it makes.
 func NewWebhook(ctx context.Context, st *store.Store, intake *Intake, secret string, log zerolog.Logger) *Webhook {
-	return &Webhook{st: st, intake: intake, secret: secret, log: log, ctx: ctx}
+	return &Webhook{st: st, intake: intake, secret: secret, log: log, ctx: ctx,
+		refused: newLogLimiter(time.Minute, time.Now)}
 }
 
 // Register tells Telegram where to post updates.
@@ -48,7 +51,12 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	got := r.Header.Get("X-Telegram-Bot-Api-Secret-Token")
 	if subtle.ConstantTimeCompare([]byte(got), []byte(w.secret)) != 1 {
-		w.log.Warn().Str("remote", r.RemoteAddr).Msg("webhook request without the right secret token refused")
+		// Anyone who finds the URL can send these, as fast as they like: one line a minute
+		// says it happens without letting them fill the log.
+		if suppressed, ok := w.refused.allow(); ok {
+			w.log.Warn().Str("remote", r.RemoteAddr).Int("suppressed", suppressed).
+				Msg("webhook request without the right secret token refused (suppressed: how many more since the last such line)")
+		}
 		http.Error(rw, "missing or wrong X-Telegram-Bot-Api-Secret-Token", http.StatusUnauthorized)
 		return
 	}
@@ -57,6 +65,9 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		http.Error(rw, "body too large or unreadable", http.StatusBadRequest)
 		return
 	}
+	// Only an update without an update_id is refused: anything else is stored and answered
+	// 200, and the intake uses what it can read of it. A 400 would make Telegram send the
+	// same update again forever.
 	u, err := decodeUpdate(raw)
 	if err != nil {
 		http.Error(rw, err.Error(), http.StatusBadRequest)
@@ -69,7 +80,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rw.WriteHeader(http.StatusOK)
-	// Handling happens after the answer: Telegram waits for no reply content, and a slow CI
-	// must not make it time out and redeliver.
-	go w.intake.Submit(w.ctx, su)
+	// Handling happens after the answer (Submit only queues): Telegram waits for no reply
+	// content, and a slow CI must not make it time out and redeliver.
+	w.intake.Submit(w.ctx, su)
 }

@@ -66,22 +66,40 @@ func (s *Store) Offset(ctx context.Context) (int64, error) {
 	return off, nil
 }
 
-// PendingUpdates lists stored updates not yet handled, oldest first: after a restart these
-// are handled before anything new.
-func (s *Store) PendingUpdates(ctx context.Context, limit int) ([]Update, error) {
+// PendingUpdates lists stored updates not yet handled that were received at least minAge
+// ago, oldest first: after a restart these are handled before anything new, and later the
+// intake picks up what it has not seen (minAge keeps it off updates on their way to it).
+func (s *Store) PendingUpdates(ctx context.Context, minAge time.Duration, limit int) ([]Update, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT update_id, chat_id, payload FROM updates
-		WHERE handled_at IS NULL ORDER BY update_id LIMIT $1`, limit)
+		WHERE handled_at IS NULL AND received_at <= now() - make_interval(secs => $1)
+		ORDER BY update_id LIMIT $2`, minAge.Seconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending updates: %w", err)
 	}
+	return collectUpdates(rows, "pending updates")
+}
+
+// PendingChatUpdates lists one chat's unhandled updates, oldest first: the intake reads back
+// those it had no room for in memory.
+func (s *Store) PendingChatUpdates(ctx context.Context, chatID int64, limit int) ([]Update, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT update_id, chat_id, payload FROM updates
+		WHERE handled_at IS NULL AND chat_id = $1 ORDER BY update_id LIMIT $2`, chatID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending chat updates: %w", err)
+	}
+	return collectUpdates(rows, "pending chat updates")
+}
+
+func collectUpdates(rows pgx.Rows, what string) ([]Update, error) {
 	ups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Update, error) {
 		var u Update
 		err := r.Scan(&u.ID, &u.ChatID, &u.Payload)
 		return u, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: pending updates: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
 	return ups, nil
 }

@@ -1,0 +1,218 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/herald-ci/herald/store"
+)
+
+// The intake's queues. Every update reaching them is stored in Postgres already, so memory
+// only decides when an update is handled, never whether: a chat whose queue is full drops
+// what comes next (and remembers it did), and its updates are read back from the database
+// once it caught up. Submit therefore never waits, and one busy chat cannot hold up another.
+//
+// Each chat has its own queue and is on at most one worker at a time, so its commands are
+// answered in order; workers take chats in turns, one update per turn, so a private /getid
+// is not stuck behind a group's hundred /status. An update whose handling fails (the
+// database went away) stays at the head of its chat, which waits with backoff and tries
+// again in-process.
+
+// intakeItem is one update in memory.
+type intakeItem struct {
+	u        store.Update
+	limit    verdict // what the rate limit said when the update came in
+	attempts int     // failed tries so far
+	ran      *prepared
+	reload   bool // not an update: read the chat's dropped updates back from Postgres
+}
+
+// chatQueue is one chat's updates in memory, oldest first.
+type chatQueue struct {
+	items    []intakeItem
+	inflight bool // a worker has the chat, or it waits for a retry
+	overflow bool // some of its updates are in Postgres only
+}
+
+// Submit queues stored updates for handling. It never blocks: see the comment above.
+func (in *Intake) Submit(ctx context.Context, ups ...store.Update) {
+	for _, u := range ups {
+		in.admit(u, false)
+	}
+}
+
+// admit puts u in its chat's queue unless it is there already. fromDB says it was read back
+// from Postgres: a chat that dropped updates takes only those, in update_id order, until it
+// caught up.
+func (in *Intake) admit(u store.Update, fromDB bool) {
+	sender, counts := in.classify(u)
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.known[u.ID] {
+		return
+	}
+	cq := in.chats[u.ChatID]
+	if cq == nil {
+		cq = &chatQueue{}
+		in.chats[u.ChatID] = cq
+	}
+	if (cq.overflow && !fromDB) || len(cq.items) >= in.opts.QueueSize {
+		if !cq.overflow {
+			in.log.Warn().Int64("chat_id", u.ChatID).Int("queued", len(cq.items)).
+				Msg("chat has too many updates waiting; later ones are read back from the database when it caught up")
+		}
+		cq.overflow = true
+		return
+	}
+	it := intakeItem{u: u}
+	if counts {
+		it.limit = in.limiter.allow(sender, u.ChatID)
+	}
+	i, _ := slices.BinarySearchFunc(cq.items, u.ID, func(e intakeItem, id int64) int {
+		switch {
+		case e.reload || e.u.ID < id:
+			return -1
+		case e.u.ID > id:
+			return 1
+		}
+		return 0
+	})
+	cq.items = slices.Insert(cq.items, i, it)
+	in.known[u.ID] = true
+	in.readyLocked(u.ChatID, cq)
+}
+
+// readyLocked puts a chat with work in line for a worker.
+func (in *Intake) readyLocked(chatID int64, cq *chatQueue) {
+	if cq.inflight || len(cq.items) == 0 {
+		return
+	}
+	cq.inflight = true
+	in.ready = append(in.ready, chatID)
+	in.cond.Signal()
+}
+
+// next waits for a chat with work and takes its oldest update; ok is false once ctx ends.
+func (in *Intake) next(ctx context.Context) (chatID int64, it intakeItem, ok bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for len(in.ready) == 0 {
+		if ctx.Err() != nil {
+			return 0, it, false
+		}
+		in.cond.Wait()
+	}
+	if ctx.Err() != nil {
+		return 0, it, false
+	}
+	chatID, in.ready = in.ready[0], in.ready[1:]
+	cq := in.chats[chatID]
+	it, cq.items = cq.items[0], cq.items[1:]
+	return chatID, it, true
+}
+
+// finish takes a worker's result for it. On success the chat gets back in line (behind the
+// others) if it has more; after a failure that may pass, the update goes back to the head of
+// its chat, which waits out a backoff first.
+func (in *Intake) finish(chatID int64, it intakeItem, err error) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	cq := in.chats[chatID]
+	if err != nil {
+		it.attempts++
+		cq.items = slices.Insert(cq.items, 0, it)
+		delay := in.retryDelay(it.attempts)
+		in.log.Error().Err(err).Int64("update_id", it.u.ID).Int64("chat_id", chatID).Int("attempt", it.attempts).
+			Dur("retry_in", delay).Msg("update not handled; retrying")
+		time.AfterFunc(delay, func() {
+			in.mu.Lock()
+			defer in.mu.Unlock()
+			cq.inflight = false
+			in.readyLocked(chatID, cq)
+		})
+		return
+	}
+	if !it.reload {
+		delete(in.known, it.u.ID)
+	}
+	cq.inflight = false
+	if len(cq.items) == 0 && cq.overflow {
+		// Caught up with what memory held: read the rest back. Clearing overflow first lets
+		// what arrives meanwhile queue up behind the read-back, in update_id order.
+		cq.overflow = false
+		cq.items = append(cq.items, intakeItem{reload: true})
+	}
+	if len(cq.items) == 0 {
+		delete(in.chats, chatID)
+		return
+	}
+	in.readyLocked(chatID, cq)
+}
+
+// reloadChat reads back the updates of a chat that overflowed.
+func (in *Intake) reloadChat(ctx context.Context, chatID int64) error {
+	ups, err := in.st.PendingChatUpdates(ctx, chatID, in.opts.QueueSize)
+	if err != nil {
+		return err
+	}
+	if len(ups) == in.opts.QueueSize {
+		in.mu.Lock()
+		if cq := in.chats[chatID]; cq != nil {
+			cq.overflow = true // more than a queue's worth: read again after these
+		}
+		in.mu.Unlock()
+	}
+	for _, u := range ups {
+		in.admit(u, true)
+	}
+	return nil
+}
+
+// sweep picks up stored updates that are not handled and not in memory, and were received
+// at least minAge ago: at start everything a previous run left, later whatever slipped
+// through (a queue read back only in part, a replica that stored an update and died).
+func (in *Intake) sweep(ctx context.Context, minAge time.Duration) error {
+	ups, err := in.st.PendingUpdates(ctx, minAge, 10000)
+	if err != nil {
+		return err
+	}
+	in.mu.Lock()
+	fresh := 0
+	for _, u := range ups {
+		if !in.known[u.ID] {
+			fresh++
+		}
+	}
+	in.mu.Unlock()
+	if fresh > 0 {
+		in.log.Info().Int("count", fresh).Msg("handling stored updates that were not handled yet")
+	}
+	for _, u := range ups {
+		in.admit(u, true)
+	}
+	return nil
+}
+
+// retryDelay doubles from RetryMin to RetryMax, with jitter so chats do not retry in step.
+func (in *Intake) retryDelay(attempt int) time.Duration {
+	d := in.opts.RetryMin
+	for i := 1; i < attempt && d < in.opts.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, in.opts.RetryMax)
+	return d/2 + rand.N(d/2+1)
+}
+
+// queued reports how many updates are in memory, for tests and diagnostics.
+func (in *Intake) queued() int {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return len(in.known)
+}
+
+// errStopped ends a handler cut short by shutdown: the update stays unhandled and runs again
+// after the restart.
+var errStopped = errors.New("bot: intake stopped while the update was handled")

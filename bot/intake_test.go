@@ -1,0 +1,271 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/bot/telegramtest"
+	"github.com/herald-ci/herald/commands"
+	"github.com/herald-ci/herald/store"
+)
+
+// The intake's tests run it the way serve does: the fake Bot API, a poller, the intake and a
+// sender on a database of the test's own; handlers are fakes.
+
+// lockedBuffer collects log output while a test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// handlerMap routes commands to functions; anything else is answered "?".
+type handlerMap map[string]func(ctx context.Context, req commands.Request) (commands.Response, error)
+
+func (m handlerMap) Handle(ctx context.Context, req commands.Request) (commands.Response, error) {
+	if f := m[req.Command]; f != nil {
+		return f(ctx, req)
+	}
+	return commands.Say("?"), nil
+}
+
+type intakeRig struct {
+	*harness
+	in   *Intake
+	logs *lockedBuffer
+}
+
+// startIntake runs a sender, an intake with handler and opts, and a poller until the test ends.
+func startIntake(t *testing.T, h *harness, handler commands.Handler, opts IntakeOptions) *intakeRig {
+	t.Helper()
+	logs := &lockedBuffer{}
+	log := zerolog.New(zerolog.MultiLevelWriter(logs, zerolog.NewTestWriter(t)))
+	h.start(t)
+	in := NewIntake(h.st, h.api, handler, func() string { return "herald_bot" }, opts, log)
+	poller := NewPoller(h.st, h.api, in, h.tg.URL(), time.Second, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = in.Run(ctx); done <- struct{}{} }()
+	go func() { _ = poller.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	return &intakeRig{harness: h, in: in, logs: logs}
+}
+
+// seen is the text a user reads: the fake parses the bot's HTML as Telegram does.
+func seen(t *testing.T, m telegramtest.Message) string {
+	t.Helper()
+	if m.ParseMode != "HTML" {
+		return m.Text
+	}
+	plain, _, err := telegramtest.ParseHTML(m.Text)
+	if err != nil {
+		t.Fatalf("message %q is not valid HTML: %v", m.Text, err)
+	}
+	return plain
+}
+
+func pendingUpdates(t *testing.T, st *store.Store) int {
+	t.Helper()
+	ups, err := st.PendingUpdates(context.Background(), 0, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ups)
+}
+
+var (
+	ann   = telegramtest.User{ID: 42, FirstName: "Ann", Username: "ann"}
+	bob   = telegramtest.User{ID: 43, FirstName: "Bob", Username: "bob"}
+	group = telegramtest.Chat{ID: -1001, Type: "supergroup", Title: "Team"}
+)
+
+// TestBusyChatDoesNotStallOthers is item 5 of issue 8: one group sends 100 /status to a CI
+// that does not answer, and a private /getid is answered at once anyway: the group's queue
+// is its own, the poller is never held up by it, and what does not fit in memory waits in
+// Postgres. When the CI answers again, the group gets all 100 answers, in order.
+func TestBusyChatDoesNotStallOthers(t *testing.T) {
+	release := make(chan struct{})
+	handler := handlerMap{
+		"status": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+			}
+			return commands.Say("status " + strings.Join(req.Args, " ")), nil
+		},
+		"getid": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+			return commands.Say(fmt.Sprintf("id %d", req.UserID)), nil
+		},
+	}
+	h := newHarness(t, fastLimits(), fastOptions())
+	// The rate limit would drop most of the flood; this is about queueing, so it is off.
+	// A small queue makes most of the group's updates wait in Postgres.
+	r := startIntake(t, h, handler, IntakeOptions{Workers: 2, QueueSize: 10,
+		UserRate: RateLimit{Burst: -1}, ChatRate: RateLimit{Burst: -1}})
+
+	for i := 1; i <= 100; i++ {
+		r.tg.SendText(group, ann, fmt.Sprintf("/status %d", i))
+	}
+	waitFor(t, "the poller to fetch the group's updates", func() bool { return r.tg.Pending() == 0 })
+	start := time.Now()
+	r.tg.SendText(telegramtest.PrivateChat(bob), bob, "/getid")
+	msgs := waitMessages(t, r.tg, bob.ID, 1)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("private /getid answered after %s behind the group's 100 /status; want within a second or two", took)
+	}
+	if msgs[0].Text != "id 43" {
+		t.Errorf("private answer %q", msgs[0].Text)
+	}
+
+	close(release)
+	got := waitMessages(t, r.tg, group.ID, 100)
+	for i, m := range got {
+		if want := fmt.Sprintf("status %d", i+1); m.Text != want {
+			t.Fatalf("group message %d is %q, want %q (order kept in the chat)", i, m.Text, want)
+		}
+	}
+	waitFor(t, "every update handled", func() bool { return pendingUpdates(t, r.st) == 0 })
+	if n := len(r.tg.Messages(group.ID)); n != 100 {
+		t.Errorf("group got %d messages, want 100 (each command answered once)", n)
+	}
+}
+
+// settableClock is a clock a test moves by hand.
+type settableClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *settableClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *settableClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// TestCommandRateLimit is the rate limit of item 5: past a person's burst, commands are not
+// run and not queued; the first one over is answered "slow down", the rest stay silent, and
+// all are marked handled. Another person in the same chat is not held to the first one's
+// limit, and once time refills the bucket commands run again (and a new streak is told).
+func TestCommandRateLimit(t *testing.T) {
+	var ran atomic.Int32
+	handler := handlerMap{"status": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+		ran.Add(1)
+		return commands.Say("status " + strings.Join(req.Args, " ")), nil
+	}}
+	clock := &settableClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	h := newHarness(t, fastLimits(), fastOptions())
+	r := startIntake(t, h, handler, IntakeOptions{Now: clock.Now,
+		UserRate: RateLimit{Burst: 3, Every: time.Minute}, ChatRate: RateLimit{Burst: 100, Every: time.Second}})
+
+	for i := 1; i <= 10; i++ {
+		r.tg.SendText(group, ann, fmt.Sprintf("/status %d", i))
+	}
+	r.tg.SendText(group, bob, "/status bob")
+	waitFor(t, "every update handled", func() bool { return r.tg.Pending() == 0 && pendingUpdates(t, r.st) == 0 })
+	waitFor(t, "empty outbox", outboxEmpty(t, r.st))
+	var texts []string
+	for _, m := range r.tg.Messages(group.ID) {
+		texts = append(texts, seen(t, m))
+	}
+	if len(texts) != 5 || texts[0] != "status 1" || texts[1] != "status 2" || texts[2] != "status 3" ||
+		!strings.HasPrefix(texts[3], "Slow down: at most 3 commands at once, then one every 1m0s, for each person. I am ignoring your commands for 1m0s.") ||
+		texts[4] != "status bob" {
+		t.Fatalf("group saw %q; want 3 answers, one slow down, and bob's answer", texts)
+	}
+	if n := ran.Load(); n != 4 {
+		t.Errorf("handler ran %d times, want 4 (the dropped commands are not run)", n)
+	}
+
+	clock.Advance(time.Minute)
+	r.tg.SendText(group, ann, "/status 11")
+	r.tg.SendText(group, ann, "/status 12")
+	waitFor(t, "two more messages", func() bool { return len(r.tg.Messages(group.ID)) == 7 })
+	waitFor(t, "every update handled", func() bool { return pendingUpdates(t, r.st) == 0 })
+	msgs := r.tg.Messages(group.ID)
+	if msgs[5].Text != "status 11" || !strings.HasPrefix(seen(t, msgs[6]), "Slow down") {
+		t.Errorf("after a minute: %q, %q; want an answer, then slow down again", msgs[5].Text, seen(t, msgs[6]))
+	}
+}
+
+// TestHandlerBudget is item 4 on the intake's side: a handler runs under its budget, and what
+// it returns after using all of it (the CI did not answer) is still stored and sent; one that
+// fails for lack of time, or never returns, leaves the user told that it took too long; and
+// the chat goes on to its next command.
+func TestHandlerBudget(t *testing.T) {
+	never := make(chan struct{})
+	defer close(never)
+	handler := handlerMap{
+		"slow": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+			<-ctx.Done()
+			return commands.Say("main: the CI did not answer in 15s."), nil
+		},
+		"hang": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+			<-ctx.Done()
+			return commands.Response{}, fmt.Errorf("fake CI: %w", ctx.Err())
+		},
+		"deaf": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+			<-never // ignores its context
+			return commands.Say("too late"), nil
+		},
+		"ping": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+			return commands.Say("pong"), nil
+		},
+	}
+	h := newHarness(t, fastLimits(), fastOptions())
+	r := startIntake(t, h, handler, IntakeOptions{HandlerBudget: 500 * time.Millisecond})
+	chat := telegramtest.PrivateChat(ann)
+	for _, c := range []string{"/slow", "/hang", "/deaf", "/ping"} {
+		r.tg.SendText(chat, ann, c)
+	}
+	msgs := waitMessages(t, r.tg, ann.ID, 4)
+	want := []string{"main: the CI did not answer in 15s.",
+		"Sorry, that took too long: I gave up after 500ms. The CI may be slow or not answering; try again later.",
+		"Sorry, that took too long: I gave up after 500ms. The CI may be slow or not answering; try again later.",
+		"pong"}
+	for i, m := range msgs {
+		if seen(t, m) != want[i] {
+			t.Errorf("answer %d = %q, want %q", i, seen(t, m), want[i])
+		}
+	}
+	waitFor(t, "every update handled", func() bool { return pendingUpdates(t, r.st) == 0 })
+}
+
+// TestUserErrorShownAsIs is item 14's double escaping: a UserError's message is Telegram HTML
+// already (escaped where it was made), so the user reads "<b>" once, not "&lt;b&gt;".
+func TestUserErrorShownAsIs(t *testing.T) {
+	handler := handlerMap{"notify": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+		return commands.Response{}, commands.Userf(fmt.Sprintf("Unknown event %s.", commands.Escape(req.Args[1])))
+	}}
+	h := newHarness(t, fastLimits(), fastOptions())
+	r := startIntake(t, h, handler, IntakeOptions{})
+	r.tg.SendText(telegramtest.PrivateChat(ann), ann, "/notify on <b>")
+	msgs := waitMessages(t, r.tg, ann.ID, 1)
+	if got := seen(t, msgs[0]); got != "Unknown event <b>." {
+		t.Errorf("the user reads %q, want %q", got, "Unknown event <b>.")
+	}
+}
