@@ -23,26 +23,49 @@ type Poller struct {
 	apiURL  string
 	timeout time.Duration
 	client  *http.Client
+	health  *Health
 	log     zerolog.Logger
 }
 
+// PollerOption changes a poller's defaults.
+type PollerOption func(*Poller)
+
+// PollerHealth makes the poller report its contact with Telegram to h as part "poller", and
+// tells h that a success older than a long poll and the client's timeout is stale.
+func PollerHealth(h *Health) PollerOption { return func(p *Poller) { p.health = h } }
+
 // NewPoller returns a poller waiting up to timeout per getUpdates call.
-func NewPoller(st *store.Store, api *tgbot.Bot, intake *Intake, apiURL string, timeout time.Duration, log zerolog.Logger) *Poller {
-	return &Poller{
+func NewPoller(st *store.Store, api *tgbot.Bot, intake *Intake, apiURL string, timeout time.Duration, log zerolog.Logger, opts ...PollerOption) *Poller {
+	p := &Poller{
 		st: st, api: api, intake: intake, apiURL: apiURL, timeout: timeout, log: log,
 		client: &http.Client{Timeout: timeout + 15*time.Second},
 	}
+	for _, o := range opts {
+		o(p)
+	}
+	// A long poll answers within timeout; the client gives up 15s later; then a minute of
+	// backoff at most before the next try.
+	p.health.Expect(healthPoller, timeout+15*time.Second+time.Minute)
+	return p
 }
 
+const healthPoller = "poller"
+
 // Run polls until ctx ends. It removes a webhook first: Telegram refuses getUpdates while
-// one is set.
+// one is set. It returns only when ctx ends: database and network errors are retried.
 func (p *Poller) Run(ctx context.Context) error {
 	if _, err := p.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil && ctx.Err() == nil {
 		p.log.Warn().Str("error", redactError(err, p.api.Token())).Msg("deleteWebhook failed; polling anyway")
+	} else if err == nil {
+		p.health.OK(healthPoller)
 	}
-	offset, err := p.st.Offset(ctx)
-	if err != nil {
+	var offset int64
+	if err := retryStart(ctx, p.log, "read the update offset", func(ctx context.Context) error {
+		var err error
+		offset, err = p.st.Offset(ctx)
 		return err
+	}); err != nil {
+		return nil // ctx ended
 	}
 	backoff := time.Duration(0)
 	for ctx.Err() == nil {
@@ -59,9 +82,11 @@ func (p *Poller) Run(ctx context.Context) error {
 				return nil
 			}
 			backoff = nextBackoff(backoff)
+			p.health.Failed(healthPoller)
 			p.log.Warn().Err(err).Dur("retry_in", backoff).Msg("getUpdates failed")
 			continue
 		}
+		p.health.OK(healthPoller)
 		backoff = 0
 		if len(raws) == 0 {
 			continue

@@ -30,6 +30,8 @@ type SenderOptions struct {
 	Metrics           *Metrics      // nil keeps a private set
 	// APIURL is the Bot API server; empty means the one api was made for.
 	APIURL string
+	// Health, if set, hears of every send as part "sender": whether Telegram answered.
+	Health *Health
 }
 
 func (o *SenderOptions) defaults() {
@@ -145,20 +147,27 @@ type dispatcher struct {
 }
 
 // Run sends until ctx ends, then waits for the sends in flight to finish and be recorded.
-// Rows it held but did not send stay in the outbox for the next start. It returns nil when
-// ctx ended and an error only if it could not start.
+// Rows it held but did not send stay in the outbox for the next start. Its start-up reads
+// are retried until they work (retryStart), so it returns only when ctx ends, with nil.
 func (s *Sender) Run(ctx context.Context) error {
-	held, err := s.st.ReleaseClaims(ctx)
-	if err != nil {
+	var (
+		held  []int64
+		sends []store.Send
+		now   time.Time
+	)
+	if err := retryStart(ctx, s.log, "release the outbox claims and read the last minute's sends", func(ctx context.Context) error {
+		var err error
+		if held, err = s.st.ReleaseClaims(ctx); err != nil {
+			return err
+		}
+		now = s.opts.Clock()
+		sends, err = s.st.RecentSends(ctx, now.Add(-sendLogSpan))
 		return err
+	}); err != nil {
+		return nil // ctx ended before the sender could start
 	}
 	s.held.Store(0)
 	lim := newLimiter(s.opts.Global, s.opts.PerChatPerSecond, s.opts.PerGroupPerMinute)
-	now := s.opts.Clock()
-	sends, err := s.st.RecentSends(ctx, now.Add(-sendLogSpan))
-	if err != nil {
-		return err
-	}
 	lim.seed(sends, held, s.opts.Workers, now)
 	s.log.Debug().Int("recent_sends", len(sends)).Int("held_chats", len(held)).Msg("sender: limits seeded from the last minute")
 	d := &dispatcher{

@@ -80,6 +80,11 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 		editID, fromCard = 0, false
 		msgID, err = s.call(ctx, q, 0)
 	}
+	if err == nil || !unreachable(err) {
+		s.opts.Health.OK(healthSender)
+	} else {
+		s.opts.Health.Failed(healthSender)
+	}
 	if err == nil || (editID > 0 && isNotModified(err)) {
 		sentAt := s.opts.Clock()
 		s.opts.Metrics.sent.Inc()
@@ -206,6 +211,18 @@ func (s *Sender) redact(text string) string {
 		text = strings.ToValidUTF8(text[:maxLen], "")
 	}
 	return text
+}
+
+const healthSender = "sender"
+
+// unreachable says a send failed without an answer from Telegram: a network error, a
+// timeout, a 5xx from its front end. Any refusal Telegram itself gives (429, 400, 403)
+// proves it is there.
+func unreachable(err error) bool {
+	var tooMany *tgbot.TooManyRequestsError
+	var migrate *tgbot.MigrateError
+	return !errors.As(err, &tooMany) && !errors.As(err, &migrate) &&
+		!errors.Is(err, tgbot.ErrorBadRequest) && !errors.Is(err, tgbot.ErrorForbidden)
 }
 
 func isNotModified(err error) bool {
