@@ -63,7 +63,10 @@ type DatabaseConfig struct {
 
 type HTTPConfig struct {
 	Listen string `yaml:"listen"`
-	Line   int    `yaml:"-"`
+	// MetricsListen serves /metrics on a listener of its own (e.g. one only the monitoring
+	// network reaches); empty serves it on Listen.
+	MetricsListen string `yaml:"metrics_listen"`
+	Line          int    `yaml:"-"`
 }
 
 type LogConfig struct {
@@ -260,6 +263,13 @@ func (c *Config) validate() []problem {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Listen); err != nil {
 		add(c.HTTP.Line, "http.listen must be host:port, e.g. 127.0.0.1:8080")
+	}
+	if m := c.HTTP.MetricsListen; m != "" {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			add(c.HTTP.Line, "http.metrics_listen must be host:port, e.g. 127.0.0.1:9090, or left out to serve /metrics on http.listen")
+		} else if m == c.HTTP.Listen {
+			add(c.HTTP.Line, "http.metrics_listen must differ from http.listen; leave it out to serve /metrics on http.listen")
+		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":

@@ -39,6 +39,9 @@ func TestLoadConfigProblems(t *testing.T) {
 			`testdata/config/bad_authz.yaml:12: authz: unknown command "forse"`,
 			`testdata/config/bad_authz.yaml:14: authz: unknown group "@releese"`,
 		}},
+		{"bad_http", []string{
+			`testdata/config/bad_http.yaml:6: http.metrics_listen must differ from http.listen; leave it out to serve /metrics on http.listen`,
+		}},
 		// Telegram's placeholder senders name nobody, and the same one everywhere.
 		{"placeholder_ids", []string{
 			`testdata/config/placeholder_ids.yaml:7: authz: 1087968824 is Telegram's stand-in for every anonymous group admin (GroupAnonymousBot), the same in every group: it would let any anonymous admin of any group act. Name the admins by their own ids (/getid while not posting anonymously)`,
@@ -154,6 +157,18 @@ func TestConfigProblemsNeverQuoteSecretPlaces(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `log.level must be debug, info, warn or error, not "loud"`) ||
 		!strings.Contains(err.Error(), `ci[0].poll_interval: "often" is not a duration`) {
 		t.Errorf("values outside secret places should be quoted; got:\n%v", err)
+	}
+}
+
+func TestMetricsListen(t *testing.T) {
+	base := "telegram:\n  token: 1:a\ndatabase:\n  url: postgres://x@y/z\n"
+	cfg, err := parseConfig("t.yaml", []byte(base+"http:\n  metrics_listen: 127.0.0.1:9090\n"), testEnv(nil))
+	if err != nil || cfg.HTTP.MetricsListen != "127.0.0.1:9090" || cfg.HTTP.Listen != "127.0.0.1:8080" {
+		t.Fatalf("cfg %+v, err %v", cfg, err)
+	}
+	_, err = parseConfig("t.yaml", []byte(base+"http:\n  metrics_listen: nine\n"), testEnv(nil))
+	if err == nil || err.Error() != "t.yaml:6: http.metrics_listen must be host:port, e.g. 127.0.0.1:9090, or left out to serve /metrics on http.listen" {
+		t.Errorf("err = %v", err)
 	}
 }
 

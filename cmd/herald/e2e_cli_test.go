@@ -61,25 +61,23 @@ func TestE2EMigrateAndReady(t *testing.T) {
 		t.Fatalf("migrate: exit %d\n%s", code, out)
 	}
 	h.start()
-	resp, err := http.Get("http://" + h.addr + "/readyz")
-	if err != nil {
-		t.Fatal(err)
+	// Ready once the poller reached Telegram; a probe is asked again until then.
+	waitFor(t, "/readyz 200 with Postgres and the Bot API up", func() bool { return readyz(t, h.addr) == http.StatusOK })
+	// Probes are answered from the last contact: none of them calls Telegram.
+	getMe := tg.Calls("getMe")
+	for range 20 {
+		if code := readyz(t, h.addr); code != http.StatusOK {
+			t.Fatalf("/readyz = %d; want 200", code)
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("/readyz = %d; want 200 with Postgres and the Bot API up", resp.StatusCode)
+	if n := tg.Calls("getMe") - getMe; n != 0 {
+		t.Errorf("20 probes made %d getMe calls; want none", n)
 	}
 	tg.SetOutage(60e9)
-	resp, err = http.Get("http://" + h.addr + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("/readyz during a Bot API outage = %d; want 503", resp.StatusCode)
-	}
+	waitFor(t, "/readyz 503 during a Bot API outage", func() bool { return readyz(t, h.addr) == http.StatusServiceUnavailable })
 	tg.SetOutage(0)
-	resp, err = http.Get("http://" + h.addr + "/metrics")
+	waitFor(t, "/readyz 200 after the outage", func() bool { return readyz(t, h.addr) == http.StatusOK })
+	resp, err := http.Get("http://" + h.addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +85,16 @@ func TestE2EMigrateAndReady(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/metrics = %d", resp.StatusCode)
 	}
+}
+
+func readyz(t *testing.T, addr string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // check-config names what is wrong with a misplaced secret without showing it.

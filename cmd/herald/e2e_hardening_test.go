@@ -4,6 +4,7 @@ package main
 // the database or the network misbehave.
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -25,5 +26,67 @@ func TestE2EUndecodableOKIsSentOnce(t *testing.T) {
 	}
 	if n := tg.Calls("sendMessage"); n != 2 {
 		t.Errorf("%d sendMessage calls for 2 replies", n)
+	}
+}
+
+// In webhook mode herald is ready once the webhook is registered; a registration Telegram
+// refused is tried again, and meanwhile /readyz says herald cannot get updates.
+func TestE2EReadyzWebhookRegistration(t *testing.T) {
+	tg := newFakeTelegram(t, nil)
+	tg.FailNext("setWebhook", 0, telegramtest.ServerError())
+	tg.FailNext("setWebhook", 0, telegramtest.ServerError())
+	h := newHerald(t, heraldOptions{tg: tg, mode: "webhook", secret: "e2e-webhook-secret"})
+	h.start()
+	if code := readyz(t, h.addr); code != http.StatusServiceUnavailable {
+		if u, _ := tg.Webhook(); u == "" { // the third try needs 3s: this is before it
+			t.Errorf("/readyz = %d before the webhook is registered; want 503", code)
+		}
+	}
+	waitFor(t, "the webhook registered after two refusals", func() bool { u, _ := tg.Webhook(); return u != "" })
+	waitFor(t, "/readyz 200", func() bool { return readyz(t, h.addr) == http.StatusOK })
+	if n := tg.Calls("setWebhook"); n != 3 {
+		t.Errorf("%d setWebhook calls; want 3 (two refused, one accepted)", n)
+	}
+}
+
+// /metrics on a listener of its own: the main one no longer serves it.
+func TestE2EMetricsListen(t *testing.T) {
+	tg := newFakeTelegram(t, nil)
+	metrics := freeAddr(t)
+	h := newHerald(t, heraldOptions{tg: tg, metricsListen: metrics})
+	h.start()
+	get := func(url string) int {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("http://" + metrics + "/metrics"); code != http.StatusOK {
+		t.Errorf("/metrics on metrics_listen = %d; want 200", code)
+	}
+	if code := get("http://" + h.addr + "/metrics"); code != http.StatusNotFound {
+		t.Errorf("/metrics on listen = %d; want 404 when metrics_listen is set", code)
+	}
+	if code := get("http://" + h.addr + "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz = %d", code)
+	}
+}
+
+// Headers are limited to what a client of herald needs; a request with more is refused.
+func TestE2EHeaderLimit(t *testing.T) {
+	tg := newFakeTelegram(t, nil)
+	h := newHerald(t, heraldOptions{tg: tg})
+	h.start()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+h.addr+"/healthz", nil)
+	req.Header.Set("X-Padding", strings.Repeat("x", 200<<10))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("200 KB of headers: %d; want 431", resp.StatusCode)
 	}
 }

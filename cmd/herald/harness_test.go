@@ -76,10 +76,11 @@ type heraldProc struct {
 }
 
 type heraldOptions struct {
-	tg     *telegramtest.Server
-	extra  string // more YAML appended to the config
-	mode   string // polling (default) | webhook
-	secret string // webhook secret
+	tg            *telegramtest.Server
+	extra         string // more YAML appended to the config
+	mode          string // polling (default) | webhook
+	secret        string // webhook secret
+	metricsListen string // http.metrics_listen, if set
 }
 
 func freeAddr(t *testing.T) string {
@@ -109,7 +110,11 @@ func newHerald(t *testing.T, o heraldOptions) *heraldProc {
 	if mode == "webhook" {
 		cfg += fmt.Sprintf("  webhook:\n    url: http://%s/telegram/webhook\n    secret_token: %s\n", h.addr, o.secret)
 	}
-	cfg += fmt.Sprintf("database:\n  url: ${HERALD_E2E_DB}\nhttp:\n  listen: %s\nlog:\n  level: debug\n", h.addr)
+	cfg += fmt.Sprintf("database:\n  url: ${HERALD_E2E_DB}\nhttp:\n  listen: %s\n", h.addr)
+	if o.metricsListen != "" {
+		cfg += fmt.Sprintf("  metrics_listen: %s\n", o.metricsListen)
+	}
+	cfg += "log:\n  level: debug\n"
 	cfg += o.extra
 	h.configPath = filepath.Join(t.TempDir(), "herald.yaml")
 	if err := os.WriteFile(h.configPath, []byte(cfg), 0o600); err != nil {

@@ -3,12 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -31,8 +28,10 @@ type App struct {
 	Log    zerolog.Logger
 	Getenv func(string) string
 
-	// Addr is the HTTP listener's address once it is listening (tests use port 0).
-	Addr atomic.Value
+	// Addr is the HTTP listener's address once it is listening (tests use port 0), and
+	// MetricsAddr the metrics listener's when http.metrics_listen is set.
+	Addr        atomic.Value
+	MetricsAddr atomic.Value
 
 	matrix atomic.Pointer[authz.Matrix]
 }
@@ -92,11 +91,13 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 
+	health := bot.NewHealth(nil)
 	sender := bot.NewSender(st, api, bot.SenderOptions{
 		Global:            cfg.Telegram.Limits.Global,
 		PerChatPerSecond:  cfg.Telegram.Limits.PerChatPerSecond,
 		PerGroupPerMinute: cfg.Telegram.Limits.PerGroupPerMinute,
 		APIURL:            cfg.Telegram.APIURL,
+		Health:            health,
 	}, log.With().Str("part", "sender").Logger())
 	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1}, log.With().Str("part", "notifier").Logger())
 	intake := bot.NewIntake(st, api, reg, func() string { return username }, bot.IntakeOptions{}, log.With().Str("part", "intake").Logger())
@@ -108,87 +109,109 @@ func (a *App) Run(ctx context.Context) error {
 	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopSender()
 
+	// Every long-running part reports to ended if it stops on its own (parts).
+	ended := make(chan error, 1)
+	intakeParts, senderParts, httpParts := newParts(ended), newParts(ended), newParts(ended)
+
 	mux := http.NewServeMux()
-	a.routes(mux, st, api, sender)
+	metrics := a.metricsHandler(sender)
+	a.routes(mux, st, health)
+	if cfg.HTTP.MetricsListen == "" {
+		mux.Handle("GET /metrics", metrics)
+	}
 	if cfg.Telegram.Mode == "webhook" {
 		mux.Handle("POST "+cfg.Telegram.Webhook.Path, bot.NewWebhook(intakeCtx, st, intake, cfg.Telegram.Webhook.SecretToken, log.With().Str("part", "webhook").Logger()))
 	}
-	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	srv, err := a.serveHTTP(httpParts, "http server", cfg.HTTP.Listen, mux, &a.Addr)
 	if err != nil {
-		return fmt.Errorf("http: listen on %s: %w", cfg.HTTP.Listen, err)
+		return err
 	}
-	a.Addr.Store(ln.Addr().String())
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("http server stopped")
+	servers := []*http.Server{srv}
+	if cfg.HTTP.MetricsListen != "" {
+		mmux := http.NewServeMux()
+		mmux.Handle("GET /metrics", metrics)
+		msrv, err := a.serveHTTP(httpParts, "metrics server", cfg.HTTP.MetricsListen, mmux, &a.MetricsAddr)
+		if err != nil {
+			_ = srv.Close()
+			return err
 		}
-	}()
-	log.Info().Str("addr", ln.Addr().String()).Str("mode", cfg.Telegram.Mode).Str("bot", username).Msg("herald is running")
+		servers = append(servers, msrv)
+	}
 
-	var senderWG, intakeWG sync.WaitGroup
-	senderWG.Add(1)
-	go func() {
-		defer senderWG.Done()
-		if err := sender.Run(senderCtx); err != nil {
-			log.Error().Err(err).Msg("sender stopped")
-		}
-	}()
-	intakeWG.Add(1)
-	go func() {
-		defer intakeWG.Done()
-		_ = intake.Run(intakeCtx)
-	}()
+	senderParts.Go("sender", func() error { return sender.Run(senderCtx) })
+	intakeParts.Go("intake", func() error { return intake.Run(intakeCtx) })
 	if cfg.Telegram.Mode == "webhook" {
-		if err := bot.Register(ctx, api, cfg.Telegram.Webhook.URL, cfg.Telegram.Webhook.SecretToken); err != nil {
-			log.Error().Err(err).Msg("cannot register the webhook with Telegram; updates will not arrive until it is")
-		}
+		health.Expect("webhook", 0)
+		intakeParts.Go("webhook registration", func() error {
+			return registerWebhook(intakeCtx, api, cfg, health, log)
+		})
 	} else {
-		poller := bot.NewPoller(st, api, intake, cfg.Telegram.APIURL, cfg.Telegram.PollTimeout, log.With().Str("part", "poller").Logger())
-		intakeWG.Add(1)
-		go func() {
-			defer intakeWG.Done()
-			if err := poller.Run(intakeCtx); err != nil {
-				log.Error().Err(err).Msg("poller stopped")
-			}
-		}()
+		poller := bot.NewPoller(st, api, intake, cfg.Telegram.APIURL, cfg.Telegram.PollTimeout,
+			log.With().Str("part", "poller").Logger(), bot.PollerHealth(health))
+		intakeParts.Go("poller", func() error { return poller.Run(intakeCtx) })
 	}
 	for _, p := range providers {
-		intakeWG.Add(1)
-		go func(p ci.Provider) {
-			defer intakeWG.Done()
-			watch(intakeCtx, st, p, notifier, log)
-		}(p)
+		intakeParts.Go("watcher of "+p.Name(), func() error { return watch(intakeCtx, st, p, notifier, log) })
 	}
-	intakeWG.Add(1)
-	go func() {
-		defer intakeWG.Done()
-		housekeeping(intakeCtx, st, log)
-	}()
+	intakeParts.Go("housekeeping", func() error { housekeeping(intakeCtx, st, log); return nil })
+	log.Info().Str("addr", a.Addr.Load().(string)).Str("mode", cfg.Telegram.Mode).Str("bot", username).Msg("herald is running")
 
-	a.waitForSignals(ctx, log)
+	failed := a.waitForSignals(ctx, ended, log)
+	if failed != nil {
+		log.Error().Err(failed).Msg("shutting down so that a supervisor starts herald again")
+	}
+	intakeParts.Stop()
+	senderParts.Stop()
+	httpParts.Stop()
 	log.Info().Msg("shutting down: no new updates or events")
 	stopIntake()
-	intakeWG.Wait()
+	intakeParts.Wait()
 	log.Info().Msg("handlers finished; stopping the sender")
 	stopSender()
-	senderWG.Wait()
+	senderParts.Wait()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
+	for _, srv := range servers {
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	httpParts.Wait()
 	log.Info().Msg("stopped")
+	return failed
+}
+
+// registerWebhook tells Telegram where to post updates, retrying until it works: without
+// the registration no update arrives, and /readyz says so meanwhile. Then it waits for
+// ctx, like every part.
+func registerWebhook(ctx context.Context, api *tgbot.Bot, cfg *Config, health *bot.Health, log zerolog.Logger) error {
+	for attempt := 1; ; attempt++ {
+		err := bot.Register(ctx, api, cfg.Telegram.Webhook.URL, cfg.Telegram.Webhook.SecretToken)
+		if err == nil {
+			health.OK("webhook")
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		health.Failed("webhook")
+		log.Error().Err(err).Int("attempt", attempt).Msg("cannot register the webhook with Telegram; updates will not arrive until it is; retrying")
+		sleep(ctx, time.Duration(min(attempt, 30))*time.Second)
+	}
+	<-ctx.Done()
 	return nil
 }
 
-// waitForSignals returns when ctx ends; SIGHUP meanwhile reloads the authz matrix.
-func (a *App) waitForSignals(ctx context.Context, log zerolog.Logger) {
+// waitForSignals returns when ctx ends (nil) or a part stopped on its own (its report);
+// SIGHUP meanwhile reloads the authz matrix.
+func (a *App) waitForSignals(ctx context.Context, ended <-chan error, log zerolog.Logger) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
+		case err := <-ended:
+			return err
 		case <-hup:
 			a.reloadAuthz(log)
 		}
@@ -318,18 +341,30 @@ func newProviders(cfg *Config, log zerolog.Logger) ([]ci.Provider, error) {
 	return out, nil
 }
 
-// watch streams a provider's events into the notifier, from where herald last saw it.
-func watch(ctx context.Context, st *store.Store, p ci.Provider, sink ci.EventSink, log zerolog.Logger) {
-	since, err := st.Cursor(ctx, p.Name())
-	if err != nil {
-		log.Error().Err(err).Str("conn", p.Name()).Msg("cannot read the CI cursor; catching up from now")
+// watch streams a provider's events into the notifier, from where herald last saw it. The
+// cursor is read again until the database answers: starting "from now" instead would skip
+// every build that finished while herald was down. It returns when ctx ends (nil) or when
+// the provider's Watch gives up (its error: herald then exits, see parts).
+func watch(ctx context.Context, st *store.Store, p ci.Provider, sink ci.EventSink, log zerolog.Logger) error {
+	var since time.Time
+	for attempt := 1; ; attempt++ {
+		var err error
+		if since, err = st.Cursor(ctx, p.Name()); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Error().Err(err).Str("conn", p.Name()).Int("attempt", attempt).Msg("cannot read the CI cursor; retrying")
+		sleep(ctx, time.Duration(min(attempt, 30))*time.Second)
 	}
 	if since.IsZero() {
 		since = time.Now()
 	}
 	if err := p.Watch(ctx, since, sink); err != nil && ctx.Err() == nil {
-		log.Error().Err(err).Str("conn", p.Name()).Msg("CI watch stopped")
+		return err
 	}
+	return nil
 }
 
 func defaultChats(cfg *Config) []store.DefaultChat {

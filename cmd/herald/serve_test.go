@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/store/storetest"
+)
+
+// watchRecorder is a provider that records the cursor Watch is started from.
+type watchRecorder struct {
+	ci.Provider
+	since chan time.Time
+}
+
+func (w *watchRecorder) Name() string { return "main" }
+
+func (w *watchRecorder) Watch(ctx context.Context, since time.Time, _ ci.EventSink) error {
+	w.since <- since
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A watcher whose cursor cannot be read at start waits for the database instead of
+// catching up "from now", which would skip the builds that finished while herald was down.
+func TestWatchRetriesTheCursor(t *testing.T) {
+	st := storetest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	last := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO ci_events (key, conn, kind, payload, at) VALUES ('k1', 'main', $1, '{}', $2)`,
+		string(ci.KindFinished), last); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Pool().Exec(ctx, `ALTER TABLE ci_events RENAME TO ci_events_hidden`); err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	p := &watchRecorder{since: make(chan time.Time, 1)}
+	done := make(chan error, 1)
+	go func() { done <- watch(ctx, st, p, nil, zerolog.New(logs)) }()
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(logs.String(), "cannot read the CI cursor; retrying") {
+		select {
+		case since := <-p.since:
+			t.Fatalf("watch started from %v without the cursor", since)
+		case err := <-done:
+			t.Fatalf("watch ended: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no retry logged")
+		}
+	}
+	if _, err := st.Pool().Exec(ctx, `ALTER TABLE ci_events_hidden RENAME TO ci_events`); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case since := <-p.since:
+		if !since.Equal(last) {
+			t.Errorf("watch started from %v; want the cursor %v", since, last)
+		}
+	case err := <-done:
+		t.Fatalf("watch ended: %v", err)
+	case <-time.After(90 * time.Second):
+		t.Fatal("watch did not start once the cursor could be read")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("watch = %v after ctx ended; want nil", err)
+	}
+}
+
+// The HTTP server has every limit, and the handlers' budget fits in the write timeout.
+func TestHTTPServerLimits(t *testing.T) {
+	srv := newHTTPServer(nil)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.WriteTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
+		t.Errorf("a limit is missing: %+v", srv)
+	}
+	if srv.WriteTimeout < httpHandlerBudget+10*time.Second {
+		t.Errorf("write timeout %v leaves no room after the handler budget %v", srv.WriteTimeout, httpHandlerBudget)
+	}
+}
