@@ -34,6 +34,10 @@ type App struct {
 	MetricsAddr atomic.Value
 
 	matrix atomic.Pointer[authz.Matrix]
+
+	// watch follows one CI connection; nil is the package's watch. Tests replace it to make
+	// a part end.
+	watch func(ctx context.Context, st *store.Store, p ci.Provider, sink ci.EventSink, log zerolog.Logger) error
 }
 
 func migrateOnly(ctx context.Context, cfg *Config, log zerolog.Logger) error {
@@ -150,15 +154,20 @@ func (a *App) Run(ctx context.Context) error {
 			log.With().Str("part", "poller").Logger(), bot.PollerHealth(health))
 		intakeParts.Go("poller", func() error { return poller.Run(intakeCtx) })
 	}
+	follow := a.watch
+	if follow == nil {
+		follow = watch
+	}
 	for _, p := range providers {
-		intakeParts.Go("watcher of "+p.Name(), func() error { return watch(intakeCtx, st, p, notifier, log) })
+		intakeParts.Go("watcher of "+p.Name(), func() error { return follow(intakeCtx, st, p, notifier, log) })
 	}
 	intakeParts.Go("housekeeping", func() error { housekeeping(intakeCtx, st, log); return nil })
 	log.Info().Str("addr", a.Addr.Load().(string)).Str("mode", cfg.Telegram.Mode).Str("bot", username).Msg("herald is running")
 
 	failed := a.waitForSignals(ctx, ended, log)
 	if failed != nil {
-		log.Error().Err(failed).Msg("shutting down so that a supervisor starts herald again")
+		// The error itself is logged once, by main, as herald exits with status 1.
+		log.Warn().Msg("a part of herald stopped on its own; shutting down so that a supervisor starts herald again")
 	}
 	intakeParts.Stop()
 	senderParts.Stop()

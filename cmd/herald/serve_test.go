@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -10,7 +14,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/herald-ci/herald/bot/telegramtest"
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/store"
 	"github.com/herald-ci/herald/store/storetest"
 )
 
@@ -103,5 +109,38 @@ func TestHTTPServerLimits(t *testing.T) {
 	}
 	if srv.WriteTimeout < httpHandlerBudget+10*time.Second {
 		t.Errorf("write timeout %v leaves no room after the handler budget %v", srv.WriteTimeout, httpHandlerBudget)
+	}
+}
+
+// A part that ends while herald runs (here the watcher of a CI connection) stops herald
+// with an error, which run turns into exit status 1, instead of leaving it up and deaf.
+func TestRunStopsWhenAPartEnds(t *testing.T) {
+	tg := telegramtest.New(telegramtest.Options{Token: testToken})
+	t.Cleanup(tg.Close)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "herald.yaml")
+	yaml := fmt.Sprintf("telegram:\n  token: %s\n  api_url: %s\n  poll_timeout: 1s\ndatabase:\n  url: %s\nhttp:\n  listen: 127.0.0.1:0\nci:\n  - name: main\n    type: buildbot\n    url: http://127.0.0.1:1/\n",
+		testToken, tg.URL(), storetest.NewURL(t))
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path, testEnv(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("lost the master for good")
+	app := &App{Config: cfg, Log: zerolog.New(zerolog.NewTestWriter(t)), Getenv: testEnv(nil),
+		watch: func(context.Context, *store.Store, ci.Provider, ci.EventSink, zerolog.Logger) error { return boom }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "the watcher of main stopped while herald was running") {
+			t.Errorf("Run = %v; want the watcher's end", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("herald kept running without its CI watcher")
 	}
 }
