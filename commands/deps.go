@@ -229,6 +229,17 @@ func (d Deps) ciError(conn string, err error, doing string) error {
 	return fmt.Errorf("commands: %s: %w", doing, err)
 }
 
+// pressFailed answers a button press whose CI call failed: a slow CI is said in the press's
+// notice and the keyboard stays, so pressing again retries; other failures are ciError's.
+func (d Deps) pressFailed(conn string, err error, doing string) (Response, error) {
+	var ue *ci.UserError
+	if timedOut(err) && !errors.As(err, &ue) {
+		d.Log.Warn().Err(err).Str("conn", conn).Msg("commands: " + doing)
+		return Response{Notice: d.slowCI(conn)}, nil
+	}
+	return Response{}, d.ciError(conn, err, doing)
+}
+
 // unreachable is the line shown for a CI connection that failed while others answered.
 func (d Deps) unreachable(conn string, err error, doing string) string {
 	d.Log.Warn().Err(err).Str("conn", conn).Msg("commands: " + doing)

@@ -40,7 +40,6 @@ func Force(d Deps) Command {
 
 // forceSchedulers lists the force schedulers with only the builders the user may force.
 func (d Deps) forceSchedulers(ctx context.Context, req Request, typed string) ([]ci.ForceScheduler, []string) {
-	m := d.matrix()
 	var out []ci.ForceScheduler
 	var problems []string
 	for _, p := range d.CI {
@@ -48,31 +47,44 @@ func (d Deps) forceSchedulers(ctx context.Context, req Request, typed string) ([
 		if !ok {
 			continue
 		}
-		cctx, cancel := d.ciContext(ctx)
-		scheds, err := f.ForceSchedulers(cctx)
-		cancel()
+		scheds, err := d.offered(ctx, req, p.Name(), f, typed)
 		if err != nil {
 			problems = append(problems, d.unreachable(p.Name(), err, "force: schedulers"))
 			continue
 		}
-		for _, s := range scheds {
-			s.Conn = p.Name()
-			var keep []string
-			for _, b := range s.Builders {
-				if typed != "" && !d.matches(typed, s.Conn, b) {
-					continue
-				}
-				if m.Decide(req.UserID, "force", b).Allowed {
-					keep = append(keep, b)
-				}
-			}
-			if len(keep) > 0 {
-				s.Builders = keep
-				out = append(out, s)
-			}
-		}
+		out = append(out, scheds...)
 	}
 	return out, problems
+}
+
+// offered is connection conn's force schedulers with only the builders the user may force
+// (and, with typed, only that builder).
+func (d Deps) offered(ctx context.Context, req Request, conn string, f ci.Forcer, typed string) ([]ci.ForceScheduler, error) {
+	m := d.matrix()
+	cctx, cancel := d.ciContext(ctx)
+	scheds, err := f.ForceSchedulers(cctx)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	var out []ci.ForceScheduler
+	for _, s := range scheds {
+		s.Conn = conn
+		var keep []string
+		for _, b := range s.Builders {
+			if typed != "" && !d.matches(typed, s.Conn, b) {
+				continue
+			}
+			if m.Decide(req.UserID, "force", b).Allowed {
+				keep = append(keep, b)
+			}
+		}
+		if len(keep) > 0 {
+			s.Builders = keep
+			out = append(out, s)
+		}
+	}
+	return out, nil
 }
 
 // forceStart offers the force schedulers (page page of them), or goes on with the only one.
@@ -119,15 +131,24 @@ func (d Deps) forceBuilders(ctx context.Context, req Request, s ci.ForceSchedule
 	return Response{Replies: []Reply{edit(req, "Which builder should I force?"+pageNote(shown, pages), kb)}}, nil
 }
 
-// scheduler finds one force scheduler again, with only the builders the user may force.
-func (d Deps) scheduler(ctx context.Context, req Request, conn, name string) (ci.ForceScheduler, bool) {
-	scheds, _ := d.forceSchedulers(ctx, req, "")
+// scheduler finds one force scheduler again, with only the builders the user may force,
+// asking only its own connection. found is false when it is gone (or offers the user
+// nothing); err is the CI's failure to say.
+func (d Deps) scheduler(ctx context.Context, req Request, conn, name string) (s ci.ForceScheduler, found bool, err error) {
+	f, ok := d.forcer(conn)
+	if !ok {
+		return ci.ForceScheduler{}, false, nil
+	}
+	scheds, err := d.offered(ctx, req, conn, f, "")
+	if err != nil {
+		return ci.ForceScheduler{}, false, err
+	}
 	for _, s := range scheds {
-		if s.Conn == conn && s.Name == name {
-			return s, true
+		if s.Name == name {
+			return s, true, nil
 		}
 	}
-	return ci.ForceScheduler{}, false
+	return ci.ForceScheduler{}, false, nil
 }
 
 // forceBegin starts the user's conversation for one builder and shows its parameters.
@@ -159,13 +180,19 @@ func (d Deps) forcePress(ctx context.Context, req Request) (Response, error) {
 	case "scheds":
 		return d.forceStart(ctx, req, b.Value, b.Page)
 	case "sched", "builders":
-		s, ok := d.scheduler(ctx, req, b.Conn, b.Sched)
+		s, ok, err := d.scheduler(ctx, req, b.Conn, b.Sched)
+		if err != nil {
+			return d.pressFailed(b.Conn, err, "force: schedulers")
+		}
 		if !ok {
 			return staleButton(req, "force"), nil
 		}
 		return d.forceBuilders(ctx, req, s, b.Page)
 	case "builder":
-		s, ok := d.scheduler(ctx, req, b.Conn, b.Sched)
+		s, ok, err := d.scheduler(ctx, req, b.Conn, b.Sched)
+		if err != nil {
+			return d.pressFailed(b.Conn, err, "force: schedulers")
+		}
 		if !ok || !slices.Contains(s.Builders, b.Builder) {
 			// Gone from the CI, or not the presser's to force: decide says which.
 			if why := d.decide(ctx, req, "force", requestArgs(req), b.Conn, b.Builder); why != "" {

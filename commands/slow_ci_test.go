@@ -151,6 +151,24 @@ func TestSlowCIStop(t *testing.T) {
 	}
 }
 
+// TestSlowCIKeyboardPress: a press whose CI call runs out of time says so in its notice and
+// leaves the keyboard, so pressing again retries; it is not "this keyboard has expired".
+func TestSlowCIKeyboardPress(t *testing.T) {
+	e := newEnv(t)
+	e.rewire(func(d *commands.Deps) { d.CITimeout = slow })
+	runningSlow(e)
+	forceKB := e.send(groupID, admin, "/force")
+	watchKB := e.send(groupID, admin, "/watch")
+	e.bb.schedulers = func(ctx context.Context) ([]ci.ForceScheduler, error) { return nil, hang(ctx) }
+	e.bb.running = func(ctx context.Context) ([]ci.Build, error) { return nil, hang(ctx) }
+	for _, r := range []commands.Request{pressReq(t, groupID, admin, forceKB, "pass"), pressReq(t, groupID, admin, watchKB, "slow")} {
+		res, err := e.handle(outer(t), r)
+		if err != nil || res.Notice != "bb: the CI did not answer in 50ms." || len(res.Replies) != 0 {
+			t.Fatalf("press: %s %v", dump(res), err)
+		}
+	}
+}
+
 // TestSlowCIReadCommands: every other CI call of these commands is bounded too, and the
 // user is told which CI did not answer instead of "internal error" or silence.
 func TestSlowCIReadCommands(t *testing.T) {

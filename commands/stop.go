@@ -117,7 +117,7 @@ func (d Deps) stopPick(ctx context.Context, req Request, b btn) (Response, error
 		return staleButton(req, "stop"), nil
 	}
 	if err != nil {
-		return Response{}, d.ciError(b.Conn, err, "stop: build")
+		return d.pressFailed(b.Conn, err, "stop: build")
 	}
 	if build.Conn == "" {
 		build.Conn = b.Conn

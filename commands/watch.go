@@ -82,6 +82,9 @@ func (d Deps) watchBuilder(ctx context.Context, req Request, conn, name string) 
 		cctx, cancel := d.ciContext(ctx)
 		running, err := p.RunningBuilds(cctx)
 		cancel()
+		if err != nil && req.Button != nil {
+			return d.pressFailed(p.Name(), err, "watch: running builds")
+		}
 		if err != nil {
 			return Response{}, d.ciError(p.Name(), err, "watch: running builds")
 		}
