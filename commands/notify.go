@@ -16,7 +16,8 @@ const notifyHelp = "/notify shows a keyboard: press an event to turn it on or of
 	"/notify on EVENT… turns events on; /notify off EVENT… turns them off; " +
 	"<code>all</code> means every event. /notify on alone turns on problem and recovery; " +
 	"/notify off alone turns everything off.\n" +
-	"Filters: <code>builder=GLOB[,GLOB…]</code> and <code>branch=GLOB[,GLOB…]</code> (e.g. docs-*), " +
+	"Filters: <code>builder=GLOB[,GLOB…]</code> and <code>branch=GLOB[,GLOB…]</code> (e.g. docs-*; " +
+	"* matches any characters, / included, so docs-* covers docs-x/arm), " +
 	"with on or off, replace this chat's filters; <code>builder=</code> clears one.\n" +
 	"Example: <code>/notify on problem recovery builder=docs-* branch=main</code>\n" +
 	"/notify list shows what is on.\n" +
