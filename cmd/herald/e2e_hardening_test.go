@@ -4,6 +4,8 @@ package main
 // the database or the network misbehave.
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -89,4 +91,52 @@ func TestE2EHeaderLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 		t.Errorf("200 KB of headers: %d; want 431", resp.StatusCode)
 	}
+}
+
+// The poller and the sender meet a database error in their first second (a table they read
+// at start is not there): they retry instead of ending, and herald answers once the
+// database is whole again.
+func TestE2EStartupReadsAreRetried(t *testing.T) {
+	tg := newFakeTelegram(t, nil)
+	h := newHerald(t, heraldOptions{tg: tg})
+	if out, code := runBin(t, h.env[len(h.env)-2:], "--config", h.configPath, "migrate"); code != 0 {
+		t.Fatalf("migrate: exit %d\n%s", code, out)
+	}
+	db := dbConn(t, h)
+	ctx := context.Background()
+	for _, table := range []string{"telegram_offset", "sent_log"} {
+		if _, err := db.Exec(ctx, "ALTER TABLE "+table+" RENAME TO "+table+"_hidden"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.start()
+	waitFor(t, "the poller and the sender to retry", func() bool {
+		return logged(h, "poller", "at start; retrying") && logged(h, "sender", "at start; retrying")
+	})
+	for _, table := range []string{"telegram_offset", "sent_log"} {
+		if _, err := db.Exec(ctx, "ALTER TABLE "+table+"_hidden RENAME TO "+table); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tg.SendText(telegramtest.PrivateChat(alice), alice, "/getid")
+	if msgs := waitMessages(t, tg, alice.ID, 1); msgs[0].Text != "Your ID is <code>111</code>." {
+		t.Errorf("/getid = %q", msgs[0].Text)
+	}
+	if strings.Contains(h.logs.String(), "stopped while herald was running") {
+		t.Errorf("a part stopped:\n%s", h.logs.String())
+	}
+}
+
+// logged says whether herald wrote a JSON log line from part whose message contains msg.
+func logged(h *heraldProc, part, msg string) bool {
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		var e struct {
+			Part    string `json:"part"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal([]byte(line), &e) == nil && e.Part == part && strings.Contains(e.Message, msg) {
+			return true
+		}
+	}
+	return false
 }
