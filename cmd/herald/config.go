@@ -102,16 +102,18 @@ type AuthzConfig struct {
 }
 
 type AuthzGroupConfig struct {
-	Name    string   `yaml:"name"`
-	Members []string `yaml:"members"`
-	Line    int      `yaml:"-"`
+	Name         string   `yaml:"name"`
+	Members      []string `yaml:"members"`
+	MembersLines []int    `yaml:"-"` // the line of each member
+	Line         int      `yaml:"-"`
 }
 
 type AuthzRuleConfig struct {
-	Commands []string `yaml:"commands"`
-	Allow    []string `yaml:"allow"`
-	Builders []string `yaml:"builders"`
-	Line     int      `yaml:"-"`
+	Commands   []string `yaml:"commands"`
+	Allow      []string `yaml:"allow"`
+	AllowLines []int    `yaml:"-"` // the line of each entry of Allow
+	Builders   []string `yaml:"builders"`
+	Line       int      `yaml:"-"`
 }
 
 // ChatConfig is a chat subscribed by default, like Buildbot's chat_ids + notify_events. It is

@@ -63,22 +63,28 @@ var placeholderIDs = map[int64]string{
 }
 
 // placeholderProblems refuses placeholder ids among group members and rule allow lists, at
-// the line of the group or rule.
+// the id's own line.
 func (c *Config) placeholderProblems() []problem {
 	var out []problem
-	check := func(line int, ids []string) {
-		for _, s := range ids {
+	check := func(line int, ids []string, lines []int) {
+		for i, s := range ids {
 			id, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
-			if why, ok := placeholderIDs[id]; err == nil && ok {
-				out = append(out, problem{Line: line, Msg: fmt.Sprintf("authz: %d %s", id, why)})
+			why, ok := placeholderIDs[id]
+			if err != nil || !ok {
+				continue
 			}
+			at := line
+			if i < len(lines) {
+				at = lines[i]
+			}
+			out = append(out, problem{Line: at, Msg: fmt.Sprintf("authz: %d %s", id, why)})
 		}
 	}
 	for _, g := range c.Authz.Groups {
-		check(g.Line, g.Members)
+		check(g.Line, g.Members, g.MembersLines)
 	}
 	for _, r := range c.Authz.Rules {
-		check(r.Line, r.Allow)
+		check(r.Line, r.Allow, r.AllowLines)
 	}
 	return out
 }

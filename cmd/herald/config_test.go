@@ -44,9 +44,9 @@ func TestLoadConfigProblems(t *testing.T) {
 		}},
 		// Telegram's placeholder senders name nobody, and the same one everywhere.
 		{"placeholder_ids", []string{
-			`testdata/config/placeholder_ids.yaml:7: authz: 1087968824 is Telegram's stand-in for every anonymous group admin (GroupAnonymousBot), the same in every group: it would let any anonymous admin of any group act. Name the admins by their own ids (/getid while not posting anonymously)`,
-			`testdata/config/placeholder_ids.yaml:10: authz: 136817688 is Telegram's stand-in for everyone who posts as a channel (Channel_Bot): it names no person. Name people by their own ids (/getid from their own account)`,
-			`testdata/config/placeholder_ids.yaml:12: authz: 777000 is Telegram's service account that forwards channel posts into linked groups: it names no person. Name people by their own ids (/getid from their own account)`,
+			`testdata/config/placeholder_ids.yaml:10: authz: 1087968824 is Telegram's stand-in for every anonymous group admin (GroupAnonymousBot), the same in every group: it would let any anonymous admin of any group act. Name the admins by their own ids (/getid while not posting anonymously)`,
+			`testdata/config/placeholder_ids.yaml:13: authz: 136817688 is Telegram's stand-in for everyone who posts as a channel (Channel_Bot): it names no person. Name people by their own ids (/getid from their own account)`,
+			`testdata/config/placeholder_ids.yaml:15: authz: 777000 is Telegram's service account that forwards channel posts into linked groups: it names no person. Name people by their own ids (/getid from their own account)`,
 		}},
 		// Secrets in the wrong place are named by their key, never shown.
 		{"secrets_misplaced", []string{

@@ -166,7 +166,27 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = true
 		d.decode(val, v.Field(idx).Addr(), join(path, k.Value))
+		d.itemLines(v, v.Type().Field(idx).Name, val)
 	}
+}
+
+// itemLines fills the field nameLines ([]int, tagged yaml:"-"), when the struct has one,
+// with the line of each item of the list just decoded into field name, so a problem with
+// one item can name its line.
+func (d *decoder) itemLines(v reflect.Value, name string, n *yaml.Node) {
+	f := v.FieldByName(name + "Lines")
+	if !f.IsValid() || f.Type() != reflect.TypeOf([]int(nil)) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		f.Set(reflect.ValueOf([]int{n.Line})) // a lone value read as a list of one
+		return
+	}
+	lines := make([]int, len(n.Content))
+	for i, item := range n.Content {
+		lines[i] = item.Line
+	}
+	f.Set(reflect.ValueOf(lines))
 }
 
 func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, path string) {
