@@ -131,3 +131,26 @@ func FuzzSplitMessage(f *testing.F) {
 		}
 	})
 }
+
+// A reply of 4091 emoji (8182 UTF-16 units) reaches the chat whole, in parts the fake
+// Bot API accepts: it counts length as Telegram does.
+func TestLongEmojiReplyIsDelivered(t *testing.T) {
+	h := newHarness(t, fastLimits(), fastOptions())
+	text := strings.Repeat("😀", 4091)
+	out, err := render(context.Background(), memCallbacks{}, commands.Request{ChatID: 42}, []commands.Reply{{Text: text}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.Enqueue(context.Background(), out...); err != nil {
+		t.Fatal(err)
+	}
+	h.start(t)
+	waitFor(t, "empty outbox", outboxEmpty(t, h.st))
+	var got strings.Builder
+	for _, m := range h.tg.Messages(42) {
+		got.WriteString(m.Text)
+	}
+	if got.String() != text {
+		t.Errorf("the chat got %d of %d emoji in %d messages", utf8.RuneCountInString(got.String()), 4091, len(h.tg.Messages(42)))
+	}
+}
