@@ -187,6 +187,7 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 	// finished before the stop arrived) however quickly the CI reports it. A failed stop
 	// leaves a watch of a running build, which ends with it.
 	if _, err := d.Store.AddWatch(ctx, req.ChatID, req.ThreadID, c.Conn, c.BuildID, c.Builder, req.UserID); err != nil {
+		d.audit(ctx, req, "stop", args, c.Conn, c.Builder, auditFailed, "not sent to the CI: "+err.Error())
 		return Response{}, err
 	}
 	cctx, cancel := d.ciContext(ctx)
