@@ -1,0 +1,103 @@
+package bot
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tgbot "github.com/go-telegram/bot"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/herald-ci/herald/bot/telegramtest"
+	"github.com/herald-ci/herald/commands"
+	"github.com/herald-ci/herald/store"
+	"github.com/herald-ci/herald/store/storetest"
+)
+
+// TestCommandSurvivesDatabaseOutage is item 6 of issue 8: the database goes away while a
+// command runs (every connection of herald's is cut and no new one is let in), so its answer
+// cannot be stored. The intake tries again in-process, with backoff, and when the database is
+// back the command is answered — once, and without running the command a second time.
+func TestCommandSurvivesDatabaseOutage(t *testing.T) {
+	ctx := context.Background()
+	dbURL := storetest.NewURL(t)
+	st, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(dbURL)
+	dbName := strings.TrimPrefix(u.Path, "/")
+	admin, err := pgx.Connect(ctx, storetest.AdminURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(ctx) })
+	setConnections := func(allow bool) {
+		t.Helper()
+		if _, err := admin.Exec(ctx, "ALTER DATABASE "+pgx.Identifier{dbName}.Sanitize()+" WITH ALLOW_CONNECTIONS "+map[bool]string{true: "true", false: "false"}[allow]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { setConnections(true) }) // storetest drops the database after this
+
+	tg := telegramtest.New(telegramtest.Options{Token: testToken, Limits: fastLimits()})
+	t.Cleanup(tg.Close)
+	api, err := tgbot.New(testToken, tgbot.WithServerURL(tg.URL()), tgbot.WithSkipGetMe(),
+		tgbot.WithHTTPClient(time.Second, &http.Client{Timeout: 10 * time.Second}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{st: st, tg: tg, api: api, opts: fastOptions()}
+
+	started, proceed := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	handler := handlerMap{"deploy": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+		if runs.Add(1) == 1 {
+			close(started)
+			<-proceed
+		}
+		return commands.Say("deployed"), nil
+	}}
+	r := startIntake(t, h, handler, IntakeOptions{RetryMin: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond})
+	r.tg.SendText(telegramtest.PrivateChat(ann), ann, "/deploy")
+	select {
+	case <-started:
+	case <-time.After(time.Minute):
+		t.Fatal("the command did not start")
+	}
+
+	// The outage: no new connections, and the ones herald holds are cut.
+	setConnections(false)
+	if _, err := admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, dbName); err != nil {
+		t.Fatal(err)
+	}
+	close(proceed)
+	waitFor(t, "the intake to fail", func() bool {
+		return strings.Contains(r.logs.String(), "update not handled")
+	})
+	setConnections(true)
+
+	msgs := waitMessages(t, r.tg, ann.ID, 1)
+	if msgs[0].Text != "deployed" {
+		t.Errorf("answer %q", msgs[0].Text)
+	}
+	waitFor(t, "every update handled", func() bool {
+		ups, err := st.PendingUpdates(ctx, 0, 10)
+		return err == nil && len(ups) == 0
+	})
+	waitFor(t, "empty outbox", outboxEmpty(t, st))
+	if n := len(r.tg.Messages(ann.ID)); n != 1 {
+		t.Errorf("%d answers, want 1", n)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("the command ran %d times, want once: a retry stores the answer it has", n)
+	}
+}
