@@ -26,9 +26,11 @@ import (
 type restMaster struct {
 	mu       sync.Mutex
 	builders int // how many builders (ids 1..n, named b1..bn); 0 is one builder "app"
-	builds   []apiBuild
-	requests []*url.URL
-	body     func(path string) []byte // when set, answers every request with its bytes
+	// oldFilter makes builds ignore a builderid filter, as a master without it would.
+	oldFilter bool
+	builds    []apiBuild
+	requests  []*url.URL
+	body      func(path string) []byte // when set, answers every request with its bytes
 }
 
 func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -54,7 +56,15 @@ func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasSuffix(path, "/steps"):
 		fmt.Fprint(w, `{"steps":[],"meta":{}}`)
 	case path == "builds":
-		json.NewEncoder(w).Encode(map[string]any{"builds": m.query(r.URL.Query()), "meta": map[string]any{}})
+		q := r.URL.Query()
+		if m.oldFilter {
+			q.Del("builderid")
+		}
+		json.NewEncoder(w).Encode(map[string]any{"builds": m.query(q), "meta": map[string]any{}})
+	case strings.HasPrefix(path, "builders/") && strings.HasSuffix(path, "/builds"):
+		q := r.URL.Query()
+		q.Set("builderid", strings.TrimSuffix(strings.TrimPrefix(path, "builders/"), "/builds"))
+		json.NewEncoder(w).Encode(map[string]any{"builds": m.query(q), "meta": map[string]any{}})
 	default:
 		http.NotFound(w, r)
 	}
@@ -99,7 +109,7 @@ func (m *restMaster) query(q url.Values) []apiBuild {
 		}
 	}
 	if o := q.Get("order"); o != "" {
-		desc := strings.HasPrefix(o, "-")
+		desc := strings.HasPrefix(o, "-") // by buildid; number grows with it here
 		sort.SliceStable(out, func(i, j int) bool { return (out[i].ID < out[j].ID) != desc })
 	}
 	if off, err := strconv.Atoi(q.Get("offset")); err == nil && off < len(out) {

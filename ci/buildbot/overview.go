@@ -148,14 +148,40 @@ func (p *Provider) lastCompleted(ctx context.Context, bs []apiBuilder, names map
 		if err != nil {
 			return nil, err
 		}
+		left := len(remaining)
 		take(builds)
-		if len(builds) < limit {
+		switch {
+		case len(builds) < limit:
 			for _, id := range ids {
 				delete(remaining, id) // no completed build at all
+			}
+		case len(remaining) == left:
+			// A master that ignores the builder filter would never cover them: ask each.
+			for _, id := range ids {
+				bs, err := p.newestOf(ctx, id)
+				if err != nil {
+					return nil, err
+				}
+				take(bs)
+				delete(remaining, id)
 			}
 		}
 	}
 	return last, nil
+}
+
+// newestOf asks for the newest completed build of one builder.
+func (p *Provider) newestOf(ctx context.Context, id int) ([]apiBuild, error) {
+	path := fmt.Sprintf("builders/%d/builds?complete=true&order=-number&limit=1", id)
+	data, err := p.c.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	bs, err := parseBuilds(data)
+	if err != nil {
+		return nil, fmt.Errorf("buildbot: %s: %w", path, err)
+	}
+	return bs, nil
 }
 
 // newestCompleted asks for the newest completed builds, of the builders ids only when given.

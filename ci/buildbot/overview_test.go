@@ -7,14 +7,52 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/herald-ci/herald/ci"
 )
 
 // A master with 100 builders: most built lately, a few long ago (their last builds lie far
 // behind hundreds of newer ones), a few never. The overview finds every last build in a
 // fixed handful of requests, where asking builder by builder cost 2N+3.
 func TestOverviewCostsAFixedNumberOfRequests(t *testing.T) {
+	m, ov, n := overviewOf100(t, false)
+	if n > 6 {
+		t.Errorf("overview of 100 builders made %d requests, want at most 6:\n%s", n, strings.Join(m.paths(), "\n"))
+	}
+	checkOverview(t, m, ov)
+	p, now := ov.p, ov.At
+	testOverviewCache(t, m, p, now, n)
+}
+
+// A master that does not filter builds by builder id still gets every last build right, asked
+// builder by builder for the few the newest builds did not cover.
+func TestOverviewWithoutBuilderFilter(t *testing.T) {
+	m, ov, n := overviewOf100(t, true)
+	checkOverview(t, m, ov)
+	if n > 6+10 {
+		t.Errorf("%d requests, want at most 16 (one per builder not covered)", n)
+	}
+}
+
+type overviewResult struct {
+	ci.Overview
+	p *Provider
+}
+
+func (m *restMaster) paths() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, u := range m.requests {
+		out = append(out, u.String())
+	}
+	return out
+}
+
+func overviewOf100(t *testing.T, oldFilter bool) (*restMaster, overviewResult, int) {
+	t.Helper()
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	m := &restMaster{builders: 100}
+	m := &restMaster{builders: 100, oldFilter: oldFilter}
 	id := 0
 	build := func(builder int, at time.Time, complete bool) {
 		id++
@@ -38,23 +76,17 @@ func TestOverviewCostsAFixedNumberOfRequests(t *testing.T) {
 	// 96..100 never built.
 
 	w, _ := testWatcher(t, m, now, now)
-	p := w.p
-	ov, err := p.Overview(context.Background())
+	ov, err := w.p.Overview(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.mu.Lock()
-	n := len(m.requests)
-	var paths []string
-	for _, u := range m.requests {
-		paths = append(paths, u.String())
-	}
-	m.mu.Unlock()
 	// builders, workers, running builds, one step list, the newest builds, those of the
 	// builders not covered by them.
-	if n > 6 {
-		t.Errorf("overview of 100 builders made %d requests, want at most 6:\n%s", n, strings.Join(paths, "\n"))
-	}
+	return m, overviewResult{ov, w.p}, len(m.paths())
+}
+
+func checkOverview(t *testing.T, m *restMaster, ov overviewResult) {
+	t.Helper()
 	if len(ov.Builders) != 100 || len(ov.Running) != 1 || ov.Running[0].Builder != "b7" {
 		t.Errorf("overview: %d builders, running %+v", len(ov.Builders), ov.Running)
 	}
@@ -76,10 +108,10 @@ func TestOverviewCostsAFixedNumberOfRequests(t *testing.T) {
 			t.Errorf("b%d: last build %+v (found %v), want build %d", b, got, ok, want)
 		}
 	}
-	if !ov.At.Equal(now) {
-		t.Errorf("overview At = %v, want %v", ov.At, now)
-	}
+}
 
+func testOverviewCache(t *testing.T, m *restMaster, p *Provider, now time.Time, n int) {
+	t.Helper()
 	// Within the TTL every caller shares it, however many ask at once.
 	later := now.Add(DefaultOverviewTTL - time.Second)
 	p.now = func() time.Time { return later }
