@@ -95,7 +95,8 @@ func (l *commandLimiter) allow(sender, chat int64) verdict {
 	if l.user.Burst > 0 {
 		ub = l.bucketLocked(l.users, sender, l.user, now)
 	}
-	if l.chat.Burst > 0 && chat != sender {
+	// In a private chat the person is the chat: one bucket is enough.
+	if l.chat.Burst > 0 && !(chat > 0 && chat == sender) {
 		cb = l.bucketLocked(l.chats, chat, l.chat, now)
 	}
 	switch {

@@ -180,9 +180,9 @@ func (d *lenient) entities(raw json.RawMessage, path string) []models.MessageEnt
 			e   models.MessageEntity
 			typ string
 		)
-		if !d.field(obj, "type", p, &typ) || !d.field(obj, "offset", p, &e.Offset) || !d.field(obj, "length", p, &e.Length) {
-			d.skip(p)
-			continue
+		d.field(obj, "offset", p, &e.Offset) // 0 when left out
+		if !d.field(obj, "type", p, &typ) || !d.field(obj, "length", p, &e.Length) {
+			continue // a wrong type is named already; a missing one leaves nothing to use
 		}
 		e.Type = models.MessageEntityType(typ)
 		out = append(out, e)
