@@ -34,9 +34,9 @@ type Intake struct {
 
 	mu    sync.Mutex
 	cond  *sync.Cond
-	chats map[int64]*chatQueue
+	chats map[queueKey]*chatQueue
 	known map[int64]bool // update ids in memory, queued or being handled
-	ready []int64        // chats with work and no worker, in turn order
+	ready []queueKey     // queues with work and no worker, in turn order
 }
 
 // IntakeOptions configure an Intake. Zero values take the defaults.
@@ -96,7 +96,7 @@ func NewIntake(st *store.Store, api *tgbot.Bot, handler commands.Handler, userna
 	opts = opts.withDefaults()
 	in := &Intake{st: st, api: api, handler: handler, username: username, log: log, opts: opts,
 		limiter: newCommandLimiter(opts.UserRate, opts.ChatRate, opts.Now),
-		chats:   map[int64]*chatQueue{}, known: map[int64]bool{}}
+		chats:   map[queueKey]*chatQueue{}, known: map[int64]bool{}}
 	in.cond = sync.NewCond(&in.mu)
 	return in
 }
@@ -143,14 +143,14 @@ func (in *Intake) Run(ctx context.Context) error {
 func (in *Intake) work(ctx context.Context) {
 	defer in.wg.Done()
 	for {
-		chatID, it, ok := in.next(ctx)
+		key, it, ok := in.next(ctx)
 		if !ok {
 			return
 		}
 		var err error
 		if it.reload {
 			rctx, cancel := context.WithTimeout(ctx, in.opts.CommitTimeout)
-			err = in.reloadChat(rctx, chatID)
+			err = in.reloadChat(rctx, key)
 			cancel()
 		} else {
 			err = in.handle(ctx, &it)
@@ -158,7 +158,7 @@ func (in *Intake) work(ctx context.Context) {
 		if errors.Is(err, errStopped) || (err != nil && ctx.Err() != nil) {
 			return // still stored: handled after the next start
 		}
-		in.finish(chatID, it, err)
+		in.finish(key, it, err)
 	}
 }
 

@@ -17,9 +17,16 @@ import (
 //
 // Each chat has its own queue and is on at most one worker at a time, so its commands are
 // answered in order; workers take chats in turns, one update per turn, so a private /getid
-// is not stuck behind a group's hundred /status. An update whose handling fails (the
-// database went away) stays at the head of its chat, which waits with backoff and tries
-// again in-process.
+// is not stuck behind a group's hundred /status. Commands the rate limit drops go to a
+// second queue of the chat, so "slow down" is said at once, not after the commands that
+// made the chat slow. An update whose handling fails (the database went away) stays at the
+// head of its queue, which waits with backoff and tries again in-process.
+
+// queueKey names a queue: a chat's commands, or the chat's commands the rate limit dropped.
+type queueKey struct {
+	chat    int64
+	dropped bool
+}
 
 // intakeItem is one update in memory.
 type intakeItem struct {
@@ -27,7 +34,7 @@ type intakeItem struct {
 	limit    verdict // what the rate limit said when the update came in
 	attempts int     // failed tries so far
 	ran      *prepared
-	reload   bool // not an update: read the chat's dropped updates back from Postgres
+	reload   bool // not an update: read back the chat's updates that had no room in memory
 }
 
 // chatQueue is one chat's updates in memory, oldest first.
@@ -44,9 +51,9 @@ func (in *Intake) Submit(ctx context.Context, ups ...store.Update) {
 	}
 }
 
-// admit puts u in its chat's queue unless it is there already. fromDB says it was read back
-// from Postgres: a chat that dropped updates takes only those, in update_id order, until it
-// caught up.
+// admit puts u in its queue unless it is there already. fromDB says it was read back from
+// Postgres: a queue that had no room for some updates takes only those, in update_id order,
+// until it caught up.
 func (in *Intake) admit(u store.Update, fromDB bool) {
 	sender, counts := in.classify(u)
 	in.mu.Lock()
@@ -54,10 +61,15 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 	if in.known[u.ID] {
 		return
 	}
-	cq := in.chats[u.ChatID]
+	it := intakeItem{u: u}
+	if counts {
+		it.limit = in.limiter.allow(sender, u.ChatID)
+	}
+	key := queueKey{chat: u.ChatID, dropped: it.limit.drop}
+	cq := in.chats[key]
 	if cq == nil {
 		cq = &chatQueue{}
-		in.chats[u.ChatID] = cq
+		in.chats[key] = cq
 	}
 	if (cq.overflow && !fromDB) || len(cq.items) >= in.opts.QueueSize {
 		if !cq.overflow {
@@ -66,10 +78,6 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 		}
 		cq.overflow = true
 		return
-	}
-	it := intakeItem{u: u}
-	if counts {
-		it.limit = in.limiter.allow(sender, u.ChatID)
 	}
 	i, _ := slices.BinarySearchFunc(cq.items, u.ID, func(e intakeItem, id int64) int {
 		switch {
@@ -82,56 +90,56 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 	})
 	cq.items = slices.Insert(cq.items, i, it)
 	in.known[u.ID] = true
-	in.readyLocked(u.ChatID, cq)
+	in.readyLocked(key, cq)
 }
 
-// readyLocked puts a chat with work in line for a worker.
-func (in *Intake) readyLocked(chatID int64, cq *chatQueue) {
+// readyLocked puts a queue with work in line for a worker.
+func (in *Intake) readyLocked(key queueKey, cq *chatQueue) {
 	if cq.inflight || len(cq.items) == 0 {
 		return
 	}
 	cq.inflight = true
-	in.ready = append(in.ready, chatID)
+	in.ready = append(in.ready, key)
 	in.cond.Signal()
 }
 
-// next waits for a chat with work and takes its oldest update; ok is false once ctx ends.
-func (in *Intake) next(ctx context.Context) (chatID int64, it intakeItem, ok bool) {
+// next waits for a queue with work and takes its oldest update; ok is false once ctx ends.
+func (in *Intake) next(ctx context.Context) (key queueKey, it intakeItem, ok bool) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	for len(in.ready) == 0 {
 		if ctx.Err() != nil {
-			return 0, it, false
+			return key, it, false
 		}
 		in.cond.Wait()
 	}
 	if ctx.Err() != nil {
-		return 0, it, false
+		return key, it, false
 	}
-	chatID, in.ready = in.ready[0], in.ready[1:]
-	cq := in.chats[chatID]
+	key, in.ready = in.ready[0], in.ready[1:]
+	cq := in.chats[key]
 	it, cq.items = cq.items[0], cq.items[1:]
-	return chatID, it, true
+	return key, it, true
 }
 
 // finish takes a worker's result for it. On success the chat gets back in line (behind the
 // others) if it has more; after a failure that may pass, the update goes back to the head of
 // its chat, which waits out a backoff first.
-func (in *Intake) finish(chatID int64, it intakeItem, err error) {
+func (in *Intake) finish(key queueKey, it intakeItem, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	cq := in.chats[chatID]
+	cq := in.chats[key]
 	if err != nil {
 		it.attempts++
 		cq.items = slices.Insert(cq.items, 0, it)
 		delay := in.retryDelay(it.attempts)
-		in.log.Error().Err(err).Int64("update_id", it.u.ID).Int64("chat_id", chatID).Int("attempt", it.attempts).
+		in.log.Error().Err(err).Int64("update_id", it.u.ID).Int64("chat_id", key.chat).Int("attempt", it.attempts).
 			Dur("retry_in", delay).Msg("update not handled; retrying")
 		time.AfterFunc(delay, func() {
 			in.mu.Lock()
 			defer in.mu.Unlock()
 			cq.inflight = false
-			in.readyLocked(chatID, cq)
+			in.readyLocked(key, cq)
 		})
 		return
 	}
@@ -146,21 +154,21 @@ func (in *Intake) finish(chatID int64, it intakeItem, err error) {
 		cq.items = append(cq.items, intakeItem{reload: true})
 	}
 	if len(cq.items) == 0 {
-		delete(in.chats, chatID)
+		delete(in.chats, key)
 		return
 	}
-	in.readyLocked(chatID, cq)
+	in.readyLocked(key, cq)
 }
 
-// reloadChat reads back the updates of a chat that overflowed.
-func (in *Intake) reloadChat(ctx context.Context, chatID int64) error {
-	ups, err := in.st.PendingChatUpdates(ctx, chatID, in.opts.QueueSize)
+// reloadChat reads back the updates of a chat whose queue overflowed.
+func (in *Intake) reloadChat(ctx context.Context, key queueKey) error {
+	ups, err := in.st.PendingChatUpdates(ctx, key.chat, in.opts.QueueSize)
 	if err != nil {
 		return err
 	}
 	if len(ups) == in.opts.QueueSize {
 		in.mu.Lock()
-		if cq := in.chats[chatID]; cq != nil {
+		if cq := in.chats[key]; cq != nil {
 			cq.overflow = true // more than a queue's worth: read again after these
 		}
 		in.mu.Unlock()

@@ -4,10 +4,14 @@ package main
 // updates the way Telegram sends them.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/herald-ci/herald/bot/telegramtest"
 )
@@ -23,6 +27,18 @@ func userSees(t *testing.T, m telegramtest.Message) string {
 		t.Fatalf("message %q is not valid HTML: %v", m.Text, err)
 	}
 	return plain
+}
+
+// waitUpdatesHandled waits until herald has handled every update it stored, on one
+// connection (dbCount opens one per call).
+func waitUpdatesHandled(t *testing.T, h *heraldProc) {
+	t.Helper()
+	conn := dbConn(t, h)
+	waitFor(t, "every update handled", func() bool {
+		var n int
+		err := conn.QueryRow(context.Background(), `SELECT count(*) FROM updates WHERE handled_at IS NULL`).Scan(&n)
+		return err == nil && n == 0
+	})
 }
 
 // TestE2EUserErrorEscapedOnce: "/notify on <b>" is refused with the event named as the user
@@ -82,9 +98,7 @@ func TestE2EAnonymousSenders(t *testing.T) {
 	tg.SendPost(telegramtest.Post{Chat: team, SenderChat: &news, AutomaticForward: true, Text: "/help"})
 	tg.SendText(team, alice, "/getid")
 	msgs := waitMessages(t, tg, team.ID, 3)
-	waitFor(t, "every update handled", func() bool {
-		return dbCount(t, h, `SELECT count(*) FROM updates WHERE handled_at IS NULL`) == 0
-	})
+	waitUpdatesHandled(t, h)
 	waitOutboxEmpty(t, h)
 	if n := len(tg.Messages(team.ID)); n != 3 {
 		t.Fatalf("%d answers in the group, want 3 (the forwarded channel post is no command):\n%s", n, dumpMessages(tg.Messages(team.ID)))
@@ -102,4 +116,38 @@ func TestE2EAnonymousSenders(t *testing.T) {
 	if strings.Contains(admin, "Your ID is") || strings.Contains(channel, "Your ID is") {
 		t.Errorf("a placeholder is shown as the sender's id: %q / %q", admin, channel)
 	}
+}
+
+// TestE2EBusyGroupDoesNotDelayPrivate is item 5 of issue 8 with the real binary: a group
+// sends 100 /status to a CI that never answers, and a private /getid is answered within a
+// second or two all the same (it waited 81 s behind them: the group's queue blocked the
+// poller). The group is told to slow down rather than having 100 CI calls queued.
+func TestE2EBusyGroupDoesNotDelayPrivate(t *testing.T) {
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-r.Context().Done() // a master that accepts the connection and never answers
+	}))
+	t.Cleanup(hang.Close)
+	t.Cleanup(hang.CloseClientConnections)
+	tg := newFakeTelegram(t, nil)
+	h := newHerald(t, heraldOptions{tg: tg, extra: fmt.Sprintf("ci:\n  - name: main\n    type: buildbot\n    url: %s/\n", hang.URL)})
+	h.start()
+	for i := 0; i < 100; i++ {
+		tg.SendText(team, alice, "/status")
+	}
+	waitFor(t, "herald to take the group's 100 updates", func() bool { return tg.Pending() == 0 })
+	start := time.Now()
+	tg.SendText(telegramtest.PrivateChat(bob), bob, "/getid")
+	msgs := waitMessages(t, tg, bob.ID, 1)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("private /getid answered after %s; want within a second or two", took)
+	}
+	if got := userSees(t, msgs[0]); !strings.Contains(got, fmt.Sprintf("Your ID is %d.", bob.ID)) {
+		t.Errorf("answer %q", got)
+	}
+	conn := dbConn(t, h)
+	waitFor(t, "the dropped /status marked handled", func() bool {
+		var n int
+		err := conn.QueryRow(context.Background(), `SELECT count(*) FROM updates WHERE handled_at IS NOT NULL AND chat_id = $1`, team.ID).Scan(&n)
+		return err == nil && n >= 90
+	})
 }
