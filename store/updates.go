@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -46,11 +47,42 @@ func (s *Store) SaveUpdate(ctx context.Context, u Update) error { return saveUpd
 func saveUpdate(ctx context.Context, q querier, u Update) error {
 	_, err := q.Exec(ctx, `
 		INSERT INTO updates (update_id, chat_id, payload) VALUES ($1, $2, $3)
-		ON CONFLICT (update_id) DO NOTHING`, u.ID, u.ChatID, u.Payload)
+		ON CONFLICT (update_id) DO NOTHING`, u.ID, u.ChatID, jsonbSafe(u.Payload))
 	if err != nil {
 		return fmt.Errorf("store: save update: %w", err)
 	}
 	return nil
+}
+
+// jsonbSafe replaces the escape \u0000 in a JSON text with \ufffd: jsonb refuses NUL, and
+// an update that cannot be stored is never acknowledged, so Telegram would send it, and
+// herald fail on it, forever. A backslash that is itself escaped ("\\u0000", the text
+// \u0000) is left alone.
+func jsonbSafe(payload []byte) []byte {
+	const nul = `\u0000`
+	if !bytes.Contains(payload, []byte(nul)) {
+		return payload
+	}
+	out := make([]byte, 0, len(payload))
+	for i := 0; i < len(payload); i++ {
+		c := payload[i]
+		if c != '\\' {
+			out = append(out, c)
+			continue
+		}
+		if bytes.HasPrefix(payload[i:], []byte(nul)) {
+			out = append(out, `\ufffd`...)
+			i += len(nul) - 1
+			continue
+		}
+		// Any other escape: copy it whole, so its second byte is not read as a start.
+		out = append(out, c)
+		if i+1 < len(payload) {
+			i++
+			out = append(out, payload[i])
+		}
+	}
+	return out
 }
 
 // Offset is the next getUpdates offset; 0 before the first update.

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -49,5 +50,32 @@ func TestPendingUpdates(t *testing.T) {
 	}
 	if got := ids(s.PendingChatUpdates(ctx, -1, 10)); len(got) != 2 || got[0] != 1 || got[1] != 3 {
 		t.Errorf("pending in chat -1 = %v, want [1 3]", got)
+	}
+}
+
+// TestSaveUpdateWithNUL: jsonb refuses the escape \u0000, and an update that cannot be stored
+// is never acknowledged (Telegram would send it again forever and the poller retry forever):
+// it is stored with U+FFFD in its place. An escaped backslash before "u0000" is plain text.
+func TestSaveUpdateWithNUL(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	raw := `{"update_id":7,"message":{"chat":{"id":1},"text":"a\u0000b \\u0000 \\\u0000"}}`
+	if err := s.SaveUpdates(ctx, []store.Update{{ID: 7, ChatID: 1, Payload: []byte(raw)}}, 8); err != nil {
+		t.Fatalf("SaveUpdates: %v", err)
+	}
+	ups, err := s.PendingUpdates(ctx, 0, 10)
+	if err != nil || len(ups) != 1 {
+		t.Fatalf("pending = %v, %v", ups, err)
+	}
+	var u struct {
+		Message struct {
+			Text string `json:"text"`
+		} `json:"message"`
+	}
+	if err := json.Unmarshal(ups[0].Payload, &u); err != nil {
+		t.Fatal(err)
+	}
+	if want := "a\ufffdb \\u0000 \\\ufffd"; u.Message.Text != want {
+		t.Errorf("stored text %q, want %q", u.Message.Text, want)
 	}
 }
