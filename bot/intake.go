@@ -119,25 +119,20 @@ func (in *Intake) Run(ctx context.Context) error {
 	minAge, attempt := time.Duration(0), 0
 	for {
 		wait := in.opts.SweepInterval
-		if err := in.sweep(ctx, minAge); err != nil {
-			if ctx.Err() != nil {
-				break
-			}
+		if err := in.sweep(ctx, minAge); err == nil {
+			minAge, attempt = in.opts.SweepInterval, 0
+		} else if ctx.Err() == nil {
 			attempt++
 			wait = in.retryDelay(attempt)
 			in.log.Error().Err(err).Dur("retry_in", wait).Msg("cannot read unhandled updates")
-		} else {
-			minAge, attempt = in.opts.SweepInterval, 0
 		}
 		select {
 		case <-ctx.Done():
+			in.wg.Wait()
+			return nil
 		case <-time.After(wait):
-			continue
 		}
-		break
 	}
-	in.wg.Wait()
-	return nil
 }
 
 func (in *Intake) work(ctx context.Context) {

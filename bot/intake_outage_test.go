@@ -101,3 +101,26 @@ func TestCommandSurvivesDatabaseOutage(t *testing.T) {
 		t.Errorf("the command ran %d times, want once: a retry stores the answer it has", n)
 	}
 }
+
+// TestStoredUpdateIsPickedUp: an update that is stored but never reached this intake's
+// memory (another replica's webhook stored it and died, a queue read back only in part) is
+// found by the periodic sweep and handled, without waiting for a restart.
+func TestStoredUpdateIsPickedUp(t *testing.T) {
+	handler := handlerMap{"ping": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+		return commands.Say("pong"), nil
+	}}
+	h := newHarness(t, fastLimits(), fastOptions())
+	r := startIntake(t, h, handler, IntakeOptions{SweepInterval: 200 * time.Millisecond})
+	raw := `{"update_id":777,"message":{"message_id":1,"date":1767000000,"from":{"id":42,"is_bot":false,"first_name":"Ann"},
+		"chat":{"id":42,"type":"private","first_name":"Ann"},"text":"/ping","entities":[{"type":"bot_command","offset":0,"length":5}]}}`
+	// A first command through the poller: by its answer the intake is well past its start.
+	r.tg.SendText(telegramtest.PrivateChat(ann), ann, "/ping")
+	waitMessages(t, r.tg, ann.ID, 1)
+	if err := r.st.SaveUpdate(context.Background(), store.Update{ID: 777, ChatID: 42, Payload: []byte(raw)}); err != nil {
+		t.Fatal(err)
+	}
+	msgs := waitMessages(t, r.tg, ann.ID, 2)
+	if msgs[1].Text != "pong" {
+		t.Errorf("answer %q", msgs[1].Text)
+	}
+}

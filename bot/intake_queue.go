@@ -214,13 +214,6 @@ func (in *Intake) retryDelay(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// queued reports how many updates are in memory, for tests and diagnostics.
-func (in *Intake) queued() int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return len(in.known)
-}
-
 // errStopped ends a handler cut short by shutdown: the update stays unhandled and runs again
 // after the restart.
 var errStopped = errors.New("bot: intake stopped while the update was handled")
