@@ -264,8 +264,8 @@ func (in *Intake) prepare(ctx context.Context, it *intakeItem) (*prepared, error
 	}
 	o := &prepared{req: req, chat: chat,
 		// Someone in the chat spoke to herald: if Telegram refused the chat before (bot
-		// blocked, kicked), it takes messages again.
-		resume: chat != nil && (upd.Message != nil || upd.CallbackQuery != nil)}
+		// blocked, kicked), it takes messages again. A forwarded channel post is nobody.
+		resume: chat != nil && (upd.Message != nil && req.Actor != commands.ActorAutoForward || upd.CallbackQuery != nil)}
 	switch {
 	case stale != "":
 		o.resp.Notice = stale
