@@ -32,11 +32,12 @@ type Intake struct {
 	limiter  *commandLimiter
 	wg       sync.WaitGroup
 
-	mu    sync.Mutex
-	cond  *sync.Cond
-	chats map[queueKey]*chatQueue
-	known map[int64]bool // update ids in memory, queued or being handled
-	ready []queueKey     // queues with work and no worker, in turn order
+	mu     sync.Mutex
+	cond   *sync.Cond
+	chats  map[queueKey]*chatQueue
+	known  map[int64]bool // update ids in memory, queued or being handled
+	recent *recentIDs     // update ids handled lately
+	ready  []queueKey     // queues with work and no worker, in turn order
 }
 
 // IntakeOptions configure an Intake. Zero values take the defaults.
@@ -96,7 +97,8 @@ func NewIntake(st *store.Store, api *tgbot.Bot, handler commands.Handler, userna
 	opts = opts.withDefaults()
 	in := &Intake{st: st, api: api, handler: handler, username: username, log: log, opts: opts,
 		limiter: newCommandLimiter(opts.UserRate, opts.ChatRate, opts.Now),
-		chats:   map[queueKey]*chatQueue{}, known: map[int64]bool{}}
+		chats:   map[queueKey]*chatQueue{}, known: map[int64]bool{},
+		recent: newRecentIDs(4096)}
 	in.cond = sync.NewCond(&in.mu)
 	return in
 }

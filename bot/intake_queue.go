@@ -58,7 +58,7 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 	sender, counts := in.classify(u)
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.known[u.ID] {
+	if in.known[u.ID] || in.recent.has(u.ID) {
 		return
 	}
 	it := intakeItem{u: u}
@@ -145,6 +145,7 @@ func (in *Intake) finish(key queueKey, it intakeItem, err error) {
 	}
 	if !it.reload {
 		delete(in.known, it.u.ID)
+		in.recent.add(it.u.ID)
 	}
 	cq.inflight = false
 	if len(cq.items) == 0 && cq.overflow {
@@ -190,7 +191,7 @@ func (in *Intake) sweep(ctx context.Context, minAge time.Duration) error {
 	in.mu.Lock()
 	fresh := 0
 	for _, u := range ups {
-		if !in.known[u.ID] {
+		if !in.known[u.ID] && !in.recent.has(u.ID) {
 			fresh++
 		}
 	}
@@ -212,6 +213,31 @@ func (in *Intake) retryDelay(attempt int) time.Duration {
 	}
 	d = min(d, in.opts.RetryMax)
 	return d/2 + rand.N(d/2+1)
+}
+
+// recentIDs remembers the last updates handled here, so a sweep that read an update as
+// pending just before it was handled does not queue it again (and charge its sender's rate
+// limit twice).
+type recentIDs struct {
+	ring []int64
+	next int
+	set  map[int64]struct{}
+}
+
+func newRecentIDs(n int) *recentIDs {
+	return &recentIDs{ring: make([]int64, n), set: map[int64]struct{}{}}
+}
+
+func (r *recentIDs) has(id int64) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+func (r *recentIDs) add(id int64) {
+	delete(r.set, r.ring[r.next])
+	r.ring[r.next] = id
+	r.set[id] = struct{}{}
+	r.next = (r.next + 1) % len(r.ring)
 }
 
 // errStopped ends a handler cut short by shutdown: the update stays unhandled and runs again
