@@ -61,23 +61,23 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 	if in.known[u.ID] || in.recent.has(u.ID) {
 		return
 	}
+	// A chat without room waits for its read-back before the rate limit judges the update,
+	// so an update is charged only when it is taken in.
+	if in.full(queueKey{chat: u.ChatID}, fromDB) {
+		return
+	}
 	it := intakeItem{u: u}
 	if counts {
 		it.limit = in.limiter.allow(sender, u.ChatID)
 	}
 	key := queueKey{chat: u.ChatID, dropped: it.limit.drop}
+	if it.limit.drop && in.full(key, fromDB) {
+		return
+	}
 	cq := in.chats[key]
 	if cq == nil {
 		cq = &chatQueue{}
 		in.chats[key] = cq
-	}
-	if (cq.overflow && !fromDB) || len(cq.items) >= in.opts.QueueSize {
-		if !cq.overflow {
-			in.log.Warn().Int64("chat_id", u.ChatID).Int("queued", len(cq.items)).
-				Msg("chat has too many updates waiting; later ones are read back from the database when it caught up")
-		}
-		cq.overflow = true
-		return
 	}
 	i, _ := slices.BinarySearchFunc(cq.items, u.ID, func(e intakeItem, id int64) int {
 		switch {
@@ -91,6 +91,24 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 	cq.items = slices.Insert(cq.items, i, it)
 	in.known[u.ID] = true
 	in.readyLocked(key, cq)
+}
+
+// full reports (under in.mu) that the queue key has no room for an update: it is full, or
+// it is catching up from Postgres and fromDB is false. It then remembers to read back.
+func (in *Intake) full(key queueKey, fromDB bool) bool {
+	cq := in.chats[key]
+	if cq == nil {
+		return false
+	}
+	if !(cq.overflow && !fromDB) && len(cq.items) < in.opts.QueueSize {
+		return false
+	}
+	if !cq.overflow {
+		in.log.Warn().Int64("chat_id", key.chat).Int("queued", len(cq.items)).
+			Msg("chat has too many updates waiting; later ones are read back from the database when it caught up")
+	}
+	cq.overflow = true
+	return true
 }
 
 // readyLocked puts a queue with work in line for a worker.
