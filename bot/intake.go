@@ -5,13 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	"strings"
 	"sync"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/commands"
@@ -188,7 +186,7 @@ func (in *Intake) handle(ctx context.Context, it *intakeItem) error {
 		err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs)
 	}
 	if err != nil {
-		if !isDataError(err) {
+		if !isRefused(err) {
 			return err
 		}
 		// The answer itself cannot be stored (a value Postgres refuses): say so instead.
@@ -305,7 +303,7 @@ func (in *Intake) limited(updateID int64, upd *models.Update, tell string) *prep
 // a data error (Postgres refuses a value in it) would fail on every try, so it is logged and
 // the update marked handled. Anything else is returned to be tried again.
 func (in *Intake) permanent(ctx context.Context, u store.Update, err error) error {
-	if err != nil && !isDataError(err) {
+	if err != nil && !isRefused(err) {
 		return err
 	}
 	if err != nil {
@@ -319,15 +317,10 @@ func (in *Intake) permanent(ctx context.Context, u store.Update, err error) erro
 	return nil
 }
 
-// isDataError reports a Postgres refusal that no retry fixes: a value it cannot take (class
-// 22, e.g. a NUL in a text) or a constraint (class 23).
-func isDataError(err error) bool {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) {
-		return false
-	}
-	return strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23")
-}
+// isRefused reports a Postgres refusal of an update or its answer that no retry fixes: a
+// value it cannot take, or a constraint the answer violates. Retrying either in-process would
+// hold the chat's later commands behind it for ever.
+func isRefused(err error) bool { return store.IsDataError(err) || store.IsIntegrityError(err) }
 
 func internalError() commands.Response {
 	return commands.Say("Sorry, something went wrong on my side (internal error). It has been logged.")

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -17,15 +16,6 @@ import (
 // ErrBadEvent means an event cannot be stored as it is: no connection, or a build event
 // without a build id. The provider that sent it has a bug; storing it would break idempotency.
 var ErrBadEvent = errors.New("store: malformed CI event")
-
-// IsDataError reports whether err holds Postgres's refusal of a value itself (SQLSTATE class
-// 22, data exception: a NUL or invalid UTF-8 in text or JSON, a number or time out of range).
-// Storing the same event again fails the same way, so whoever delivers it must log it and
-// move on: retrying would stop every later event of the connection behind it for good.
-func IsDataError(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && strings.HasPrefix(pe.Code, "22")
-}
 
 // RecordEvent stores a raw CI event idempotently by ev.Key(). A duplicate delivery changes
 // nothing and comes back with isNew false, the id of the first delivery and the event as

@@ -212,3 +212,17 @@ func redact(err error) error {
 	}
 	return err
 }
+
+// getList asks the REST API for path and decodes the list under key of its answer (every
+// Buildbot collection answers {"<key>": [...], "meta": ...}). Errors name the path.
+func getList[T any](ctx context.Context, c *client, path, key string) ([]T, error) {
+	data, err := c.get(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	out, err := decodeList[T](data, key)
+	if err != nil {
+		return nil, fmt.Errorf("buildbot: %s: %w", path, err)
+	}
+	return out, nil
+}

@@ -17,13 +17,9 @@ type scheduler struct {
 }
 
 func (p *Provider) schedulers(ctx context.Context) ([]scheduler, error) {
-	data, err := p.c.get(ctx, "forceschedulers")
+	fs, err := getList[apiForceScheduler](ctx, p.c, "forceschedulers", "forceschedulers")
 	if err != nil {
 		return nil, err
-	}
-	fs, err := parseForceSchedulers(data)
-	if err != nil {
-		return nil, fmt.Errorf("buildbot: forceschedulers: %w", err)
 	}
 	out := make([]scheduler, 0, len(fs))
 	for _, f := range fs {

@@ -78,13 +78,9 @@ func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {
 
 func (p *Provider) runningWithSteps(ctx context.Context, names map[int]string, now time.Time) ([]ci.Build, error) {
 	const path = "builds?complete=false&order=buildid&property=*"
-	data, err := p.c.get(ctx, path)
+	bs, err := getList[apiBuild](ctx, p.c, path, "builds")
 	if err != nil {
 		return nil, err
-	}
-	bs, err := parseBuilds(data)
-	if err != nil {
-		return nil, fmt.Errorf("buildbot: %s: %w", path, err)
 	}
 	out := make([]ci.Build, 0, len(bs))
 	for i, b := range bs {
@@ -172,16 +168,7 @@ func (p *Provider) lastCompleted(ctx context.Context, bs []apiBuilder, names map
 
 // newestOf asks for the newest completed build of one builder.
 func (p *Provider) newestOf(ctx context.Context, id int) ([]apiBuild, error) {
-	path := fmt.Sprintf("builders/%d/builds?complete=true&order=-number&limit=1", id)
-	data, err := p.c.get(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	bs, err := parseBuilds(data)
-	if err != nil {
-		return nil, fmt.Errorf("buildbot: %s: %w", path, err)
-	}
-	return bs, nil
+	return getList[apiBuild](ctx, p.c, fmt.Sprintf("builders/%d/builds?complete=true&order=-number&limit=1", id), "builds")
 }
 
 // newestCompleted asks for the newest completed builds, of the builders ids only when given.
@@ -193,14 +180,5 @@ func (p *Provider) newestCompleted(ctx context.Context, ids []int, limit int) ([
 	for _, id := range ids {
 		fmt.Fprintf(&q, "&builderid=%d", id)
 	}
-	path := q.String()
-	data, err := p.c.get(ctx, path)
-	if err != nil {
-		return nil, err
-	}
-	bs, err := parseBuilds(data)
-	if err != nil {
-		return nil, fmt.Errorf("buildbot: %s: %w", path, err)
-	}
-	return bs, nil
+	return getList[apiBuild](ctx, p.c, q.String(), "builds")
 }

@@ -115,13 +115,9 @@ func (p *Provider) Name() string { return p.cfg.Name }
 func (p *Provider) Kind() string { return "buildbot" }
 
 func (p *Provider) builders(ctx context.Context) ([]apiBuilder, error) {
-	data, err := p.c.get(ctx, "builders")
+	bs, err := getList[apiBuilder](ctx, p.c, "builders", "builders")
 	if err != nil {
 		return nil, err
-	}
-	bs, err := parseBuilders(data)
-	if err != nil {
-		return nil, fmt.Errorf("buildbot: builders: %w", err)
 	}
 	p.mu.Lock()
 	for _, b := range bs {
@@ -242,13 +238,9 @@ func (p *Provider) fill(ctx context.Context, bs []apiBuild, withSteps bool) ([]c
 
 // addSteps fills a build's current and failed step from its steps: one request.
 func (p *Provider) addSteps(ctx context.Context, b apiBuild, cb *ci.Build) error {
-	data, err := p.c.get(ctx, fmt.Sprintf("builds/%d/steps", b.ID))
+	steps, err := getList[apiStep](ctx, p.c, fmt.Sprintf("builds/%d/steps", b.ID), "steps")
 	if err != nil {
 		return err
-	}
-	steps, err := parseSteps(data)
-	if err != nil {
-		return fmt.Errorf("buildbot: steps of build %d: %w", b.ID, err)
 	}
 	current, failed := stepSummary(steps)
 	cb.CurrentStep, cb.FailedStep = ci.CleanText(current), ci.CleanText(failed)
@@ -259,13 +251,9 @@ func (p *Provider) addSteps(ctx context.Context, b apiBuild, cb *ci.Build) error
 }
 
 func (p *Provider) queryBuilds(ctx context.Context, path string, withSteps bool) ([]ci.Build, error) {
-	data, err := p.c.get(ctx, path)
+	bs, err := getList[apiBuild](ctx, p.c, path, "builds")
 	if err != nil {
 		return nil, err
-	}
-	bs, err := parseBuilds(data)
-	if err != nil {
-		return nil, fmt.Errorf("buildbot: %s: %w", path, err)
 	}
 	return p.fill(ctx, bs, withSteps)
 }
@@ -304,15 +292,7 @@ func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
 }
 
 func (p *Provider) workers(ctx context.Context) ([]apiWorker, error) {
-	data, err := p.c.get(ctx, "workers")
-	if err != nil {
-		return nil, err
-	}
-	ws, err := parseWorkers(data)
-	if err != nil {
-		return nil, fmt.Errorf("buildbot: workers: %w", err)
-	}
-	return ws, nil
+	return getList[apiWorker](ctx, p.c, "workers", "workers")
 }
 
 // Workers lists the workers, whether they are connected and the builders they serve.

@@ -258,13 +258,9 @@ func (w *watcher) catchUpBuilds(ctx context.Context, filter string) ([]ci.Build,
 	last := 0
 	for {
 		path := fmt.Sprintf("builds?%s&buildid__gt=%d&order=buildid&limit=%d&property=*", filter, last, catchUpPage)
-		data, err := w.p.c.get(ctx, path)
+		bs, err := getList[apiBuild](ctx, w.p.c, path, "builds")
 		if err != nil {
 			return nil, err
-		}
-		bs, err := parseBuilds(data)
-		if err != nil {
-			return nil, fmt.Errorf("buildbot: %s: %w", path, err)
 		}
 		page, err := w.p.fill(ctx, bs, true)
 		if err != nil {
