@@ -151,10 +151,17 @@ func dbConn(t *testing.T, h *heraldProc) *pgx.Conn {
 	return conn
 }
 
-// dbCount runs a SELECT count(*) query on herald's database.
+// dbCount runs a SELECT count(*) query on herald's database, on a connection of its own that
+// it closes: called inside waitFor, a connection kept per call would exhaust the server's.
 func dbCount(t *testing.T, h *heraldProc, query string, args ...any) int {
 	t.Helper()
-	conn := dbConn(t, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, h.dbURL)
+	if err != nil {
+		t.Fatalf("connecting to herald's database: %v", err)
+	}
+	defer conn.Close(context.Background())
 	var n int
 	if err := conn.QueryRow(context.Background(), query, args...).Scan(&n); err != nil {
 		t.Fatalf("%s: %v", query, err)
