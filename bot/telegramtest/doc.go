@@ -18,6 +18,11 @@
 //     MigrateChat and HoldSends inject the failures herald must survive;
 //     SetUndecodableResults answers ok:true with a message whose date and chat id are
 //     strings, as after a change of type or a rewriting proxy (strict clients fail on it).
+//   - Users are played with SendText, Press and, for messages a chat sends on someone's
+//     behalf, SendPost: an anonymous group admin (sender_chat the group, from
+//     GroupAnonymousBot 1087968824), a channel (from Channel_Bot 136817688) or a channel
+//     post forwarded into its discussion group (is_automatic_forward, from 777000).
+//     SendRawUpdate queues any update JSON as it is, for fields herald does not expect.
 //
 // In a Go test:
 //
@@ -41,6 +46,8 @@
 //	curl -d '{"user_id":42,"username":"ann","text":"/status"}' http://127.0.0.1:8081/fake/send
 //	# a message in a group (chat_type: private, group or supergroup; thread_id for forum topics)
 //	curl -d '{"chat_id":-1001,"chat_type":"supergroup","user_id":42,"text":"/last"}' http://127.0.0.1:8081/fake/send
+//	# an anonymous admin of group -1001 (sender_chat is the group itself; user_id may be left out)
+//	curl -d '{"chat_id":-1001,"chat_type":"supergroup","sender_chat":{"id":-1001},"text":"/getid"}' http://127.0.0.1:8081/fake/send
 //	# press an inline button under the bot's message 3 in chat 42
 //	curl -d '{"chat_id":42,"user_id":42,"message_id":3,"data":"<callback_data>"}' http://127.0.0.1:8081/fake/press
 //	# what the bot has said in chat 42 (edits applied)
