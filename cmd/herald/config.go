@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/herald-ci/herald/bot"
+	"github.com/herald-ci/herald/ci/glob"
 )
 
 // Config is herald's one config file. See herald.example.yaml for every key, explained.
@@ -30,14 +33,15 @@ type Config struct {
 }
 
 type TelegramConfig struct {
-	Token       string        `yaml:"token"`
-	APIURL      string        `yaml:"api_url"`
-	Username    string        `yaml:"username"`
-	Mode        string        `yaml:"mode"`
-	PollTimeout time.Duration `yaml:"poll_timeout"`
-	Webhook     WebhookConfig `yaml:"webhook"`
-	Limits      LimitsConfig  `yaml:"limits"`
-	Line        int           `yaml:"-"`
+	Token         string              `yaml:"token"`
+	APIURL        string              `yaml:"api_url"`
+	Username      string              `yaml:"username"`
+	Mode          string              `yaml:"mode"`
+	PollTimeout   time.Duration       `yaml:"poll_timeout"`
+	Webhook       WebhookConfig       `yaml:"webhook"`
+	Limits        LimitsConfig        `yaml:"limits"`
+	CommandLimits CommandLimitsConfig `yaml:"command_limits"`
+	Line          int                 `yaml:"-"`
 }
 
 type WebhookConfig struct {
@@ -54,6 +58,42 @@ type LimitsConfig struct {
 	PerChatPerSecond  float64 `yaml:"per_chat_per_second"`
 	PerGroupPerMinute float64 `yaml:"per_group_per_minute"`
 	Line              int     `yaml:"-"`
+}
+
+// CommandLimitsConfig is how many commands (and button presses) herald takes in before it
+// drops the rest: every command costs CI calls. The defaults are the intake's own.
+type CommandLimitsConfig struct {
+	PerUser CommandLimitConfig `yaml:"per_user"`
+	PerChat CommandLimitConfig `yaml:"per_chat"`
+	Line    int                `yaml:"-"`
+}
+
+// CommandLimitConfig is one token bucket: Burst commands at once, then one every Every.
+// Burst 0 turns it off: a limit of no commands at all would only be a bot that ignores
+// everyone, so 0 is free to mean "no limit", the way an admin reads it.
+type CommandLimitConfig struct {
+	Burst     int           `yaml:"burst"`
+	BurstLine int           `yaml:"-"`
+	Every     time.Duration `yaml:"every"`
+	EveryLine int           `yaml:"-"`
+	Line      int           `yaml:"-"`
+}
+
+// rate is the limit as the intake takes it, where zero means its default and a negative
+// Burst means off.
+func (l CommandLimitConfig) rate() bot.RateLimit {
+	if l.Burst == 0 {
+		return bot.RateLimit{Burst: -1}
+	}
+	return bot.RateLimit{Burst: l.Burst, Every: l.Every}
+}
+
+// IntakeOptions are the intake's settings from the file.
+func (c *Config) IntakeOptions() bot.IntakeOptions {
+	return bot.IntakeOptions{
+		UserRate: c.Telegram.CommandLimits.PerUser.rate(),
+		ChatRate: c.Telegram.CommandLimits.PerChat.rate(),
+	}
 }
 
 type DatabaseConfig struct {
@@ -119,12 +159,14 @@ type AuthzRuleConfig struct {
 // ChatConfig is a chat subscribed by default, like Buildbot's chat_ids + notify_events. It is
 // seeded once; later /notify changes in that chat win over the file.
 type ChatConfig struct {
-	ID       int64    `yaml:"id"`
-	Thread   int64    `yaml:"thread"`
-	Events   []string `yaml:"events"`
-	Builders []string `yaml:"builders"`
-	Branches []string `yaml:"branches"`
-	Line     int      `yaml:"-"`
+	ID            int64    `yaml:"id"`
+	Thread        int64    `yaml:"thread"`
+	Events        []string `yaml:"events"`
+	Builders      []string `yaml:"builders"`
+	BuildersLines []int    `yaml:"-"` // the line of each pattern
+	Branches      []string `yaml:"branches"`
+	BranchesLines []int    `yaml:"-"`
+	Line          int      `yaml:"-"`
 }
 
 type NotificationsConfig struct {
@@ -147,6 +189,10 @@ func defaults() Config {
 			PollTimeout: 30 * time.Second,
 			Webhook:     WebhookConfig{Path: "/telegram/webhook"},
 			Limits:      LimitsConfig{Global: 30, PerChatPerSecond: 1, PerGroupPerMinute: 20},
+			CommandLimits: CommandLimitsConfig{
+				PerUser: CommandLimitConfig{Burst: bot.DefaultUserRate.Burst, Every: bot.DefaultUserRate.Every},
+				PerChat: CommandLimitConfig{Burst: bot.DefaultChatRate.Burst, Every: bot.DefaultChatRate.Every},
+			},
 		},
 		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
 		Log:  LogConfig{Level: "info"},
@@ -258,6 +304,17 @@ func (c *Config) validate() []problem {
 	if t.Limits.Global <= 0 || t.Limits.PerChatPerSecond <= 0 || t.Limits.PerGroupPerMinute <= 0 {
 		add(t.Limits.Line, "telegram.limits must all be positive")
 	}
+	for _, l := range []struct {
+		key string
+		CommandLimitConfig
+	}{{"per_user", t.CommandLimits.PerUser}, {"per_chat", t.CommandLimits.PerChat}} {
+		switch {
+		case l.Burst < 0:
+			add(orLine(l.BurstLine, l.Line), "telegram.command_limits.%s.burst must be 0 (no limit) or more", l.key)
+		case l.Burst > 0 && l.Every <= 0:
+			add(orLine(l.EveryLine, l.Line), "telegram.command_limits.%s.every must be more than 0 while burst is above 0 (burst: 0 turns the limit off)", l.key)
+		}
+	}
 	if c.Database.URL == "" {
 		add(c.Database.Line, "database.url is required (or set DATABASE_URL)")
 	} else if u, err := url.Parse(c.Database.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
@@ -323,9 +380,41 @@ func (c *Config) validate() []problem {
 				add(ch.Line, "chats[%d].events: unknown event %q", i, e)
 			}
 		}
+		ps = append(ps, patternProblems(fmt.Sprintf("chats[%d].builders", i), ch.Builders, ch.BuildersLines, ch.Line)...)
+		ps = append(ps, patternProblems(fmt.Sprintf("chats[%d].branches", i), ch.Branches, ch.BranchesLines, ch.Line)...)
 	}
 	ps = append(ps, c.authzProblems()...)
 	return ps
+}
+
+// patternProblems checks globs at the line of each, so a typo is not left to match nothing.
+func patternProblems(where string, patterns []string, lines []int, line int) []problem {
+	var out []problem
+	for i, p := range patterns {
+		err := glob.Validate(p)
+		if err == nil {
+			continue
+		}
+		why := err.Error()
+		var ge *glob.Error
+		if errors.As(err, &ge) {
+			why = ge.Problem
+		}
+		at := line
+		if i < len(lines) {
+			at = lines[i]
+		}
+		out = append(out, problem{Line: at, Msg: fmt.Sprintf("%s: bad pattern %q: %s", where, p, why)})
+	}
+	return out
+}
+
+// orLine is line, or fallback when the value was not in the file.
+func orLine(line, fallback int) int {
+	if line > 0 {
+		return line
+	}
+	return fallback
 }
 
 func sortProblems(ps []problem) []problem {

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/herald-ci/herald/bot"
 )
 
 func testEnv(vars map[string]string) func(string) string {
@@ -18,7 +20,7 @@ func TestLoadConfigProblems(t *testing.T) {
 		want []string
 	}{
 		{"misspelt", []string{
-			`testdata/config/misspelt.yaml:3: telegram: unknown key "tokn" (known keys: token, api_url, username, mode, poll_timeout, webhook, limits)`,
+			`testdata/config/misspelt.yaml:3: telegram: unknown key "tokn" (known keys: token, api_url, username, mode, poll_timeout, webhook, limits, command_limits)`,
 			`testdata/config/misspelt.yaml:6: top level: unknown key "htp" (known keys: telegram, database, http, log, ci, authz, chats, notifications, source)`,
 		}},
 		{"wrong_type", []string{
@@ -41,6 +43,19 @@ func TestLoadConfigProblems(t *testing.T) {
 		}},
 		{"bad_http", []string{
 			`testdata/config/bad_http.yaml:6: http.metrics_listen must differ from http.listen; leave it out to serve /metrics on http.listen`,
+		}},
+		// Each problem of a command limit at the line of its own value.
+		{"bad_command_limits", []string{
+			`testdata/config/bad_command_limits.yaml:5: telegram.command_limits.per_user.burst must be 0 (no limit) or more`,
+			`testdata/config/bad_command_limits.yaml:9: telegram.command_limits.per_chat.every must be more than 0 while burst is above 0 (burst: 0 turns the limit off)`,
+			`testdata/config/bad_command_limits.yaml:10: telegram.command_limits.per_chat: unknown key "rate" (known keys: burst, every)`,
+		}},
+		// A bad glob is reported at its own line, not left to match nothing.
+		{"bad_chat_patterns", []string{
+			`testdata/config/bad_chat_patterns.yaml:9: chats[0].builders: bad pattern "x[": a [ is never closed with ]`,
+			`testdata/config/bad_chat_patterns.yaml:10: chats[0].branches: bad pattern "release-]": a ] has no [ before it (write \] for the character)`,
+			`testdata/config/bad_chat_patterns.yaml:12: chats[1].builders: bad pattern "docs\\": it ends with a lone \ (write \\ for a backslash)`,
+			`testdata/config/bad_chat_patterns.yaml:15: chats[1].branches: bad pattern "[]": [] is an empty class (write \[\] for the two characters)`,
 		}},
 		// Telegram's placeholder senders name nobody, and the same one everywhere.
 		{"placeholder_ids", []string{
@@ -108,6 +123,35 @@ func TestLoadConfigValidWithEnv(t *testing.T) {
 	}
 	if !m.Decide(123456, "force", "pass").Allowed || m.Decide(789012, "force", "pass").Allowed {
 		t.Errorf("authz from config not applied")
+	}
+}
+
+// The command limits reach the intake as written. burst: 0 must become the intake's "off"
+// (a negative Burst), not its "take the default" (a zero one).
+func TestConfigIntakeOptions(t *testing.T) {
+	tests := []struct {
+		name       string
+		limits     string
+		user, chat bot.RateLimit
+	}{
+		{"left out", "", bot.DefaultUserRate, bot.DefaultChatRate},
+		{"set", "  command_limits:\n    per_user: {burst: 3, every: 1m}\n    per_chat:\n      burst: 40\n",
+			bot.RateLimit{Burst: 3, Every: time.Minute}, bot.RateLimit{Burst: 40, Every: bot.DefaultChatRate.Every}},
+		{"off", "  command_limits:\n    per_user: {burst: 0}\n    per_chat: {burst: 0, every: 0s}\n",
+			bot.RateLimit{Burst: -1}, bot.RateLimit{Burst: -1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := "telegram:\n  token: 1:a\n" + tt.limits + "database:\n  url: postgres://x@y/z\n"
+			cfg, err := parseConfig("t.yaml", []byte(raw), testEnv(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := cfg.IntakeOptions()
+			if opts.UserRate != tt.user || opts.ChatRate != tt.chat {
+				t.Errorf("IntakeOptions() rates = %+v, %+v; want %+v, %+v", opts.UserRate, opts.ChatRate, tt.user, tt.chat)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/herald-ci/herald/bot"
 )
 
 // The example config is what an admin copies; the README quotes it. These tests keep both
@@ -32,6 +34,12 @@ func TestExampleConfigIsValid(t *testing.T) {
 		cfg.Telegram.Limits.PerChatPerSecond != def.Telegram.Limits.PerChatPerSecond ||
 		cfg.Telegram.Limits.PerGroupPerMinute != def.Telegram.Limits.PerGroupPerMinute {
 		t.Errorf("telegram settings differ from the defaults the example claims: %+v", cfg.Telegram)
+	}
+	if cfg.Telegram.CommandLimits.PerUser.Burst != bot.DefaultUserRate.Burst ||
+		cfg.Telegram.CommandLimits.PerUser.Every != bot.DefaultUserRate.Every ||
+		cfg.Telegram.CommandLimits.PerChat.Burst != bot.DefaultChatRate.Burst ||
+		cfg.Telegram.CommandLimits.PerChat.Every != bot.DefaultChatRate.Every {
+		t.Errorf("telegram.command_limits differ from the intake's defaults the example claims: %+v", cfg.Telegram.CommandLimits)
 	}
 	if cfg.Log.Level != def.Log.Level {
 		t.Errorf("log.level = %q; want the default the example claims", cfg.Log.Level)

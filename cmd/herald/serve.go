@@ -104,7 +104,7 @@ func (a *App) Run(ctx context.Context) error {
 		Health:            health,
 	}, log.With().Str("part", "sender").Logger())
 	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1}, log.With().Str("part", "notifier").Logger())
-	intake := bot.NewIntake(st, api, reg, func() string { return username }, bot.IntakeOptions{}, log.With().Str("part", "intake").Logger())
+	intake := bot.NewIntake(st, api, reg, func() string { return username }, cfg.IntakeOptions(), log.With().Str("part", "intake").Logger())
 
 	// Intake, CI watchers and the webhook stop first (intakeCtx); the sender keeps going
 	// until they are done, so replies to commands in flight still go out.

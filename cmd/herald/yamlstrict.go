@@ -20,7 +20,9 @@ type problem struct {
 // decoder walks a YAML node tree into Go values strictly: unknown keys, wrong types and unset
 // ${VARS} become problems with their line, and decoding goes on so every problem is reported
 // at once. yaml.v3 parses; this only maps nodes to fields. A struct field named Line (int,
-// tagged yaml:"-") receives the line of the node it was decoded from, for later validation.
+// tagged yaml:"-") receives the line of the node it was decoded from, for later validation;
+// one named after a field plus Line (BurstLine) the line of that field's value, and one
+// plus Lines ([]int) the line of each item of that field's list.
 type decoder struct {
 	problems []problem
 	getenv   func(string) string
@@ -166,7 +168,17 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[k.Value] = true
 		d.decode(val, v.Field(idx).Addr(), join(path, k.Value))
+		d.valueLine(v, v.Type().Field(idx).Name, val)
 		d.itemLines(v, v.Type().Field(idx).Name, val)
+	}
+}
+
+// valueLine fills the field nameLine (int, tagged yaml:"-"), when the struct has one, with
+// the line of the value just decoded into field name, so a problem with that one value can
+// name its line rather than its mapping's.
+func (d *decoder) valueLine(v reflect.Value, name string, n *yaml.Node) {
+	if f := v.FieldByName(name + "Line"); f.IsValid() && f.Kind() == reflect.Int {
+		f.SetInt(int64(n.Line))
 	}
 }
 
