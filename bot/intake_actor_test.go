@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -103,7 +102,7 @@ func TestAnonymousAdminsShareNoRateLimit(t *testing.T) {
 // drainUpdates takes what the fake has queued, as the poller would store it.
 func drainUpdates(t *testing.T, tg *telegramtest.Server) []store.Update {
 	t.Helper()
-	raws, err := getUpdates(context.Background(), http.DefaultClient, tg.URL(), testToken, 0, 0)
+	raws, err := getUpdates(context.Background(), newRawAPI(testToken, tg.URL(), 1), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
@@ -20,9 +19,8 @@ type Poller struct {
 	st      *store.Store
 	api     *tgbot.Bot
 	intake  *Intake
-	apiURL  string
+	tg      *rawAPI
 	timeout time.Duration
-	client  *http.Client
 	health  *Health
 	log     zerolog.Logger
 }
@@ -31,21 +29,22 @@ type Poller struct {
 type PollerOption func(*Poller)
 
 // PollerHealth makes the poller report its contact with Telegram to h as part "poller", and
-// tells h that a success older than a long poll and the client's timeout is stale.
+// tells h that a success older than a long poll, its grace and a backoff is stale.
 func PollerHealth(h *Health) PollerOption { return func(p *Poller) { p.health = h } }
 
-// NewPoller returns a poller waiting up to timeout per getUpdates call.
+// NewPoller returns a poller waiting up to timeout per getUpdates call, at apiURL or, when
+// that is empty, where api calls.
 func NewPoller(st *store.Store, api *tgbot.Bot, intake *Intake, apiURL string, timeout time.Duration, log zerolog.Logger, opts ...PollerOption) *Poller {
 	p := &Poller{
-		st: st, api: api, intake: intake, apiURL: apiURL, timeout: timeout, log: log,
-		client: &http.Client{Timeout: timeout + 15*time.Second},
+		st: st, api: api, intake: intake, timeout: timeout, log: log,
+		tg: newRawAPI(api.Token(), serverURL(api, apiURL), 1),
 	}
 	for _, o := range opts {
 		o(p)
 	}
-	// A long poll answers within timeout; the client gives up 15s later; then a minute of
-	// backoff at most before the next try.
-	p.health.Expect(healthPoller, timeout+15*time.Second+time.Minute)
+	// A long poll answers within timeout; herald gives up pollGrace later; then a minute of
+	// backoff at most before the next try (a longer retry_after shows as stale).
+	p.health.Expect(healthPoller, timeout+pollGrace+time.Minute)
 	return p
 }
 
@@ -67,27 +66,26 @@ func (p *Poller) Run(ctx context.Context) error {
 	}); err != nil {
 		return nil // ctx ended
 	}
-	backoff := time.Duration(0)
+	var backoff, wait time.Duration
 	for ctx.Err() == nil {
-		if backoff > 0 {
+		if wait > 0 {
 			select {
 			case <-ctx.Done():
 				return nil
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
 		}
-		raws, err := getUpdates(ctx, p.client, p.apiURL, p.api.Token(), offset, p.timeout)
+		raws, err := getUpdates(ctx, p.tg, offset, p.timeout)
 		if err != nil {
-			if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			if ctx.Err() != nil {
 				return nil
 			}
 			backoff = nextBackoff(backoff)
-			p.health.Failed(healthPoller)
-			p.log.Warn().Err(err).Dur("retry_in", backoff).Msg("getUpdates failed")
+			wait = p.failed(err, backoff)
 			continue
 		}
 		p.health.OK(healthPoller)
-		backoff = 0
+		backoff, wait = 0, 0
 		if len(raws) == 0 {
 			continue
 		}
@@ -119,6 +117,26 @@ func (p *Poller) Run(ctx context.Context) error {
 		p.intake.Submit(ctx, ups...)
 	}
 	return nil
+}
+
+// failed logs a failed getUpdates and returns how long to wait before the next: backoff, or
+// Telegram's retry_after when that is longer, since asking sooner only earns another 429.
+func (p *Poller) failed(err error, backoff time.Duration) time.Duration {
+	p.health.Failed(healthPoller)
+	wait := backoff
+	var tooMany *tgbot.TooManyRequestsError
+	switch {
+	case errors.As(err, &tooMany):
+		wait = max(wait, time.Duration(tooMany.RetryAfter)*time.Second)
+		p.log.Warn().Err(err).Int("retry_after", tooMany.RetryAfter).Dur("retry_in", wait).Msg("getUpdates rate limited by Telegram")
+	case errors.Is(err, tgbot.ErrorConflict):
+		// Telegram serves one poller per token and none while a webhook is set: this does
+		// not mend itself while the other one runs.
+		p.log.Error().Err(err).Dur("retry_in", wait).Msg("getUpdates conflict: another process polls with this bot's token, or set a webhook")
+	default:
+		p.log.Warn().Err(err).Dur("retry_in", wait).Msg("getUpdates failed")
+	}
+	return wait
 }
 
 // save retries storing a batch until it works or ctx ends: the batch must not be

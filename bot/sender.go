@@ -79,7 +79,7 @@ type Sender struct {
 	opts SenderOptions
 	log  zerolog.Logger
 
-	tg   *sendAPI
+	tg   *rawAPI
 	held atomic.Int64 // rows claimed and not yet done, shared with the loader
 	wake chan struct{}
 }
@@ -96,7 +96,7 @@ func (s *Sender) Wake() {
 // NewSender makes a sender; Run starts it.
 func NewSender(st *store.Store, api *tgbot.Bot, opts SenderOptions, log zerolog.Logger) *Sender {
 	opts.defaults()
-	return &Sender{st: st, api: api, tg: newSendAPI(api, opts.APIURL, opts.Workers), opts: opts, log: log, wake: make(chan struct{}, 1)}
+	return &Sender{st: st, api: api, tg: newRawAPI(api.Token(), serverURL(api, opts.APIURL), opts.Workers), opts: opts, log: log, wake: make(chan struct{}, 1)}
 }
 
 // Metrics gives the sender's metrics, to register with Prometheus.

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -18,7 +16,7 @@ import (
 // NewAPI returns the Bot API client every part of herald shares. It does not call Telegram.
 // The HTTP timeout leaves room for long polls of pollTimeout.
 func NewAPI(token, apiURL string, pollTimeout time.Duration) (*tgbot.Bot, error) {
-	client := &http.Client{Timeout: pollTimeout + 15*time.Second}
+	client := &http.Client{Timeout: pollTimeout + pollGrace}
 	b, err := tgbot.New(token,
 		tgbot.WithServerURL(strings.TrimRight(apiURL, "/")),
 		tgbot.WithSkipGetMe(),
@@ -48,46 +46,32 @@ func Redact(s, secret string) string {
 	return strings.ReplaceAll(s, secret, "<redacted>")
 }
 
+// pollGrace is how long past its timeout a long poll may take before herald gives up on it:
+// Telegram answers a quiet poll at the timeout, and the network adds its delay.
+const pollGrace = 15 * time.Second
+
 // getUpdates asks for updates from offset on, waiting up to timeout. go-telegram/bot's own
 // poller acknowledges updates to Telegram before they are handled, which loses them in a
-// crash, so herald polls itself and keeps each update's raw JSON for storage.
-func getUpdates(ctx context.Context, client *http.Client, apiURL, token string, offset int64, timeout time.Duration) ([]json.RawMessage, error) {
-	body, _ := json.Marshal(map[string]any{
+// crash, so herald polls itself and keeps each update's raw JSON for storage. It goes
+// through the sender's caller (rawAPI), so a 409 is tgbot.ErrorConflict and a 429 a
+// *tgbot.TooManyRequestsError with its retry_after.
+func getUpdates(ctx context.Context, api *rawAPI, offset int64, timeout time.Duration) ([]json.RawMessage, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout+pollGrace)
+	defer cancel()
+	res, err := api.call(ctx, "getUpdates", map[string]any{
 		"offset":          offset,
 		"timeout":         int(timeout / time.Second),
 		"allowed_updates": []string{"message", "callback_query", "my_chat_member"},
 	})
-	url := strings.TrimRight(apiURL, "/") + "/bot" + token + "/getUpdates"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return nil, errors.New("bot: getUpdates: bad Bot API URL")
+		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := client.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("bot: getUpdates: %s", redactError(err, token))
+	var ups []json.RawMessage
+	if !bytes.HasPrefix(bytes.TrimSpace(res), []byte("[")) || json.Unmarshal(res, &ups) != nil {
+		// Taken as an empty batch, it would hide updates that keep waiting.
+		return nil, errors.New("bot: getUpdates: ok:true with a result that is not a list of updates")
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return nil, fmt.Errorf("bot: getUpdates: read: %s", redactError(err, token))
-	}
-	var r struct {
-		OK          bool              `json:"ok"`
-		Result      []json.RawMessage `json:"result"`
-		ErrorCode   int               `json:"error_code"`
-		Description string            `json:"description"`
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("bot: getUpdates: HTTP %d with a body that is not JSON", resp.StatusCode)
-	}
-	if !r.OK {
-		return nil, fmt.Errorf("bot: getUpdates: %d %s", r.ErrorCode, Redact(r.Description, token))
-	}
-	return r.Result, nil
+	return ups, nil
 }
 
 // decodeUpdate reads the fields herald routes by, leniently (see decodeUpdateLenient): only an

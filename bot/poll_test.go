@@ -1,0 +1,160 @@
+package bot
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/bot/telegramtest"
+)
+
+// runPoller runs a poller against apiURL until the test ends and returns its log.
+func runPoller(t *testing.T, h *harness, apiURL string) *lineBuffer {
+	t.Helper()
+	logs := &lineBuffer{}
+	p := NewPoller(h.st, h.api, nil, apiURL, time.Second, zerolog.New(logs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			t.Errorf("poller did not stop")
+		}
+		for _, l := range logs.lines() {
+			if strings.Contains(l, testToken) {
+				t.Errorf("the token is in the log: %s", l)
+			}
+		}
+	})
+	return logs
+}
+
+// logLine is the first line of logs whose message contains want, decoded; nil if none.
+func logLine(logs *lineBuffer, want string) map[string]any {
+	for _, l := range logs.lines() {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && strings.Contains(fmt.Sprint(m["message"]), want) {
+			return m
+		}
+	}
+	return nil
+}
+
+// Telegram's flood control applies to getUpdates too: asking again before retry_after only
+// earns another 429, so the poller waits at least that long instead of its own backoff.
+func TestPollerObeysRetryAfter(t *testing.T) {
+	h := newHarness(t, nil, fastOptions())
+	h.tg.FailNext("getUpdates", 0, telegramtest.TooManyRequests(2))
+	logs := runPoller(t, h, h.tg.URL())
+	waitFor(t, "the first getUpdates", func() bool { return h.tg.Calls("getUpdates") >= 1 })
+	first := time.Now()
+	waitFor(t, "a second getUpdates", func() bool { return h.tg.Calls("getUpdates") >= 2 })
+	if waited := time.Since(first); waited < 1900*time.Millisecond {
+		t.Errorf("asked again %v after a 429 with retry_after 2; want at least 2s", waited.Round(time.Millisecond))
+	}
+	l := logLine(logs, "getUpdates")
+	if l == nil {
+		t.Fatalf("no getUpdates line in the log:\n%s", strings.Join(logs.lines(), "\n"))
+	}
+	if l["retry_in"] != float64(2000) {
+		t.Errorf("logged retry_in %v; want 2000 (ms): %v", l["retry_in"], l)
+	}
+}
+
+// A second poller with the same token (another herald outside the lease, a developer's
+// copy) makes Telegram end this one's long poll with 409: the log says so in those words,
+// not as one more network failure.
+func TestPollerReportsConflict(t *testing.T) {
+	h := newHarness(t, nil, fastOptions())
+	logs := runPoller(t, h, h.tg.URL())
+	other := func() {
+		body := bytes.NewReader([]byte(`{"offset":0,"timeout":0}`))
+		resp, err := http.Post(h.tg.URL()+"/bot"+testToken+"/getUpdates", "application/json", body)
+		if err == nil {
+			resp.Body.Close()
+		}
+	}
+	waitFor(t, "a conflict in the log", func() bool {
+		other()
+		return logLine(logs, "conflict") != nil
+	})
+	l := logLine(logs, "conflict")
+	if l["level"] != "error" || !strings.HasPrefix(fmt.Sprint(l["error"]), "conflict, Conflict: terminated by other getUpdates request") {
+		t.Errorf("logged %v; want an error whose text is go-telegram/bot's ErrorConflict with Telegram's words", l)
+	}
+	calls := h.tg.Calls("getUpdates")
+	waitFor(t, "polling to go on", func() bool { return h.tg.Calls("getUpdates") > calls })
+}
+
+// getUpdates answers up to 100 updates of up to a few megabytes; an answer longer than
+// herald reads is refused as such, not cut and then misread.
+func TestPollerRefusesAnOverlongAnswer(t *testing.T) {
+	h := newHarness(t, nil, fastOptions())
+	var served atomic.Int64
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/getUpdates") {
+			http.NotFound(w, r)
+			return
+		}
+		served.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		text := strings.Repeat("x", 1<<20)
+		_, _ = fmt.Fprint(w, `{"ok":true,"result":[`)
+		for i := range 70 { // 70 MB: more than any real answer
+			if i > 0 {
+				_, _ = fmt.Fprint(w, ",")
+			}
+			if _, err := fmt.Fprintf(w, `{"update_id":%d,"message":{"message_id":%d,"date":1,"chat":{"id":1,"type":"private"},"text":%q}}`, i+1, i+1, text); err != nil {
+				return // the client stopped reading
+			}
+		}
+		_, _ = fmt.Fprint(w, `]}`)
+	}))
+	defer fake.Close()
+	logs := runPoller(t, h, fake.URL)
+	waitFor(t, "a refusal in the log", func() bool { return logLine(logs, "getUpdates") != nil })
+	l := logLine(logs, "getUpdates")
+	if !strings.Contains(fmt.Sprint(l["error"]), "longer than") {
+		t.Errorf("logged %v; want the error to say the answer is longer than herald reads", l)
+	}
+	off, err := h.st.Offset(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off != 0 {
+		t.Errorf("offset %d after a refused answer; want 0", off)
+	}
+}
+
+// An ok:true answer whose result is not a list of updates (a proxy, a changed API) is an
+// error retried with backoff, not an empty batch that would look like a quiet chat.
+func TestPollerRetriesAResultThatIsNotAList(t *testing.T) {
+	h := newHarness(t, nil, fastOptions())
+	var calls atomic.Int64
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if calls.Add(1) == 1 {
+			_, _ = fmt.Fprint(w, `{"ok":true,"result":{"update_id":1}}`)
+			return
+		}
+		_, _ = fmt.Fprint(w, `{"ok":true,"result":[]}`)
+	}))
+	defer fake.Close()
+	logs := runPoller(t, h, fake.URL)
+	waitFor(t, "getUpdates asked again", func() bool { return calls.Load() >= 2 })
+	if logLine(logs, "getUpdates") == nil {
+		t.Errorf("no getUpdates failure in the log:\n%s", strings.Join(logs.lines(), "\n"))
+	}
+}
