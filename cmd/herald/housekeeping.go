@@ -30,6 +30,10 @@ func housekeeping(ctx context.Context, st *store.Store, log zerolog.Logger) {
 		if _, err := st.PruneEvents(ctx, 90*24*time.Hour); err != nil {
 			log.Warn().Err(err).Msg("pruning CI events failed")
 		}
+		// Webhook delivery ids as long as the events they brought.
+		if _, err := st.PruneDeliveries(ctx, 90*24*time.Hour); err != nil {
+			log.Warn().Err(err).Msg("pruning CI webhook deliveries failed")
+		}
 		// Pending questions past their time: /force and /stop conversations nobody finished.
 		if _, err := st.PruneConversations(ctx, time.Now()); err != nil {
 			log.Warn().Err(err).Msg("pruning conversations failed")
