@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -27,10 +26,15 @@ type NotifyOptions struct {
 	ShowConn bool
 }
 
-// Notifier is the ci.EventSink between providers and chats: it stores each event, matches
-// it against subscriptions, watches and follow-ups, and queues the messages it causes, all
-// in one transaction. A duplicate event (same Key) queues nothing, so a provider may
-// deliver an event as often as it likes.
+// Notifier is the ci.EventSink between providers and chats. Each event goes through named
+// stages, all in one transaction so that an event and the outbox rows it causes commit
+// together (or not at all):
+//
+//	merge build (Tx.MergeEvent) → classify (ci.ClassifyEvent) → store (Tx.SaveEvent) →
+//	take targets (Tx.TakeTargets) → plan (PlanEvent) → render (Render) → enqueue
+//
+// A duplicate event (same Key) stops at the merge or store stage and queues nothing, so a
+// provider may deliver an event as often as it likes.
 type Notifier struct {
 	st   *store.Store
 	opts NotifyOptions
@@ -53,42 +57,9 @@ func NewNotifier(st *store.Store, opts NotifyOptions, log zerolog.Logger) *Notif
 func (n *Notifier) Deliver(ctx context.Context, ev ci.Event) error {
 	var queued int
 	err := n.st.InTx(ctx, func(tx *store.Tx) error {
-		stored, _, isNew, err := tx.RecordEvent(ctx, ev)
-		if err != nil {
-			return err
-		}
-		if !isNew {
-			return nil
-		}
-		targets, err := tx.MatchTargets(ctx, stored)
-		if err != nil {
-			return err
-		}
-		now := n.opts.Clock()
-		shown := stored
-		if n.opts.ShowConn {
-			shown = withConnLabel(stored)
-		}
-		var msgs []store.OutMessage
-		for _, t := range targets {
-			planned := Plan(shown, t, now)
-			if stored.Kind == ci.KindStarted && t.Watch && len(planned) > 0 {
-				// The chat forced this build: its start message gets a Stop button.
-				markup, err := keyboardMarkup(ctx, tx, t.ChatID, [][]commands.Button{{
-					{Text: "⏹ Stop", Data: commands.StopData(stored.Conn, stored.Build.ID)},
-				}})
-				if err != nil {
-					return err
-				}
-				planned[0].ReplyMarkup = markup
-			}
-			msgs = append(msgs, planned...)
-		}
-		queued = len(msgs)
-		if n.opts.Wake != nil {
-			return tx.EnqueueQuiet(ctx, msgs...)
-		}
-		return tx.Enqueue(ctx, msgs...)
+		var err error
+		queued, err = n.deliver(ctx, tx, ev)
+		return err
 	})
 	if err != nil && (store.IsDataError(err) || errors.Is(err, store.ErrBadEvent)) {
 		// Storing it again would fail again, and the provider offers its events in order:
@@ -110,6 +81,61 @@ func (n *Notifier) Deliver(ctx context.Context, ev ci.Event) error {
 	return nil
 }
 
+// deliver runs the stages in tx and returns how many messages it queued.
+func (n *Notifier) deliver(ctx context.Context, tx *store.Tx, ev ci.Event) (int, error) {
+	merged, err := tx.MergeEvent(ctx, ev)
+	if err != nil || merged.Dup {
+		return 0, err
+	}
+	merged.Event = ci.ClassifyEvent(merged.Event)
+	if _, isNew, err := tx.SaveEvent(ctx, merged); err != nil || !isNew {
+		return 0, err
+	}
+	stored := merged.Event
+	targets, err := tx.TakeTargets(ctx, stored)
+	if err != nil {
+		return 0, err
+	}
+	plan := PlanEvent(stored, targets)
+	if len(plan.Drafts) == 0 {
+		return 0, nil
+	}
+	shown := stored
+	if n.opts.ShowConn {
+		shown = withConnLabel(stored)
+	}
+	texts := Render(shown, plan.Looks, n.opts.Clock())
+	msgs, err := outMessages(ctx, tx, stored, plan, texts)
+	if err != nil {
+		return 0, err
+	}
+	if n.opts.Wake != nil {
+		return len(msgs), tx.EnqueueQuiet(ctx, msgs...)
+	}
+	return len(msgs), tx.Enqueue(ctx, msgs...)
+}
+
+// outMessages is the enqueue stage's input: each draft with its look's text, which chats
+// share rather than copy, and a Stop button stored for each chat that forced the build.
+func outMessages(ctx context.Context, cb callbackStore, ev ci.Event, plan Plan, texts Texts) ([]store.OutMessage, error) {
+	msgs := make([]store.OutMessage, 0, len(plan.Drafts))
+	for _, d := range plan.Drafts {
+		m := store.OutMessage{ChatID: d.ChatID, ThreadID: d.ThreadID, Text: texts[d.Look],
+			CardKey: d.CardKey, CardOnly: d.CardOnly, Silent: d.Silent}
+		if d.StopButton && ev.Build != nil {
+			markup, err := keyboardMarkup(ctx, cb, d.ChatID, [][]commands.Button{{
+				{Text: "⏹ Stop", Data: commands.StopData(ev.Conn, ev.Build.ID)},
+			}})
+			if err != nil {
+				return nil, err
+			}
+			m.ReplyMarkup = markup
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, nil
+}
+
 // withConnLabel is ev with its builder or worker shown as "conn/name", for messages only.
 func withConnLabel(ev ci.Event) ci.Event {
 	if ev.Build != nil {
@@ -123,97 +149,4 @@ func withConnLabel(ev ci.Event) ci.Event {
 		ev.Worker = &w
 	}
 	return ev
-}
-
-// CardKey names the live build card of a build.
-func CardKey(ev ci.Event) string {
-	if ev.Build == nil {
-		return ""
-	}
-	return ev.Conn + "/build/" + ev.Build.ID
-}
-
-// Plan decides the messages one chat gets for one stored event. It is pure, so every case
-// of the card rules is a table test:
-//   - started: one message; in card mode "edit" it opens the build's card;
-//   - a result: in "edit" mode it edits the card (or is sent new when there is none), and
-//     successes are silent unless the chat wants them loud;
-//   - problem and recovery are always a new, notifying message; the card, if any, is still
-//     brought up to date by a silent edit;
-//   - a chat that forced or watches the build gets the result as a new message with sound;
-//   - a chat that only subscribes to started has its card updated and hears nothing more.
-func Plan(ev ci.Event, t store.Target, now time.Time) []store.OutMessage {
-	base := store.OutMessage{ChatID: t.ChatID, ThreadID: t.ThreadID}
-	edit := t.CardMode != "new"
-	switch {
-	case ev.Worker != nil:
-		if len(t.Kinds) == 0 {
-			return nil
-		}
-		m := base
-		m.Text = FormatWorker(ev)
-		return []store.OutMessage{m}
-	case ev.Build == nil:
-		return nil
-	case ev.Kind == ci.KindStarted:
-		if ev.Build.Complete {
-			return nil // a late start of a build whose result is already out
-		}
-		m := base
-		m.Text = FormatBuild(ev, ci.KindStarted, now)
-		if edit {
-			m.CardKey = CardKey(ev)
-		}
-		return []store.OutMessage{m}
-	case ev.Kind != ci.KindFinished:
-		return nil
-	}
-
-	result := FormatBuild(ev, ci.KindFinished, now)
-	card := func() store.OutMessage {
-		m := base
-		m.Text, m.CardKey, m.CardOnly, m.Silent = result, CardKey(ev), true, true
-		return m
-	}
-	var alert ci.Kind
-	for _, k := range []ci.Kind{ci.KindProblem, ci.KindRecovery} {
-		if slices.Contains(t.Kinds, k) {
-			alert = k
-		}
-	}
-	switch {
-	case alert != "":
-		m := base
-		m.Text = FormatBuild(ev, alert, now)
-		if edit && t.Started {
-			return []store.OutMessage{card(), m}
-		}
-		return []store.OutMessage{m}
-	case t.Watch:
-		// The chat forced or watches this build: it asked to be told, so the result is a
-		// new message with sound; a card of the build is still brought up to date.
-		m := base
-		m.Text = result
-		if edit {
-			return []store.OutMessage{card(), m}
-		}
-		return []store.OutMessage{m}
-	case len(t.Kinds) > 0:
-		m := base
-		headline := ci.KindFinished
-		for _, k := range []ci.Kind{ci.KindWorse, ci.KindBetter} {
-			if slices.Contains(t.Kinds, k) {
-				headline = k
-			}
-		}
-		m.Text = FormatBuild(ev, headline, now)
-		m.Silent = ev.Build.Result == ci.ResultSuccess && !t.LoudSuccess
-		if edit {
-			m.CardKey = CardKey(ev)
-		}
-		return []store.OutMessage{m}
-	case edit && t.Started:
-		return []store.OutMessage{card()}
-	}
-	return nil
 }

@@ -14,7 +14,8 @@ import (
 	"github.com/herald-ci/herald/store/storetest"
 )
 
-func TestPlan(t *testing.T) {
+// TestPlanTarget is the card rules, each draft rendered (Render) to check its text.
+func TestPlanTarget(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	started := ci.Event{Conn: "bb", Kind: ci.KindStarted, Build: &ci.Build{ID: "7", Number: 3, Builder: "linux"}}
 	fin := func(r ci.Result, derived ...ci.Kind) ci.Event {
@@ -24,6 +25,7 @@ func TestPlan(t *testing.T) {
 	type want struct {
 		card, cardOnly, silent bool
 		text                   string
+		stop                   bool
 	}
 	tests := []struct {
 		name   string
@@ -35,6 +37,8 @@ func TestPlan(t *testing.T) {
 			[]want{{card: true, text: "started"}}},
 		{"started without cards", started, store.Target{Kinds: []ci.Kind{ci.KindStarted}, CardMode: "new"},
 			[]want{{text: "started"}}},
+		{"a forced build's start gets a Stop button", started, store.Target{Watch: true, CardMode: "edit"},
+			[]want{{card: true, text: "started", stop: true}}},
 		{"success edits the card silently", fin(ci.ResultSuccess, ci.KindSuccess),
 			store.Target{Kinds: []ci.Kind{ci.KindSuccess}, CardMode: "edit"}, []want{{card: true, silent: true, text: "succeeded"}}},
 		{"loud success", fin(ci.ResultSuccess, ci.KindSuccess),
@@ -60,14 +64,16 @@ func TestPlan(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.target.ChatID = 42
-			got := Plan(tt.ev, tt.target, now)
+			got := PlanTarget(tt.ev, tt.target)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d messages %+v, want %d", len(got), got, len(tt.want))
 			}
 			for i, w := range tt.want {
 				m := got[i]
-				if (m.CardKey != "") != w.card || m.CardOnly != w.cardOnly || m.Silent != w.silent || !strings.Contains(m.Text, w.text) || m.ChatID != 42 {
-					t.Errorf("message %d = %+v, want %+v", i, m, w)
+				text := Render(tt.ev, []ci.Kind{m.Look}, now)[m.Look]
+				if (m.CardKey != "") != w.card || m.CardOnly != w.cardOnly || m.Silent != w.silent || m.StopButton != w.stop ||
+					!strings.Contains(text, w.text) || m.ChatID != 42 {
+					t.Errorf("message %d = %+v (%q), want %+v", i, m, text, w)
 				}
 			}
 		})

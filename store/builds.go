@@ -17,9 +17,10 @@ import (
 // without a build id. The provider that sent it has a bug; storing it would break idempotency.
 var ErrBadEvent = errors.New("store: malformed CI event")
 
-// RecordEvent stores a raw CI event idempotently by ev.Key(). A duplicate delivery changes
-// nothing and comes back with isNew false, the id of the first delivery and the event as
-// stored then (Derived included).
+// RecordEvent stores a raw CI event idempotently by ev.Key(): the merge stage
+// (Tx.MergeEvent), ci.ClassifyEvent and the save stage (Tx.SaveEvent) in one call. A
+// duplicate delivery changes nothing and comes back with isNew false, the id of the first
+// delivery and the event as stored then (Derived included).
 //
 // For a build event it also updates the build history: a started event records the build as
 // running, unless it already finished (a late or replayed 'started' never un-finishes a
@@ -60,23 +61,109 @@ type batcher interface {
 }
 
 func recordEvent(ctx context.Context, q batcher, ev ci.Event) (ci.Event, int64, bool, error) {
-	if err := checkEvent(ev); err != nil {
+	m, err := mergeEvent(ctx, q, ev)
+	if err != nil {
 		return ci.Event{}, 0, false, err
 	}
-	ev.Derived, ev.Previous = nil, nil
-	if ev.Build != nil && (ev.Kind == ci.KindStarted || ev.Kind == ci.KindFinished) {
-		return recordBuildEvent(ctx, q, ev)
+	if m.Dup {
+		return m.Event, m.ID, false, nil
 	}
-	key := ev.Key()
+	m.Event = ci.ClassifyEvent(m.Event)
+	id, isNew, err := saveEvent(ctx, q, m)
+	if err != nil {
+		return ci.Event{}, 0, false, err
+	}
+	if !isNew {
+		return storedEvent(ctx, q, m.key)
+	}
+	return m.Event, id, true, nil
+}
+
+// MergedEvent is an event after the merge stage (Tx.MergeEvent), on its way to the save stage
+// (Tx.SaveEvent) in the same transaction.
+type MergedEvent struct {
+	// Event is what is to be stored. For a build event its Build is the build as stored after
+	// this event, merged with what earlier events said, and for a finished build Previous is
+	// the build to compare it with (nil when there is none); Derived is empty until the
+	// caller classifies it (ci.ClassifyEvent). With Dup it is the first delivery as stored.
+	Event ci.Event
+	// Dup says a delivery of the event's key is stored already: nothing was merged, and ID
+	// is that delivery's id. Only build events know it here; any other event finds out in
+	// SaveEvent.
+	Dup bool
+	ID  int64
+
+	key   string
+	build *buildRecord // nil for an event that is not a build's start or finish
+}
+
+// MergeEvent is the merge stage of a CI event: for a build's start or finish, one pipelined
+// round trip takes the event key's lock, finds whether the key is stored already and, when
+// not, merges the build into the history (a started event never un-finishes a build; a
+// finished build takes the history lock of its builder and branch until commit and reads the
+// previous comparable build). Any other event costs nothing here. The caller classifies the
+// result and hands it to SaveEvent in the same transaction; on an error it must roll back.
+func (tx *Tx) MergeEvent(ctx context.Context, ev ci.Event) (MergedEvent, error) {
+	return mergeEvent(ctx, tx.tx, ev)
+}
+
+// SaveEvent is the save stage: it stores the event of m (classified by the caller) and
+// returns its id. isNew is false when the key turned out to be stored already, which only an
+// event that is not a build's can find here; its transaction then changes nothing.
+func (tx *Tx) SaveEvent(ctx context.Context, m MergedEvent) (id int64, isNew bool, err error) {
+	return saveEvent(ctx, tx.tx, m)
+}
+
+func mergeEvent(ctx context.Context, q batcher, ev ci.Event) (MergedEvent, error) {
+	if err := checkEvent(ev); err != nil {
+		return MergedEvent{}, err
+	}
+	ev.Derived, ev.Previous = nil, nil
+	if ev.Build == nil || ev.Kind != ci.KindStarted && ev.Kind != ci.KindFinished {
+		return MergedEvent{Event: ev, key: ev.Key()}, nil
+	}
+	r := newBuildRecord(ev)
+	batch := &pgx.Batch{}
+	r.queue(batch)
+	br := q.SendBatch(ctx, batch)
+	merged, dupID, dup, err := r.read(br)
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("store: record event %s: %w", r.key, cerr)
+	}
+	if err != nil {
+		return MergedEvent{}, err
+	}
+	return MergedEvent{Event: merged, Dup: dup, ID: dupID, key: r.key, build: r}, nil
+}
+
+func saveEvent(ctx context.Context, q querier, m MergedEvent) (int64, bool, error) {
+	if m.Dup {
+		return m.ID, false, nil
+	}
+	if m.key == "" {
+		return 0, false, fmt.Errorf("%w: not merged (MergeEvent) before it is saved", ErrBadEvent)
+	}
+	if m.build != nil {
+		sql, args, err := m.build.insert(m.Event)
+		if err != nil {
+			return 0, false, err
+		}
+		var id int64
+		if err := q.QueryRow(ctx, sql, args...).Scan(&id); err != nil {
+			return 0, false, fmt.Errorf("store: record event %s: %w", m.key, err)
+		}
+		return id, true, nil
+	}
+	ev := m.Event
 	raw, err := json.Marshal(ev)
 	if err != nil {
-		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: encode: %w", key, err)
+		return 0, false, fmt.Errorf("store: record event %s: encode: %w", m.key, err)
 	}
 	buildID := ""
 	if ev.Build != nil {
 		buildID = ev.Build.ID
 	}
-	// Nothing to derive: the insert alone decides what is new. A concurrent delivery of the
+	// Nothing was merged: the insert alone decides what is new. A concurrent delivery of the
 	// same key waits here for the first one's transaction and then finds the key taken.
 	var id int64
 	err = q.QueryRow(ctx, `
@@ -84,56 +171,30 @@ func recordEvent(ctx context.Context, q batcher, ev ci.Event) (ci.Event, int64, 
 		VALUES ($1, $2, $3, $4, $5, COALESCE($6, now()))
 		ON CONFLICT (key) DO NOTHING
 		RETURNING id`,
-		key, ev.Conn, string(ev.Kind), buildID, raw, nullTime(ev.At)).Scan(&id)
+		m.key, ev.Conn, string(ev.Kind), buildID, raw, nullTime(ev.At)).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return storedEvent(ctx, q, key)
+		return 0, false, nil
 	}
 	if err != nil {
-		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", key, err)
+		return 0, false, fmt.Errorf("store: record event %s: %w", m.key, err)
 	}
-	return ev, id, true, nil
+	return id, true, nil
 }
 
-// recordBuildEvent stores a started or finished event in two round trips, the event's
-// payload written once, complete:
+// buildRecord is a build event being recorded in two round trips, its payload written once,
+// complete:
 //
-//  1. one pipelined batch: lock the event's key; if no delivery of the key is stored, merge
-//     the build into the history (taking, for a finished build, the history lock of its
-//     builder and branch); read the merged build; read the previous comparable build;
-//  2. after ci.Classify here, insert the event with what was derived.
+//  1. MergeEvent, one pipelined batch: lock the event's key; if no delivery of the key is
+//     stored, merge the build into the history (taking, for a finished build, the history
+//     lock of its builder and branch); read the merged build; read the previous comparable
+//     build;
+//  2. SaveEvent, after the caller's ci.ClassifyEvent: insert the event with what was derived.
 //
 // The key lock makes a concurrent delivery of the same key wait until the first one's
 // transaction ends and then find it stored (or, after a rollback, not). Each statement of the
 // batch runs with a snapshot taken when it starts, so the previous build is read after the
 // history lock was granted: a build of the same builder and branch whose transaction held the
 // lock has committed and is seen.
-func recordBuildEvent(ctx context.Context, q batcher, ev ci.Event) (ci.Event, int64, bool, error) {
-	r := newBuildRecord(ev)
-	batch := &pgx.Batch{}
-	r.queue(batch)
-	br := q.SendBatch(ctx, batch)
-	stored, dupID, dup, err := r.read(br)
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("store: record event %s: %w", r.key, cerr)
-	}
-	if err != nil {
-		return ci.Event{}, 0, false, err
-	}
-	if dup {
-		return stored, dupID, false, nil
-	}
-	sql, args, err := r.insert(stored)
-	if err != nil {
-		return ci.Event{}, 0, false, err
-	}
-	var id int64
-	if err := q.QueryRow(ctx, sql, args...).Scan(&id); err != nil {
-		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: %w", r.key, err)
-	}
-	return stored, id, true, nil
-}
-
-// buildRecord is a build event being recorded in the two steps recordBuildEvent describes.
 type buildRecord struct {
 	ev       ci.Event
 	key      string
@@ -164,8 +225,9 @@ func (r *buildRecord) queue(batch *pgx.Batch) {
 	}
 }
 
-// read reads what queue's statements answered and classifies: the event as it is to be
-// stored or, when dup, as the first delivery stored it, with that delivery's id.
+// read reads what queue's statements answered: the event with its build merged and, for a
+// finished build, the previous one (not yet classified), or, when dup, the event as the first
+// delivery stored it, with that delivery's id.
 func (r *buildRecord) read(br pgx.BatchResults) (stored ci.Event, dupID int64, dup bool, err error) {
 	key, ev := r.key, r.ev
 	if _, err := br.Exec(); err != nil {
@@ -203,12 +265,12 @@ func (r *buildRecord) read(br pgx.BatchResults) (stored ci.Event, dupID int64, d
 		default:
 			ev.Previous = &prev
 		}
-		ev.Derived = ci.Classify(ev.Previous, merged)
 	}
 	return ev, 0, false, nil
 }
 
-// insert is the second step: the statement storing the classified event, returning its id.
+// insert is the save stage of a build event: the statement storing the classified event,
+// returning its id.
 // It has no ON CONFLICT: under the key lock the key is free, and if it were not, failing
 // (and rolling back the build merged in the first step) is right.
 func (r *buildRecord) insert(stored ci.Event) (string, []any, error) {

@@ -41,12 +41,14 @@ func EventKinds(ev ci.Event) []ci.Kind {
 	return kinds
 }
 
-// MatchTargets finds who is to hear about ev: subscriptions whose events, builder and branch
-// patterns match; for a started build, the chats that forced it (their follow-up turns into a
-// watch); for a finished build, the chats watching it (the watch ends). Paused chats are
-// left out. Run it in the transaction that stored the event, so a follow-up or watch is
-// consumed exactly when its message is queued. It is one statement, one round trip.
-func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
+// TakeTargets is the take-targets stage: who is to hear about ev (classified: its Derived
+// kinds count). It takes, and does not only read: subscriptions whose events, builder and
+// branch patterns match; for a started build, the chats that forced it, whose follow-up it
+// consumes and turns into a watch; for a finished build, the chats watching it, whose watch
+// it consumes. Paused chats are left out. Run it in the transaction that stores the event
+// and queues its messages, so a follow-up or watch is consumed exactly when its message is
+// queued (a rollback gives it back). It is one statement, one round trip.
+func (tx *Tx) TakeTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 	m := newMatcher(ev)
 	rows, err := tx.tx.Query(ctx, m.sql, m.args...)
 	if err != nil {
@@ -55,7 +57,7 @@ func (tx *Tx) MatchTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 	return m.collect(rows)
 }
 
-// matcher is MatchTargets' statement for one event and how its rows become targets.
+// matcher is TakeTargets' statement for one event and how its rows become targets.
 type matcher struct {
 	ev       ci.Event
 	kinds    []ci.Kind
@@ -132,7 +134,7 @@ const matchSubscriptionsSQL = `
 	FROM subscriptions s JOIN chats c ON c.id = s.chat_id
 	WHERE c.paused_at IS NULL AND s.events && $1::text[]`
 
-// matchSQL is the statement MatchTargets runs: the matching subscriptions and, for a build
+// matchSQL is the statement TakeTargets runs: the matching subscriptions and, for a build
 // event, the watchers it consumes (watch true), subscriptions first, each part ordered by
 // chat and topic.
 func matchSQL(ev ci.Event, kinds []string) (string, []any) {

@@ -8,10 +8,10 @@ import (
 	"github.com/herald-ci/herald/store/storetest"
 )
 
-// TestMatchTargetsGlobsAcrossSlashes: /notify builder= and branch= filters use the same
+// TestTakeTargetsGlobsAcrossSlashes: /notify builder= and branch= filters use the same
 // globs as authz, where * matches across "/" (issue 8, item 10): docs-* is meant to cover
 // docs-x/arm, and feature/* a branch feature/x/y.
-func TestMatchTargetsGlobsAcrossSlashes(t *testing.T) {
+func TestTakeTargetsGlobsAcrossSlashes(t *testing.T) {
 	s := storetest.New(t)
 	for _, id := range []int64{1, 2, 3, 4} {
 		exec(t, s, `INSERT INTO chats (id, type) VALUES ($1, 'private')`, id)

@@ -16,7 +16,7 @@ func match(t *testing.T, s *store.Store, ev ci.Event) []store.Target {
 	var out []store.Target
 	if err := s.InTx(context.Background(), func(tx *store.Tx) error {
 		var err error
-		out, err = tx.MatchTargets(context.Background(), ev)
+		out, err = tx.TakeTargets(context.Background(), ev)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -32,7 +32,7 @@ func chatIDs(ts []store.Target) []int64 {
 	return ids
 }
 
-func TestMatchTargets(t *testing.T) {
+func TestTakeTargets(t *testing.T) {
 	s := storetest.New(t)
 	for _, id := range []int64{1, 2, 3, 4, 5, 6} {
 		exec(t, s, `INSERT INTO chats (id, type) VALUES ($1, 'private')`, id)

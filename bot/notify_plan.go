@@ -1,0 +1,141 @@
+package bot
+
+import (
+	"slices"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/store"
+)
+
+// Draft is one message the plan stage decided on, before any text exists: to whom, how it
+// behaves in the chat, and which look of the event it shows. Every draft of an event with
+// the same Look gets the same text, rendered once (see Render).
+type Draft struct {
+	ChatID, ThreadID int64
+	// Look is the text the message carries: ci.KindStarted or ci.KindFinished for the plain
+	// start or result, a derived kind (problem, recovery, worse, better) for a result with
+	// that headline, ci.KindWorker for a worker event.
+	Look     ci.Kind
+	CardKey  string // see store.OutMessage
+	CardOnly bool
+	Silent   bool
+	// StopButton asks for a ⏹ Stop button under the message: the chat forced this build and
+	// is told it started. The button's payload is stored per chat when the draft is queued.
+	StopButton bool
+}
+
+// Plan is what one event becomes: its drafts, in target order, and the distinct looks they
+// use, each to be rendered once however many chats share it.
+type Plan struct {
+	Drafts []Draft
+	Looks  []ci.Kind
+}
+
+// PlanEvent is the plan stage: the drafts every target gets for the stored (merged and
+// classified) event, grouped by look. It is pure; a 3,000-chat fan-out has 3,000 or more
+// drafts and still only a handful of looks.
+func PlanEvent(ev ci.Event, targets []store.Target) Plan {
+	var p Plan
+	for _, t := range targets {
+		for _, d := range PlanTarget(ev, t) {
+			if !slices.Contains(p.Looks, d.Look) {
+				p.Looks = append(p.Looks, d.Look)
+			}
+			p.Drafts = append(p.Drafts, d)
+		}
+	}
+	return p
+}
+
+// PlanTarget decides the messages one chat gets for one stored event. It is pure, so every
+// case of the card rules is a table test:
+//   - started: one message; in card mode "edit" it opens the build's card; a chat that forced
+//     the build gets a Stop button under it;
+//   - a result: in "edit" mode it edits the card (or is sent new when there is none), and
+//     successes are silent unless the chat wants them loud;
+//   - problem and recovery are always a new, notifying message; the card, if any, is still
+//     brought up to date by a silent edit;
+//   - a chat that forced or watches the build gets the result as a new message with sound;
+//   - a chat that only subscribes to started has its card updated and hears nothing more.
+func PlanTarget(ev ci.Event, t store.Target) []Draft {
+	base := Draft{ChatID: t.ChatID, ThreadID: t.ThreadID}
+	edit := t.CardMode != "new"
+	switch {
+	case ev.Worker != nil:
+		if len(t.Kinds) == 0 {
+			return nil
+		}
+		d := base
+		d.Look = ci.KindWorker
+		return []Draft{d}
+	case ev.Build == nil:
+		return nil
+	case ev.Kind == ci.KindStarted:
+		if ev.Build.Complete {
+			return nil // a late start of a build whose result is already out
+		}
+		d := base
+		d.Look = ci.KindStarted
+		if edit {
+			d.CardKey = CardKey(ev)
+		}
+		d.StopButton = t.Watch
+		return []Draft{d}
+	case ev.Kind != ci.KindFinished:
+		return nil
+	}
+
+	card := func() Draft {
+		d := base
+		d.Look, d.CardKey, d.CardOnly, d.Silent = ci.KindFinished, CardKey(ev), true, true
+		return d
+	}
+	var alert ci.Kind
+	for _, k := range []ci.Kind{ci.KindProblem, ci.KindRecovery} {
+		if slices.Contains(t.Kinds, k) {
+			alert = k
+		}
+	}
+	switch {
+	case alert != "":
+		d := base
+		d.Look = alert
+		if edit && t.Started {
+			return []Draft{card(), d}
+		}
+		return []Draft{d}
+	case t.Watch:
+		// The chat forced or watches this build: it asked to be told, so the result is a
+		// new message with sound; a card of the build is still brought up to date.
+		d := base
+		d.Look = ci.KindFinished
+		if edit {
+			return []Draft{card(), d}
+		}
+		return []Draft{d}
+	case len(t.Kinds) > 0:
+		d := base
+		d.Look = ci.KindFinished
+		for _, k := range []ci.Kind{ci.KindWorse, ci.KindBetter} {
+			if slices.Contains(t.Kinds, k) {
+				d.Look = k
+			}
+		}
+		d.Silent = ev.Build.Result == ci.ResultSuccess && !t.LoudSuccess
+		if edit {
+			d.CardKey = CardKey(ev)
+		}
+		return []Draft{d}
+	case edit && t.Started:
+		return []Draft{card()}
+	}
+	return nil
+}
+
+// CardKey names the live build card of a build.
+func CardKey(ev ci.Event) string {
+	if ev.Build == nil {
+		return ""
+	}
+	return ev.Conn + "/build/" + ev.Build.ID
+}
