@@ -80,8 +80,8 @@ func (o IntakeOptions) withDefaults() IntakeOptions {
 	def(&o.Grace, 20*time.Second)
 	def(&o.HandlerBudget, commands.HandlerBudget)
 	def(&o.CommitTimeout, 10*time.Second)
-	def(&o.RetryMin, 500*time.Millisecond)
-	def(&o.RetryMax, 30*time.Second)
+	def(&o.RetryMin, retryMin)
+	def(&o.RetryMax, retryMax)
 	def(&o.SweepInterval, time.Minute)
 	if o.Now == nil {
 		o.Now = time.Now

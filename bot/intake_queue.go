@@ -3,7 +3,6 @@ package bot
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -223,14 +222,9 @@ func (in *Intake) sweep(ctx context.Context, minAge time.Duration) error {
 	return nil
 }
 
-// retryDelay doubles from RetryMin to RetryMax, with jitter so chats do not retry in step.
+// retryDelay is the backoff between tries of a chat's update, or of the sweep.
 func (in *Intake) retryDelay(attempt int) time.Duration {
-	d := in.opts.RetryMin
-	for i := 1; i < attempt && d < in.opts.RetryMax; i++ {
-		d *= 2
-	}
-	d = min(d, in.opts.RetryMax)
-	return d/2 + rand.N(d/2+1)
+	return backoff(in.opts.RetryMin, in.opts.RetryMax, attempt)
 }
 
 // recentIDs remembers the last updates handled here, so a sweep that read an update as

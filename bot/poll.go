@@ -66,26 +66,23 @@ func (p *Poller) Run(ctx context.Context) error {
 	}); err != nil {
 		return nil // ctx ended
 	}
-	var backoff, wait time.Duration
+	var fails int
+	var wait time.Duration
 	for ctx.Err() == nil {
-		if wait > 0 {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(wait):
-			}
+		if wait > 0 && !sleep(ctx, wait) {
+			return nil
 		}
 		raws, err := getUpdates(ctx, p.tg, offset, p.timeout)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			backoff = nextBackoff(backoff)
-			wait = p.failed(err, backoff)
+			fails++
+			wait = p.failed(err, backoff(retryMin, retryMax, fails))
 			continue
 		}
 		p.health.OK(healthPoller)
-		backoff, wait = 0, 0
+		fails, wait = 0, 0
 		if len(raws) == 0 {
 			continue
 		}
@@ -121,9 +118,8 @@ func (p *Poller) Run(ctx context.Context) error {
 
 // failed logs a failed getUpdates and returns how long to wait before the next: backoff, or
 // Telegram's retry_after when that is longer, since asking sooner only earns another 429.
-func (p *Poller) failed(err error, backoff time.Duration) time.Duration {
+func (p *Poller) failed(err error, wait time.Duration) time.Duration {
 	p.health.Failed(healthPoller)
-	wait := backoff
 	var tooMany *tgbot.TooManyRequestsError
 	switch {
 	case errors.As(err, &tooMany):
@@ -142,8 +138,7 @@ func (p *Poller) failed(err error, backoff time.Duration) time.Duration {
 // save retries storing a batch until it works or ctx ends: the batch must not be
 // acknowledged before it is stored.
 func (p *Poller) save(ctx context.Context, ups []store.Update, next int64) error {
-	backoff := time.Duration(0)
-	for {
+	for fails := 1; ; fails++ {
 		err := p.st.SaveUpdates(ctx, ups, next)
 		if err == nil {
 			return nil
@@ -151,23 +146,10 @@ func (p *Poller) save(ctx context.Context, ups []store.Update, next int64) error
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		backoff = nextBackoff(backoff)
-		p.log.Error().Err(err).Dur("retry_in", backoff).Msg("cannot store updates")
-		select {
-		case <-ctx.Done():
+		wait := backoff(retryMin, retryMax, fails)
+		p.log.Error().Err(err).Dur("retry_in", wait).Msg("cannot store updates")
+		if !sleep(ctx, wait) {
 			return ctx.Err()
-		case <-time.After(backoff):
 		}
-	}
-}
-
-func nextBackoff(d time.Duration) time.Duration {
-	switch {
-	case d == 0:
-		return 500 * time.Millisecond
-	case d >= 30*time.Second:
-		return 30 * time.Second
-	default:
-		return d * 2
 	}
 }

@@ -3,7 +3,6 @@ package bot
 import (
 	"container/heap"
 	"context"
-	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -387,17 +386,6 @@ func (d *dispatcher) handle(o outcome) {
 	d.schedule(c)
 }
 
-// backoff is exponential with jitter: between half and all of min·2^(n-1), capped, so chats
-// that failed together during an outage do not all come back in the same instant.
-func backoff(minD, maxD time.Duration, n int) time.Duration {
-	d := minD
-	for i := 1; i < n && d < maxD; i++ {
-		d *= 2
-	}
-	d = min(d, maxD)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
 // sendLogSpan is the longest window Telegram counts sends in (20 per minute per group), and
 // so how much send history a starting sender needs.
 const sendLogSpan = time.Minute
@@ -444,10 +432,8 @@ func (s *Sender) load(ctx context.Context, wake <-chan struct{}, out chan<- []st
 				}
 				fails++
 				s.log.Error().Err(err).Msg("sender: claim outbox")
-				select {
-				case <-ctx.Done():
+				if !sleep(ctx, backoff(100*time.Millisecond, 5*time.Second, fails)) {
 					return
-				case <-time.After(backoff(100*time.Millisecond, 5*time.Second, fails)):
 				}
 				continue
 			}

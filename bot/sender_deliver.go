@@ -170,7 +170,7 @@ func (s *Sender) ack(ctx context.Context, q store.Queued, cardID int, sentAt tim
 }
 
 // call sends q, or edits message editID with it, and returns the message id. Any ok:true
-// answer is a success, even one whose message cannot be read (sendAPI).
+// answer is a success, even one whose message cannot be read (rawAPI).
 func (s *Sender) call(ctx context.Context, q store.Queued, editID int) (int, error) {
 	p := map[string]any{
 		"chat_id":              q.ChatID,

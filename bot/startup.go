@@ -2,7 +2,6 @@ package bot
 
 import (
 	"context"
-	"time"
 
 	"github.com/rs/zerolog"
 )
@@ -13,7 +12,6 @@ import (
 // restarts, a failover), so a start-up read waits for the database instead. It returns
 // ctx's error when ctx ended first.
 func retryStart(ctx context.Context, log zerolog.Logger, what string, read func(context.Context) error) error {
-	backoff := time.Duration(0)
 	for attempt := 1; ; attempt++ {
 		err := read(ctx)
 		if err == nil {
@@ -22,14 +20,10 @@ func retryStart(ctx context.Context, log zerolog.Logger, what string, read func(
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		backoff = nextBackoff(backoff)
-		log.Error().Err(err).Int("attempt", attempt).Dur("retry_in", backoff).Msg("cannot " + what + " at start; retrying")
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		wait := backoff(retryMin, retryMax, attempt)
+		log.Error().Err(err).Int("attempt", attempt).Dur("retry_in", wait).Msg("cannot " + what + " at start; retrying")
+		if !sleep(ctx, wait) {
 			return ctx.Err()
-		case <-t.C:
 		}
 	}
 }
