@@ -6,9 +6,12 @@ import (
 	"time"
 )
 
-// Provider is one connection to a CI system. Every method that talks to the CI takes a
-// context; errors wrap the sentinels of this package where one fits, and any error whose
-// chain holds a *UserError can be shown to a chat user as it is.
+// Provider is one connection to a CI system: the core every provider has. What only some CI
+// systems offer (a live stream, builds changed since a time, force and stop, ...) is an
+// optional capability of its own (see capabilities.go); a Follower turns the stream and the
+// change list into events. Every method that talks to the CI takes a context; errors wrap the
+// sentinels of this package where one fits, and any error whose chain holds a *UserError can
+// be shown to a chat user as it is.
 type Provider interface {
 	// Name is the connection's name from the config; it is put on every Builder, Build,
 	// Worker and Event the provider returns.
@@ -23,7 +26,8 @@ type Provider interface {
 	LastBuilds(ctx context.Context, builder string, n int) ([]Build, error)
 	// Build returns one build by the provider's id.
 	Build(ctx context.Context, id string) (Build, error)
-	// Workers lists the workers and whether they are connected.
+	// Workers lists the workers and whether they are connected; ErrUnsupported when the CI
+	// has none to show.
 	Workers(ctx context.Context) ([]Worker, error)
 	// Watch streams raw events to sink until ctx ends, reconnecting by itself. On every
 	// (re)connect it first catches up from the API: every build that started or finished
@@ -61,13 +65,14 @@ type Overview struct {
 	At       time.Time        // when the CI was asked: earlier than now when from a cache
 }
 
-// EventSink takes the events a provider streams. Deliver must be idempotent by Event.Key
-// and must return only once the event is stored: a provider moves on after it returns.
+// EventSink takes the events a provider streams and a Follower delivers. Deliver must be
+// idempotent by Event.Key and must return only once the event is stored: the Follower moves
+// its cursor on after it returns.
 type EventSink interface {
 	Deliver(ctx context.Context, ev Event) error
 }
 
-// ErrStop, returned by a sink, ends Watch.
+// ErrStop, returned by a sink, ends a Follower.
 var ErrStop = errors.New("ci: stop watching")
 
 // UserError is an error whose message is written for a chat user, e.g. "builder docs is
