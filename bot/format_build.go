@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/commands"
 )
 
 // Field caps, in runes. Telegram refuses texts over 4096 UTF-16 units after parsing; capping
@@ -17,19 +18,10 @@ const (
 	maxField  = 200
 	maxReason = 400
 	maxRev    = 12
+	// maxResultWords caps the words of a result the table does not know: "finished (…)"
+	// around the provider's name for it, cut at 40 runes.
+	maxResultWords = len("finished ()") + 40
 )
-
-type resultLook struct{ emoji, words string }
-
-var results = map[ci.Result]resultLook{
-	ci.ResultSuccess:   {"✅", "succeeded"},
-	ci.ResultWarnings:  {"⚠️", "finished with warnings"},
-	ci.ResultFailure:   {"❌", "failed"},
-	ci.ResultSkipped:   {"⏭", "was skipped"},
-	ci.ResultException: {"💥", "hit an exception"},
-	ci.ResultRetry:     {"🔁", "will be retried"},
-	ci.ResultCancelled: {"🚫", "was cancelled"},
-}
 
 // headlines are the first words for the derived kinds that get a message of their own.
 var headlines = map[ci.Kind]string{
@@ -58,11 +50,8 @@ func FormatBuild(ev ci.Event, headline ci.Kind, now time.Time) string {
 	case ev.Kind == ci.KindStarted || !b.Complete && b.Result == ci.ResultNone:
 		fmt.Fprintf(&sb, "🏗 %s started", title)
 	default:
-		look, ok := results[b.Result]
-		if !ok {
-			look = resultLook{"❔", "finished (" + esc(string(b.Result), 40) + ")"}
-		}
-		fmt.Fprintf(&sb, "%s %s %s", look.emoji, title, look.words)
+		look := commands.LookOf(b.Result) // the result table /last and /status use too
+		fmt.Fprintf(&sb, "%s %s %s", look.Icon, title, esc(look.Words, maxResultWords))
 	}
 	line := func(label, value string) {
 		if value != "" {
@@ -154,13 +143,9 @@ func formatDuration(d time.Duration) string {
 	}
 }
 
-var (
-	htmlText = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-	htmlAttr = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
-)
-
-// esc cuts s to limit runes (marking the cut) and escapes it for Telegram HTML. Invalid
-// UTF-8 from a CI would make Telegram refuse the whole message, so it is replaced.
+// esc cuts s to limit runes (marking the cut) and escapes it for Telegram HTML with the one
+// escaper (commands.Escape). Invalid UTF-8 from a CI would make Telegram refuse the whole
+// message, so it is replaced.
 func esc(s string, limit int) string {
 	s = strings.ToValidUTF8(s, "�")
 	s = strings.Map(func(r rune) rune {
@@ -172,7 +157,7 @@ func esc(s string, limit int) string {
 	if utf8.RuneCountInString(s) > limit {
 		s = string([]rune(s)[:limit-1]) + "…"
 	}
-	return htmlText.Replace(s)
+	return commands.Escape(s)
 }
 
-func escAttr(s string) string { return htmlAttr.Replace(s) }
+func escAttr(s string) string { return commands.EscapeAttr(s) }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/herald-ci/herald/bot/telegramtest"
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/commands"
 )
 
 func TestFormatBuild(t *testing.T) {
@@ -26,6 +27,10 @@ func TestFormatBuild(t *testing.T) {
 			"Branch: <code>feat/a&amp;b</code>", "Revision: <code>0123456789ab</code>", "By: alice, author bob &lt;bob@x&gt;",
 			"Reason: forced: &lt;urgent&gt;", "Duration: 3m05s", "Failed step: <code>compile</code>", "State: failed compile"}, nil},
 		{"problem headline", ci.Event{Kind: ci.KindFinished, Build: &b}, ci.KindProblem, []string{"🔴 <b>Problem</b>: ❌"}, nil},
+		{"cancelled has the icon /last shows", ci.Event{Kind: ci.KindFinished, Build: &ci.Build{Number: 2, Builder: "x", Complete: true, Result: ci.ResultCancelled}},
+			ci.KindFinished, []string{commands.LookOf(ci.ResultCancelled).Icon + " <b>x</b> #2 was cancelled"}, []string{"⛔"}},
+		{"an unknown result is named, escaped", ci.Event{Kind: ci.KindFinished, Build: &ci.Build{Number: 3, Builder: "x", Complete: true, Result: "<odd>"}},
+			ci.KindFinished, []string{"❔ <b>x</b> #3 finished (&lt;odd&gt;)"}, []string{"<odd>"}},
 		{"started", ci.Event{Kind: ci.KindStarted, Build: &ci.Build{Number: 1, Builder: "x", StartedAt: t0, URL: "javascript:alert(1)"}},
 			ci.KindStarted, []string{"🏗 <b>x</b> #1 started", "Running for: 1h00m"}, []string{"href", "Failed step"}},
 	}

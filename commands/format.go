@@ -7,27 +7,8 @@ import (
 	"github.com/herald-ci/herald/ci"
 )
 
-// resultIcon gives each result a mark that reads at a glance in a long list.
-func resultIcon(r ci.Result) string {
-	switch r {
-	case ci.ResultSuccess:
-		return "✅"
-	case ci.ResultWarnings:
-		return "⚠️"
-	case ci.ResultFailure:
-		return "❌"
-	case ci.ResultException:
-		return "💥"
-	case ci.ResultCancelled:
-		return "⛔"
-	case ci.ResultSkipped:
-		return "⏭"
-	case ci.ResultRetry:
-		return "🔁"
-	default:
-		return "🔄"
-	}
-}
+// resultIcon is the result's mark from the one result table (LookOf).
+func resultIcon(r ci.Result) string { return LookOf(r).Icon }
 
 // ago says how long ago t was, coarsely: a chat reader wants "3h ago", not seconds.
 func ago(now, t time.Time) string {
@@ -56,9 +37,6 @@ func (d Deps) buildRef(b ci.Build) string {
 	return fmt.Sprintf(`<a href="%s">%s</a>`, EscapeAttr(b.URL), text)
 }
 
-func resultText(b ci.Build) string {
-	if b.Result == ci.ResultNone {
-		return "running"
-	}
-	return string(b.Result)
-}
+// resultText is the result's one-word name from the one result table (LookOf), escaped: an
+// unknown result is the provider's word.
+func resultText(b ci.Build) string { return Escape(LookOf(b.Result).Name) }
