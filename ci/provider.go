@@ -74,16 +74,3 @@ type EventSink interface {
 
 // ErrStop, returned by a sink, ends a Follower.
 var ErrStop = errors.New("ci: stop watching")
-
-// UserError is an error whose message is written for a chat user, e.g. "builder docs is
-// offline" or "this CI cannot stop builds".
-type UserError struct {
-	Msg string
-	Err error // the cause, for logs; may be nil
-}
-
-func (e *UserError) Error() string { return e.Msg }
-func (e *UserError) Unwrap() error { return e.Err }
-
-// Userf makes a UserError.
-func Userf(err error, msg string) error { return &UserError{Msg: msg, Err: err} }
