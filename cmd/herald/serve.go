@@ -17,7 +17,6 @@ import (
 	"github.com/herald-ci/herald/authz"
 	"github.com/herald-ci/herald/bot"
 	"github.com/herald-ci/herald/ci"
-	"github.com/herald-ci/herald/ci/buildbot"
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
@@ -333,21 +332,6 @@ func setCommands(ctx context.Context, api *tgbot.Bot, reg *commands.Registry, lo
 	if _, err := api.SetMyCommands(ctx, &tgbot.SetMyCommandsParams{Commands: cmds}); err != nil {
 		log.Warn().Str("error", bot.Redact(err.Error(), api.Token())).Msg("setMyCommands failed; the command menu may be out of date")
 	}
-}
-
-func newProviders(cfg *Config, log zerolog.Logger) ([]ci.Provider, error) {
-	var out []ci.Provider
-	for _, c := range cfg.CI {
-		p, err := buildbot.New(buildbot.Config{
-			Name: c.Name, URL: c.URL, PollInterval: c.PollInterval,
-			Auth: buildbot.Auth{Kind: c.Auth.Type, Username: c.Auth.Username, Password: c.Auth.Password, Token: c.Auth.Token},
-		}, log.With().Str("conn", c.Name).Logger())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
 }
 
 // watch streams a provider's events into the notifier, from where herald last saw it. The
