@@ -375,7 +375,8 @@ func (in *Intake) run(ctx context.Context, req commands.Request) (commands.Respo
 		return commands.Response{}, errStopped
 	}
 	if msg, ok := commands.AsUser(r.err); ok {
-		return commands.Say(msg), nil
+		// A user-facing error is plain text (ci.UserError): escaped here, once.
+		return commands.Say(commands.Escape(msg)), nil
 	}
 	if errors.Is(hctx.Err(), context.DeadlineExceeded) {
 		log.Warn().Err(r.err).Dur("budget", in.opts.HandlerBudget).Msg("command ran out of time")

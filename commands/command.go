@@ -7,6 +7,10 @@ package commands
 import (
 	"context"
 	"errors"
+	"fmt"
+	"html"
+
+	"github.com/herald-ci/herald/ci"
 )
 
 // Request is one command or one button press.
@@ -64,7 +68,7 @@ func (r Request) Person() bool { return r.Actor == ActorUser }
 func (r Request) Private() bool { return r.ChatType == "private" }
 
 // Reply is one thing herald says back. Text is Telegram HTML: handlers escape every dynamic
-// piece with html.EscapeString (see Escape).
+// piece with Escape, the one escaper.
 type Reply struct {
 	Text     string
 	Keyboard [][]Button // inline keyboard under the message; nil for none
@@ -105,20 +109,23 @@ type HandlerFunc func(ctx context.Context, req Request) (Response, error)
 // Handle calls f.
 func (f HandlerFunc) Handle(ctx context.Context, req Request) (Response, error) { return f(ctx, req) }
 
-// UserError is an error whose message is safe and meant to be shown in the chat. Msg is
-// Telegram HTML like a Reply's text: its dynamic pieces are escaped where it is made, and the
-// transport shows it as it is (escaping it again would show "&lt;b&gt;"). Any other error is
-// shown as "internal error" and logged.
-type UserError struct{ Msg string }
+// Userf makes herald's one user-facing error, ci.UserError, from msg written as Telegram
+// HTML text without tags, the way a Reply's text is built from escaped pieces: its entities
+// are decoded, so the error holds the plain text the user is to read and the transport
+// escapes it once. Handlers in this package write the plain text directly (userf); Userf is
+// for callers that already escaped what they put in.
+func Userf(msg string) error { return &ci.UserError{Msg: html.UnescapeString(msg)} }
 
-func (e *UserError) Error() string { return e.Msg }
+// userf makes a ci.UserError whose plain-text message is format with args, none escaped:
+// the transport escapes the whole message once when it shows it.
+func userf(format string, args ...any) error {
+	return &ci.UserError{Msg: fmt.Sprintf(format, args...)}
+}
 
-// Userf returns a UserError.
-func Userf(msg string) error { return &UserError{Msg: msg} }
-
-// AsUser returns the chat-safe message of err, if it has one.
+// AsUser returns the message of the user-facing error (ci.UserError) in err's chain: plain
+// text, which whoever shows it must escape (Escape) exactly once.
 func AsUser(err error) (string, bool) {
-	var ue *UserError
+	var ue *ci.UserError
 	if errors.As(err, &ue) {
 		return ue.Msg, true
 	}

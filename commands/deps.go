@@ -219,12 +219,12 @@ func (d Deps) ciError(conn string, err error, doing string) error {
 	var ue *ci.UserError
 	switch {
 	case errors.As(err, &ue):
-		return Userf(Escape(ue.Msg))
+		return ci.Userf(err, ue.Msg)
 	case timedOut(err):
 		d.Log.Warn().Err(err).Str("conn", conn).Msg("commands: " + doing)
-		return Userf(Escape(d.slowCI(conn)))
+		return ci.Userf(err, d.slowCI(conn))
 	case errors.Is(err, ci.ErrUnsupported):
-		return Userf("This CI cannot do that.")
+		return ci.Userf(err, "This CI cannot do that.")
 	}
 	return fmt.Errorf("commands: %s: %w", doing, err)
 }
