@@ -31,6 +31,7 @@ type restMaster struct {
 	builds    []apiBuild
 	requests  []*url.URL
 	body      func(path string) []byte // when set, answers every request with its bytes
+	onBuild   func(id int)             // when set, called (locked) as one build is read
 }
 
 func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +56,13 @@ func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"workers":[],"meta":{}}`)
 	case strings.HasSuffix(path, "/steps"):
 		fmt.Fprint(w, `{"steps":[],"meta":{}}`)
+	case strings.HasPrefix(path, "builds/"):
+		id, _ := strconv.Atoi(strings.TrimPrefix(path, "builds/"))
+		if m.onBuild != nil {
+			m.onBuild(id)
+		}
+		q := url.Values{"buildid__gt": {strconv.Itoa(id - 1)}, "limit": {"1"}}
+		json.NewEncoder(w).Encode(map[string]any{"builds": m.query(q), "meta": map[string]any{}})
 	case path == "builds":
 		q := r.URL.Query()
 		if m.oldFilter {
@@ -147,7 +155,7 @@ func (m *restMaster) buildQueries() []url.Values {
 	return out
 }
 
-// sink records what a watcher delivers, dropping duplicates by key as herald's does.
+// sink records what a follower delivers, dropping duplicates by key as herald's does.
 type sink struct {
 	seen map[string]int
 	evs  []ci.Event
@@ -164,7 +172,20 @@ func (s *sink) Deliver(_ context.Context, ev ci.Event) error {
 	return nil
 }
 
-func testWatcher(t *testing.T, m *restMaster, now time.Time, since time.Time) (*watcher, *sink) {
+// testClock is the Follower's clock in these tests: the provider's, which a test sets; a
+// catch-up never waits on it.
+type testClock struct{ p *Provider }
+
+func (c testClock) Now() time.Time                     { return c.p.now() }
+func (testClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
+
+// followed is a provider against a test master and a follower of it.
+type followed struct {
+	f *ci.Follower
+	p *Provider
+}
+
+func testWatcher(t *testing.T, m *restMaster, now time.Time, since time.Time) (*followed, *sink) {
 	t.Helper()
 	srv := httptest.NewServer(m)
 	t.Cleanup(srv.Close)
@@ -174,8 +195,7 @@ func testWatcher(t *testing.T, m *restMaster, now time.Time, since time.Time) (*
 	}
 	p.now = func() time.Time { return now }
 	s := &sink{}
-	return &watcher{p: p, sink: s, since: since, delivered: map[string]time.Time{},
-		connected: map[string]bool{}, missing: map[string]bool{}}, s
+	return &followed{f: ci.NewFollower(p, s, since, ci.FollowOptions{Clock: testClock{p}}), p: p}, s
 }
 
 // After a long downtime the catch-up reads the builds page by page, each page after the
@@ -189,7 +209,7 @@ func TestCatchUpPagesByBuildID(t *testing.T) {
 		m.add(i, at, at.Add(30*time.Second))
 	}
 	w, s := testWatcher(t, m, now, now.Add(-48*time.Hour))
-	if err := w.catchUp(context.Background()); err != nil {
+	if err := w.f.CatchUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if len(s.evs) != 2*n {
@@ -226,7 +246,7 @@ func TestCatchUpClockStaysPlausible(t *testing.T) {
 	future := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
 	m.add(2, future, future.Add(time.Minute))
 	w, s := testWatcher(t, m, now, now.Add(-time.Hour))
-	if err := w.catchUp(context.Background()); err != nil {
+	if err := w.f.CatchUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	for _, ev := range s.evs {
@@ -234,8 +254,8 @@ func TestCatchUpClockStaysPlausible(t *testing.T) {
 			t.Errorf("%s at %v: a time in the future was delivered", ev.Key(), ev.At)
 		}
 	}
-	if w.since.After(now.Add(ci.MaxClockSkew)) {
-		t.Fatalf("since = %v after the catch-up: in the future", w.since)
+	if w.f.Cursor().After(now.Add(ci.MaxClockSkew)) {
+		t.Fatalf("cursor = %v after the catch-up: in the future", w.f.Cursor())
 	}
 
 	// A minute later a build finishes; it was started (by the master's clock) before the
@@ -244,7 +264,7 @@ func TestCatchUpClockStaysPlausible(t *testing.T) {
 	m.add(3, now.Add(-2*time.Minute), now.Add(time.Minute))
 	m.mu.Unlock()
 	w.p.now = func() time.Time { return now.Add(2 * time.Minute) }
-	if err := w.catchUp(context.Background()); err != nil {
+	if err := w.f.CatchUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if s.seen["main/build/3/started"] != 1 || s.seen["main/build/3/finished"] != 1 {
@@ -254,8 +274,8 @@ func TestCatchUpClockStaysPlausible(t *testing.T) {
 	qs := m.buildQueries()
 	last := qs[len(qs)-1]
 	got, _ := strconv.ParseInt(last.Get("complete_at__gt"), 10, 64)
-	if want := w.since.Add(-catchUpSlack); got > want.Unix() {
-		t.Errorf("catch-up after %v, want at most since − slack = %v", time.Unix(got, 0).UTC(), want)
+	if want := w.f.Cursor().Add(-ci.DefaultCatchUpSlack); got > want.Unix() {
+		t.Errorf("catch-up after %v, want at most cursor − slack = %v", time.Unix(got, 0).UTC(), want)
 	}
 }
 
@@ -268,7 +288,7 @@ func TestCatchUpFromCursorHasSlack(t *testing.T) {
 	// was in flight when herald stopped.
 	m.add(1, cursor.Add(-4*time.Minute), cursor.Add(-2*time.Minute))
 	w, s := testWatcher(t, m, now, cursor)
-	if err := w.catchUp(context.Background()); err != nil {
+	if err := w.f.CatchUp(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if s.seen["main/build/1/finished"] != 1 {
@@ -294,5 +314,40 @@ func TestCutAnswerIsAnError(t *testing.T) {
 	p.c.maxBody = 1 << 20
 	if _, err := p.c.get(context.Background(), "builds"); err != nil {
 		t.Fatalf("get(answer within the limit) = %v", err)
+	}
+}
+
+// A build the catch-up finds just after it started, before Buildbot wrote its properties, is
+// read again until they are there, as the stream does: a started event without its branch
+// would miss every chat that follows only some branches. An older build without properties is
+// taken as it is.
+func TestChangedBuildsWaitForProperties(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	m := &restMaster{}
+	fresh, old := float64(now.Unix()), float64(now.Add(-time.Minute).Unix())
+	m.builds = []apiBuild{
+		{ID: 1, Number: 1, BuilderID: 1, StartedAt: &old},
+		{ID: 2, Number: 2, BuilderID: 1, StartedAt: &fresh},
+	}
+	reads := map[int]int{}
+	m.onBuild = func(id int) {
+		reads[id]++
+		if id == 2 && reads[id] == 2 {
+			m.builds[1].Properties = map[string][]json.RawMessage{"branch": {json.RawMessage(`"main"`), json.RawMessage(`"Force Build Form"`)}}
+		}
+	}
+	w, _ := testWatcher(t, m, now, now)
+	bs, err := w.p.BuildsChangedSince(context.Background(), now.Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 || bs[0].ID != "1" || bs[1].ID != "2" {
+		t.Fatalf("builds = %+v; want 1 and 2 in id order", bs)
+	}
+	if bs[1].Branch != "main" {
+		t.Errorf("fresh build's branch = %q; want it read again until it is there", bs[1].Branch)
+	}
+	if reads[1] != 0 {
+		t.Errorf("the older build was read again %d times; want none", reads[1])
 	}
 }

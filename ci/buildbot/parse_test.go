@@ -141,39 +141,6 @@ func TestParseForceResult(t *testing.T) {
 	}
 }
 
-func TestCatchUpEventsOrder(t *testing.T) {
-	at := func(s int) time.Time { return time.Unix(int64(1000+s), 0) }
-	a := ci.Build{ID: "1", StartedAt: at(0), FinishedAt: at(5), Complete: true, Result: ci.ResultSuccess}
-	b := ci.Build{ID: "2", StartedAt: at(1), FinishedAt: at(2), Complete: true, Result: ci.ResultFailure}
-	old := ci.Build{ID: "0", StartedAt: at(-100), FinishedAt: at(3), Complete: true}
-	run := ci.Build{ID: "3", StartedAt: at(4)}
-	evs := catchUpEvents("main", []ci.Build{a, b, run}, []ci.Build{old, a, b})
-	var got []string
-	for _, e := range evs {
-		got = append(got, e.Build.ID+string(e.Kind[0]))
-		if !e.CatchUp {
-			t.Errorf("event not marked CatchUp")
-		}
-		if e.Kind == ci.KindStarted && (e.Build.Complete || e.Build.Result != ci.ResultNone) {
-			t.Errorf("started event shows a finished build: %+v", e.Build)
-		}
-	}
-	if s := joinAll(got); s != "1s 2s 2f 0f 3s 1f" {
-		t.Errorf("order = %s", s)
-	}
-}
-
-func joinAll(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += " "
-		}
-		out += x
-	}
-	return out
-}
-
 func ptr(i int) *int { return &i }
 
 func seed(f *testing.F, names ...string) {

@@ -1,5 +1,6 @@
 // Package buildbot is herald's provider for Buildbot (3.x): the REST API v2 for questions and
-// control, the websocket message API for live events, and the REST API again to catch up on
+// control, the websocket message API for live events (stream.go), and the REST API again for
+// the builds that changed since a time (changes.go), with which ci.Follower catches up on
 // what happened while the websocket was down.
 package buildbot
 
@@ -28,8 +29,8 @@ type Config struct {
 	Auth         Auth         // how to log in; zero means anonymous
 	HTTPClient   *http.Client // nil means a client with a 30 s timeout
 	PollInterval time.Duration
-	// PollInterval is how long Watch waits before reconnecting at most (its backoff cap) and
-	// how often it pings the websocket; default 30 s.
+	// PollInterval is how long the Follower waits before reconnecting at most (its backoff
+	// cap, see FollowOptions) and how often Stream pings the websocket; default 30 s.
 	OverviewTTL time.Duration // how long an Overview is reused; default DefaultOverviewTTL
 }
 
@@ -48,8 +49,11 @@ type Provider struct {
 }
 
 var (
-	_ ci.Provider = (*Provider)(nil)
-	_ ci.Forcer   = (*Provider)(nil)
+	_ ci.Provider     = (*Provider)(nil)
+	_ ci.Forcer       = (*Provider)(nil)
+	_ ci.Streamer     = (*Provider)(nil)
+	_ ci.ChangeLister = (*Provider)(nil)
+	_ ci.FollowTuner  = (*Provider)(nil)
 )
 
 // New checks cfg and makes a provider; it does not contact the master.

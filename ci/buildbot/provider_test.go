@@ -95,18 +95,19 @@ func newProvider(t *testing.T, m *buildbottest.Master, auth buildbot.Auth) *buil
 	return p
 }
 
-// watch runs Watch in the background until the returned stop is called (or the test ends).
+// watch follows the provider with a ci.Follower in the background until the returned stop
+// is called (or the test ends).
 func watch(t *testing.T, p *buildbot.Provider, since time.Time, sink ci.EventSink) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- p.Watch(ctx, since, sink) }()
+	go func() { done <- ci.NewFollower(p, sink, since, ci.FollowOptions{}).Run(ctx) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
 			cancel()
 			if err := <-done; !errors.Is(err, context.Canceled) {
-				t.Errorf("Watch returned %v, want context.Canceled", err)
+				t.Errorf("Run returned %v, want context.Canceled", err)
 			}
 		})
 	}
