@@ -115,22 +115,50 @@ type LogConfig struct {
 	Line   int    `yaml:"-"`
 }
 
-// CIConfig is one named connection to a CI server.
+// CIConfig is one named connection to a CI server. Name and type are read here, for every
+// provider; the rest of the entry is the section the provider's package owns, chosen by type
+// through providerTypes (see decodeNode).
 type CIConfig struct {
-	Name         string        `yaml:"name"`
-	Type         string        `yaml:"type"`
-	URL          string        `yaml:"url"`
-	Auth         CIAuthConfig  `yaml:"auth"`
-	PollInterval time.Duration `yaml:"poll_interval"`
-	Line         int           `yaml:"-"`
+	Name    string          `yaml:"name"`
+	Type    string          `yaml:"type"`
+	Section ProviderSection `yaml:"-"` // e.g. *buildbot.Section; never nil once decoded
+	Line    int             `yaml:"-"`
+	// Auth is the section's secrets as the log filter (logging.go) reads them; Secrets has
+	// them all.
+	Auth CIAuthSecrets `yaml:"-"`
+
+	lines map[string]int // each key of the entry ("auth", "auth.type") → the line of its value
 }
 
-type CIAuthConfig struct {
-	Type     string `yaml:"type"` // none | basic | bearer
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
-	Token    string `yaml:"token"`
-	Line     int    `yaml:"-"`
+// CIAuthSecrets holds a connection's first two secrets for the log filter, which reads
+// Auth.Password and Auth.Token.
+type CIAuthSecrets struct {
+	Password string
+	Token    string
+}
+
+// Secrets are the connection's values that must never reach a log.
+func (c *CIConfig) Secrets() []string {
+	if c.Section == nil {
+		return nil
+	}
+	return c.Section.Secrets()
+}
+
+// lineOf is the line of a key of the entry, or of the nearest key above it that is in the
+// file, or else the entry's own.
+func (c *CIConfig) lineOf(key string) int {
+	for key != "" {
+		if l, ok := c.lines[key]; ok {
+			return l
+		}
+		i := strings.LastIndexByte(key, '.')
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return c.Line
 }
 
 // AuthzConfig is the admin's permission matrix; authz.Compile checks its meaning.
@@ -350,25 +378,15 @@ func (c *Config) validate() []problem {
 			add(ci.Line, "%s.name %q is used twice", where, ci.Name)
 		}
 		names[ci.Name] = true
-		if ci.Type != "buildbot" {
-			add(ci.Line, "%s.type must be buildbot, not %q", where, ci.Type)
+		if _, ok := lookupProviderType(ci.Type); !ok {
+			add(ci.Line, "%s.type must be one of: %s, not %q", where, providerTypeNames(), ci.Type)
 		}
-		if u, err := url.Parse(ci.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add(ci.Line, "%s.url must be the CI's http(s) URL", where)
+		sec := ci.Section
+		if sec == nil { // an entry left empty: checked as the closest type, like an unknown one
+			sec = closestProviderType(ci.Type).newSection()
 		}
-		a := ci.Auth
-		switch a.Type {
-		case "", "none":
-		case "basic":
-			if a.Username == "" || a.Password == "" {
-				add(a.Line, "%s.auth: basic needs username and password", where)
-			}
-		case "bearer":
-			if a.Token == "" {
-				add(a.Line, "%s.auth: bearer needs token", where)
-			}
-		default:
-			add(a.Line, "%s.auth.type must be none, basic or bearer", where)
+		for _, p := range sec.Validate() {
+			add(ci.lineOf(p.Key), "%s.%s", where, p.Msg)
 		}
 	}
 	for i, ch := range c.Chats {

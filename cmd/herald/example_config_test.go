@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/herald-ci/herald/bot"
+	"github.com/herald-ci/herald/ci/buildbot"
 )
 
 // The example config is what an admin copies; the README quotes it. These tests keep both
@@ -48,8 +49,11 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if cfg.HTTP.Listen != "0.0.0.0:8080" {
 		t.Errorf("http.listen = %q; want 0.0.0.0:8080 for docker compose", cfg.HTTP.Listen)
 	}
-	if len(cfg.CI) != 1 || cfg.CI[0].PollInterval != 30*time.Second || cfg.CI[0].Auth.Type != "none" {
-		t.Errorf("ci = %+v; want one anonymous connection polling every 30s", cfg.CI)
+	if len(cfg.CI) != 1 {
+		t.Fatalf("ci = %+v; want one connection", cfg.CI)
+	}
+	if bb, ok := cfg.CI[0].Section.(*buildbot.Section); !ok || bb.PollInterval != 30*time.Second || bb.Auth.Type != "none" {
+		t.Errorf("ci[0] = %+v, section %+v; want one anonymous Buildbot connection polling every 30s", cfg.CI[0], cfg.CI[0].Section)
 	}
 
 	m, err := cfg.Matrix()
@@ -94,7 +98,11 @@ func TestExampleConfigNamesEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range configKeys(reflect.TypeOf(Config{})) {
+	keys := configKeys(reflect.TypeOf(Config{}))
+	for _, pt := range providerTypes {
+		keys = append(keys, configKeys(reflect.TypeOf(pt.newSection()).Elem())...)
+	}
+	for _, key := range keys {
 		re := regexp.MustCompile(`(?m)^[\s#-]*` + regexp.QuoteMeta(key) + `:`)
 		if !re.Match(raw) {
 			t.Errorf("herald.example.yaml does not mention the key %q", key)

@@ -49,6 +49,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		return // an empty value leaves the default
 	}
 	v = reflect.Indirect(v)
+	if v.CanAddr() {
+		if nd, ok := v.Addr().Interface().(nodeDecoder); ok {
+			nd.decodeNode(d, n, path)
+			return
+		}
+	}
 	switch {
 	case v.Type() == durationType:
 		s, ok := d.scalar(n, path, "a duration such as 30s")
@@ -136,7 +142,19 @@ func (d *decoder) expand(n *yaml.Node, path string) (string, bool) {
 	return out, ok
 }
 
+// nodeDecoder is a config value that decodes itself, with the decoder's helpers: a ci: entry,
+// whose type says which struct the rest of its keys go to.
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node, path string)
+}
+
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	d.decodeStructAlso(n, v, path, nil)
+}
+
+// decodeStructAlso is decodeStruct for a mapping whose keys also (read by the caller) are
+// known too: they are listed first among the known keys.
+func (d *decoder) decodeStructAlso(n *yaml.Node, v reflect.Value, path string, also []string) {
 	if f := v.FieldByName("Line"); f.IsValid() && f.Kind() == reflect.Int {
 		f.SetInt(int64(n.Line))
 	}
@@ -145,7 +163,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := map[string]int{}
-	var known []string
+	known := append([]string(nil), also...)
 	for i := 0; i < v.NumField(); i++ {
 		tag := strings.Split(v.Type().Field(i).Tag.Get("yaml"), ",")[0]
 		if tag == "" || tag == "-" {
@@ -259,9 +277,10 @@ func kindName(n *yaml.Node, path string) string {
 
 // secretPaths are the places a config value may be a secret: everything under telegram
 // (the token, the webhook secret), database (a URL with a password) and each CI
-// connection's auth, and the places above them, where a misplaced secret lands when the
-// indentation is wrong (the whole file, the ci list, one ci entry).
-var secretPaths = regexp.MustCompile(`^(|ci|ci\[\d+\]|(telegram|database|ci\[\d+\]\.auth)([.\[].*)?)$`)
+// connection's auth and any key of a connection whose name says secret, token, password or
+// key (a provider's webhook_secret), and the places above them, where a misplaced secret
+// lands when the indentation is wrong (the whole file, the ci list, one ci entry).
+var secretPaths = regexp.MustCompile(`^(|ci|ci\[\d+\]|(telegram|database|ci\[\d+\]\.(auth|[a-z_]*(secret|token|password|key)[a-z_]*))([.\[].*)?)$`)
 
 // mayBeSecret says whether the value at path must never be quoted in a problem: check-config
 // output ends up in terminals, CI logs and bug reports.
