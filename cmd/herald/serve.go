@@ -119,6 +119,7 @@ func (a *App) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
 	metrics := a.metricsHandler(sender)
 	a.routes(mux, st, health)
+	a.ciWebhooks(mux, st, providers, notifier)
 	if cfg.HTTP.MetricsListen == "" {
 		mux.Handle("GET /metrics", metrics)
 	}
