@@ -16,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/herald-ci/herald/bot"
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/webhook"
 	"github.com/herald-ci/herald/store"
 )
 
@@ -90,6 +92,14 @@ func (a *App) routes(mux *http.ServeMux, st *store.Store, health *bot.Health) {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(checks)
 	})
+}
+
+// ciWebhooks mounts POST /ci/{conn}/webhook, where the connections whose provider parses
+// webhooks take them (every other name answers 404). Their events go to sink, the same path as
+// streamed ones, so a webhook and the follower that finds the same build store it once.
+func (a *App) ciWebhooks(mux *http.ServeMux, st *store.Store, providers []ci.Provider, sink ci.EventSink) {
+	h := webhook.New(webhookParsers(providers), sink, st, webhook.Options{}, a.Log.With().Str("part", "ci webhook").Logger())
+	mux.Handle("POST /ci/{conn}/webhook", h)
 }
 
 // metricsHandler serves the process's and the sender's metrics.
