@@ -335,10 +335,11 @@ func setCommands(ctx context.Context, api *tgbot.Bot, reg *commands.Registry, lo
 	}
 }
 
-// watch streams a provider's events into the notifier, from where herald last saw it. The
-// cursor is read again until the database answers: starting "from now" instead would skip
-// every build that finished while herald was down. It returns when ctx ends (nil) or when
-// the provider's Watch gives up (its error: herald then exits, see parts).
+// watch follows a provider (ci.Follower: its stream, its catch-up and reconciliation) into
+// the notifier, from where herald last saw it. The cursor is read again until the database
+// answers: starting "from now" instead would skip every build that finished while herald was
+// down. It returns when ctx ends (nil) or when the follower gives up (its error: herald then
+// exits, see parts). A provider that can be followed neither way is logged once and left be.
 func watch(ctx context.Context, st *store.Store, p ci.Provider, sink ci.EventSink, log zerolog.Logger) error {
 	var since time.Time
 	for attempt := 1; ; attempt++ {
@@ -355,7 +356,16 @@ func watch(ctx context.Context, st *store.Store, p ci.Provider, sink ci.EventSin
 	if since.IsZero() {
 		since = time.Now()
 	}
-	if err := p.Watch(ctx, since, sink); err != nil && ctx.Err() == nil {
+	f := ci.NewFollower(p, sink, since, ci.FollowOptions{Report: func(err error, retryIn time.Duration) {
+		log.Warn().Err(err).Str("conn", p.Name()).Dur("retry_in", retryIn).Msg("CI connection lost or catch-up failed; retrying")
+	}})
+	err := f.Run(ctx)
+	switch {
+	case errors.Is(err, ci.ErrNotFollowed):
+		log.Warn().Str("conn", p.Name()).Str("type", p.Kind()).Msg("this CI can neither stream events nor list changed builds; herald does not follow it")
+		<-ctx.Done()
+		return nil
+	case err != nil && ctx.Err() == nil:
 		return err
 	}
 	return nil

@@ -20,7 +20,8 @@ import (
 	"github.com/herald-ci/herald/store/storetest"
 )
 
-// watchRecorder is a provider that records the cursor Watch is started from.
+// watchRecorder is a provider followed by polling that records the cursor its first
+// catch-up starts from (the follower asks from the cursor less the slack).
 type watchRecorder struct {
 	ci.Provider
 	since chan time.Time
@@ -28,10 +29,16 @@ type watchRecorder struct {
 
 func (w *watchRecorder) Name() string { return "main" }
 
-func (w *watchRecorder) Watch(ctx context.Context, since time.Time, _ ci.EventSink) error {
-	w.since <- since
-	<-ctx.Done()
-	return ctx.Err()
+func (w *watchRecorder) Workers(context.Context) ([]ci.Worker, error) {
+	return nil, ci.ErrUnsupported
+}
+
+func (w *watchRecorder) BuildsChangedSince(_ context.Context, since time.Time) ([]ci.Build, error) {
+	select {
+	case w.since <- since.Add(ci.DefaultCatchUpSlack):
+	default: // a later poll
+	}
+	return nil, nil
 }
 
 type lockedBuffer struct {
@@ -98,6 +105,42 @@ func TestWatchRetriesTheCursor(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("watch = %v after ctx ended; want nil", err)
+	}
+}
+
+// unfollowable is a provider with neither a stream nor a change list.
+type unfollowable struct{ ci.Provider }
+
+func (unfollowable) Name() string { return "main" }
+func (unfollowable) Kind() string { return "mute" }
+
+// A CI that can be followed neither way is logged once and left be: its watcher does not end,
+// which would stop herald, but waits for the end of herald.
+func TestWatchLeavesAnUnfollowableCIBe(t *testing.T) {
+	st := storetest.New(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logs := &lockedBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- watch(ctx, st, unfollowable{}, nil, zerolog.New(logs)) }()
+	const said = "this CI can neither stream events nor list changed builds"
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(logs.String(), said) {
+		select {
+		case err := <-done:
+			t.Fatalf("watch ended while herald runs: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing logged")
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("watch = %v after ctx ended; want nil", err)
+	}
+	if n := strings.Count(logs.String(), said); n != 1 {
+		t.Errorf("logged %d times; want once: %s", n, logs.String())
 	}
 }
 
