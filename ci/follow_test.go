@@ -22,8 +22,7 @@ func (p *fakeProvider) RunningBuilds(context.Context) ([]Build, error) { return 
 func (p *fakeProvider) LastBuilds(context.Context, string, int) ([]Build, error) {
 	return nil, nil
 }
-func (p *fakeProvider) Build(context.Context, string) (Build, error)      { return Build{}, ErrNotFound }
-func (p *fakeProvider) Watch(context.Context, time.Time, EventSink) error { return ErrUnsupported }
+func (p *fakeProvider) Build(context.Context, string) (Build, error) { return Build{}, ErrNotFound }
 func (p *fakeProvider) Workers(ctx context.Context) ([]Worker, error) {
 	if p.workers == nil {
 		return nil, ErrUnsupported

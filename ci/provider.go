@@ -29,12 +29,6 @@ type Provider interface {
 	// Workers lists the workers and whether they are connected; ErrUnsupported when the CI
 	// has none to show.
 	Workers(ctx context.Context) ([]Worker, error)
-	// Watch streams raw events to sink until ctx ends, reconnecting by itself. On every
-	// (re)connect it first catches up from the API: every build that started or finished
-	// after since is delivered (with CatchUp set), so nothing is lost across a disconnect or
-	// a restart of herald; the sink drops duplicates by Event.Key. Watch returns only when
-	// ctx ends or the sink returns an error wrapping ErrStop.
-	Watch(ctx context.Context, since time.Time, sink EventSink) error
 }
 
 // Forcer is the optional capability to start and stop builds.
