@@ -642,3 +642,23 @@ func TestCatchUpEventsOrder(t *testing.T) {
 		t.Errorf("order = %s", s)
 	}
 }
+
+// A sink's ErrStop met by a reconciliation ends the stream and Run with it.
+func TestFollowerStopsOnErrStopWhileReconciling(t *testing.T) {
+	stop := fmt.Errorf("enough: %w", ErrStop)
+	c := &fakeCI{}
+	p := &fakeStreamer{fakeLister: fakeLister{changed: c.changed}}
+	p.stream = func(ctx context.Context, _ EventSink, onConnect func(context.Context) error) error {
+		if err := onConnect(ctx); err != nil {
+			return err
+		}
+		c.add(build("1", time.Second, 2*time.Second)) // found by a reconciliation only
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	sink := &recorder{fail: func(Event) error { return stop }}
+	f := NewFollower(p, sink, t0, FollowOptions{Clock: &fakeClock{now: t0}})
+	if err := runFollower(t, f, context.Background()); !errors.Is(err, ErrStop) {
+		t.Errorf("Run = %v; want ErrStop", err)
+	}
+}
