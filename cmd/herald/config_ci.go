@@ -61,11 +61,10 @@ func (c *CIConfig) decodeNode(d *decoder, n *yaml.Node, path string) {
 }
 
 // keyLines records the line of the value at key and of every key below it ("auth",
-// "auth.type"), so a provider's problem with a key is reported at that key's line.
+// "auth.type"), so a provider's problem with a key is reported at that key's line. An alias
+// counts as the line it is written at and is not followed: it may refer to a mapping that
+// holds it.
 func keyLines(n *yaml.Node, key string, lines map[string]int) {
-	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
 	lines[key] = n.Line
 	if n.Kind != yaml.MappingNode {
 		return

@@ -226,6 +226,7 @@ func TestYAMLSyntaxErrorHasLine(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("telegram:\n  token: 1:a\n"))
 	f.Add([]byte("ci:\n  - name: a\n    auth: {type: basic}\n"))
+	f.Add([]byte("ci:\n  - [x]\n  -\n  - &e {name: b, type: bb, name: c, auth: {type: *e}}\n  - *e\n"))
 	f.Add([]byte("authz:\n  rules:\n    - commands: force\n      allow: [1, '@x']\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		cfg, err := parseConfig("f.yaml", raw, testEnv(nil))
