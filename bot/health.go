@@ -9,7 +9,9 @@ import (
 
 // Health keeps when each part of herald last reached Telegram and whether that worked, so
 // a readiness probe answers from what herald already saw instead of calling Telegram itself
-// (a getMe per probe spends the bot's requests and only proves that one call works). Parts
+// (a getMe per probe spends the bot's requests and only proves that one call works), and
+// whether the parts that read their state from the database at start got past that: a part
+// stuck retrying its start-up reads does nothing, and herald is not ready while it is. Parts
 // report as they go; it is safe for concurrent use. The zero value is not usable: NewHealth.
 type Health struct {
 	now   func() time.Time
@@ -18,10 +20,13 @@ type Health struct {
 }
 
 type contact struct {
-	maxAge  time.Duration // a success older than this is stale; 0: never stale
-	ok      time.Time     // last success
-	failing bool          // the last report was a failure
-	heard   bool          // anything reported
+	expected bool          // Expect: not ready before the first contact with Telegram
+	maxAge   time.Duration // a success older than this is stale; 0: never stale
+	ok       time.Time     // last success
+	failing  bool          // the last report was a failure
+	heard    bool          // anything reported
+	starting bool          // ExpectStart: not ready before Started
+	started  bool
 }
 
 // NewHealth makes an empty Health; clock nil means time.Now.
@@ -41,7 +46,29 @@ func (h *Health) Expect(part string, maxAge time.Duration) {
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.get(part).maxAge = maxAge
+	c := h.get(part)
+	c.expected, c.maxAge = true, maxAge
+}
+
+// ExpectStart names a part that is not ready until it says Started: its start-up reads
+// (state from the database) succeeded. It need not talk to Telegram at all.
+func (h *Health) ExpectStart(part string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.get(part).starting = true
+}
+
+// Started records that part finished its start-up reads.
+func (h *Health) Started(part string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.get(part).started = true
 }
 
 // OK records that part reached Telegram and Telegram answered (even with a refusal such as
@@ -76,9 +103,10 @@ func (h *Health) get(part string) *contact {
 	return c
 }
 
-// Check says whether every part that reported or was expected is in contact, and for each
-// one that is not, why: "poller: no answer from Telegram since 12s". A part that never
-// reported and was not expected (an idle sender) counts as fine.
+// Check says whether every part that reported or was expected is in contact and every part
+// expected to start has, and for each one that is not, why: "poller: no answer from Telegram
+// since 12s", "intake: start-up reads not done yet". A part whose contact with Telegram was
+// not expected and that never reported (an idle sender) is in contact as far as it knows.
 func (h *Health) Check() (ready bool, problems []string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -90,7 +118,12 @@ func (h *Health) Check() (ready bool, problems []string) {
 	sort.Strings(names)
 	for _, name := range names {
 		c := h.parts[name]
+		if c.starting && !c.started {
+			problems = append(problems, name+": start-up reads not done yet (is the database there?)")
+			continue
+		}
 		switch {
+		case !c.heard && !c.expected:
 		case !c.heard:
 			problems = append(problems, name+": no contact with Telegram yet")
 		case c.failing:

@@ -61,8 +61,16 @@ type IntakeOptions struct {
 	// SweepInterval is how often stored updates that are not handled and not in memory are
 	// looked for (and how old they must be); default 1m.
 	SweepInterval time.Duration
-	// Now is the rate limit's clock; default time.Now.
+	// Now is the rate limit's clock for button presses, which carry no date (a message is
+	// charged at its own date); default time.Now.
 	Now func() time.Time
+	// Health, if set, hears as part "intake" when the intake has read what a previous run
+	// left unhandled: until then herald is not ready.
+	Health *Health
+
+	// slack is how long a handler that ignores its context is waited for past its budget;
+	// default a tenth of the budget, at most 5s. Tests on a busy machine make it longer.
+	slack time.Duration
 }
 
 func (o IntakeOptions) withDefaults() IntakeOptions {
@@ -83,6 +91,7 @@ func (o IntakeOptions) withDefaults() IntakeOptions {
 	def(&o.RetryMin, retryMin)
 	def(&o.RetryMax, retryMax)
 	def(&o.SweepInterval, time.Minute)
+	def(&o.slack, min(o.HandlerBudget/10, 5*time.Second))
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -98,8 +107,11 @@ func NewIntake(st *store.Store, api *tgbot.Bot, handler commands.Handler, userna
 		chats:   map[queueKey]*chatQueue{}, known: map[int64]bool{},
 		recent: newRecentIDs(4096)}
 	in.cond = sync.NewCond(&in.mu)
+	opts.Health.ExpectStart(healthIntake)
 	return in
 }
+
+const healthIntake = "intake"
 
 // Run handles what a previous run left unhandled, then whatever Submit passes, until ctx
 // ends; it returns after the handlers in flight finish. Reading what was left is retried
@@ -120,6 +132,9 @@ func (in *Intake) Run(ctx context.Context) error {
 	for {
 		wait := in.opts.SweepInterval
 		if err := in.sweep(ctx, minAge); err == nil {
+			if minAge == 0 {
+				in.opts.Health.Started(healthIntake)
+			}
 			minAge, attempt = in.opts.SweepInterval, 0
 		} else if ctx.Err() == nil {
 			attempt++
@@ -174,7 +189,7 @@ func (in *Intake) handle(ctx context.Context, it *intakeItem) error {
 	if it.ran == nil {
 		ran, err := in.prepare(ctx, it)
 		if err != nil || ran == nil {
-			return in.permanent(ctx, it.u, err)
+			return in.permanent(ctx, it, err)
 		}
 		it.ran = ran
 	}
@@ -196,7 +211,7 @@ func (in *Intake) handle(ctx context.Context, it *intakeItem) error {
 			err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs)
 		}
 		if err != nil {
-			return in.permanent(ctx, it.u, err)
+			return in.permanent(ctx, &intakeItem{u: it.u}, err)
 		}
 	}
 	if o.req.Button != nil {
@@ -227,21 +242,22 @@ func (in *Intake) prepare(ctx context.Context, it *intakeItem) (*prepared, error
 	if handled {
 		return nil, nil
 	}
-	upd, skipped, err := decodeUpdateLenient(u.Payload)
-	if err != nil {
+	rd := &it.read
+	if rd.err != nil {
 		// Stored payloads had an update_id when they came in; this cannot be retried into
 		// success, so mark it handled and move on.
-		in.log.Error().Err(err).Int64("update_id", u.ID).Msg("stored update does not decode; skipped")
+		in.log.Error().Err(rd.err).Int64("update_id", u.ID).Msg("stored update does not decode; skipped")
 		return &prepared{}, nil
 	}
-	if len(skipped) > 0 {
-		in.log.Warn().Int64("update_id", u.ID).Str("skipped", skippedText(skipped)).
+	if len(rd.skipped) > 0 {
+		in.log.Warn().Int64("update_id", u.ID).Str("skipped", skippedText(rd.skipped)).
 			Msg("update has fields herald could not read; handling the rest")
 	}
 	if it.limit.drop {
-		return in.limited(u.ID, &upd, it.limit.tell), nil
+		return limited(rd.req, it.limit.tell), nil
 	}
-	chat := updateChat(&upd)
+	upd := &rd.upd
+	chat := updateChat(upd)
 	if chat != nil {
 		// Before the handler: what it stores for the chat (subscriptions, watches,
 		// follow-ups) references the chats row, and a chat's first message may be /notify.
@@ -258,7 +274,7 @@ func (in *Intake) prepare(ctx context.Context, it *intakeItem) (*prepared, error
 			}
 		}
 	}
-	req, ok, stale, err := in.request(dctx, u.ID, &upd)
+	req, ok, stale, err := in.request(dctx, rd)
 	if err != nil {
 		return nil, err
 	}
@@ -282,15 +298,8 @@ func (in *Intake) prepare(ctx context.Context, it *intakeItem) (*prepared, error
 
 // limited is what becomes of a command the rate limit dropped: not run, marked handled, and
 // answered only with tell (the first of a streak).
-func (in *Intake) limited(updateID int64, upd *models.Update, tell string) *prepared {
-	var req commands.Request
-	req.UpdateID = updateID
-	switch {
-	case upd.Message != nil:
-		fillChat(&req, upd.Message)
-	case upd.CallbackQuery != nil:
-		fillPressChat(&req, upd.CallbackQuery)
-		req.Button = &commands.Pressed{QueryID: upd.CallbackQuery.ID}
+func limited(req commands.Request, tell string) *prepared {
+	if req.Button != nil {
 		return &prepared{req: req, resp: commands.Response{Notice: tell}}
 	}
 	if tell == "" || req.ChatID == 0 {
@@ -300,19 +309,39 @@ func (in *Intake) limited(updateID int64, upd *models.Update, tell string) *prep
 }
 
 // permanent ends an update that cannot be handled: with a nil err there was nothing to do;
-// a data error (Postgres refuses a value in it) would fail on every try, so it is logged and
-// the update marked handled. Anything else is returned to be tried again.
-func (in *Intake) permanent(ctx context.Context, u store.Update, err error) error {
+// a data error (Postgres refuses a value in it) would fail on every try, so it is logged, the
+// chat it came from is told "internal error" (nobody is left waiting in silence) and the
+// update marked handled. Anything else (the database is away) is returned to be tried again.
+func (in *Intake) permanent(ctx context.Context, it *intakeItem, err error) error {
 	if err != nil && !isRefused(err) {
 		return err
 	}
-	if err != nil {
-		in.log.Error().Err(err).Int64("update_id", u.ID).Int64("chat_id", u.ChatID).Msg("update cannot be handled; skipped")
-	}
+	u := it.u
 	cctx, cancel := in.commitContext(ctx)
 	defer cancel()
-	if err := in.commit(cctx, u.ID, nil, false, 0, nil); err != nil && !errors.Is(err, store.ErrNotFound) {
+	var msgs []store.OutMessage
+	req := it.read.req
+	if err != nil {
+		in.log.Error().Err(err).Int64("update_id", u.ID).Int64("chat_id", u.ChatID).Msg("update cannot be handled; skipped")
+		if req.ChatID == 0 {
+			req = commands.Request{UpdateID: u.ID, ChatID: u.ChatID}
+		}
+		if req.ChatID != 0 && (it.read.asks || it.ran != nil) {
+			var rerr error
+			if msgs, rerr = render(cctx, in.st, req, internalError().Replies); rerr != nil {
+				msgs = nil
+			}
+		}
+	}
+	err = in.commit(cctx, u.ID, nil, false, req.ThreadID, msgs)
+	if len(msgs) > 0 && isRefused(err) {
+		err = in.commit(cctx, u.ID, nil, false, 0, nil) // not even that can be stored
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	if len(msgs) > 0 && req.Button != nil {
+		in.answer(cctx, req.Button.QueryID, "")
 	}
 	return nil
 }
@@ -359,10 +388,9 @@ func (in *Intake) run(ctx context.Context, req commands.Request) (commands.Respo
 	select {
 	case r = <-done:
 	case <-hctx.Done():
-		slack := min(in.opts.HandlerBudget/10, 5*time.Second)
 		select {
 		case r = <-done:
-		case <-time.After(slack):
+		case <-time.After(in.opts.slack):
 			r.err = fmt.Errorf("bot: handler did not return: %w", hctx.Err())
 		}
 	}
@@ -373,6 +401,12 @@ func (in *Intake) run(ctx context.Context, req commands.Request) (commands.Respo
 	case errors.Is(hctx.Err(), context.Canceled): // the grace time after shutdown ran out
 		log.Warn().Err(r.err).Msg("command cut short by shutdown; it runs again after the restart")
 		return commands.Response{}, errStopped
+	}
+	if store.IsUnavailable(r.err) {
+		// The database went away under the handler: its answer would be "internal error"
+		// for a command that works once the database is back. Nothing is kept: the update
+		// runs again from the start, with backoff (handlers tolerate a second run).
+		return commands.Response{}, fmt.Errorf("bot: command %s: %w", req.Command, r.err)
 	}
 	if msg, ok := commands.AsUser(r.err); ok {
 		// A user-facing error is plain text (ci.UserError): escaped here, once.
@@ -441,11 +475,51 @@ const (
 	telegramServiceID   = 777000     // channel posts forwarded into the linked discussion group
 )
 
-// request builds the Request of an update. ok is false for updates that ask nothing (a
-// member joined, an edited message, a channel post forwarded into its discussion group).
-// stale is a notice for a button whose payload is gone; err a failure to read it that may
-// pass.
-func (in *Intake) request(ctx context.Context, updateID int64, upd *models.Update) (req commands.Request, ok bool, stale string, err error) {
+// updateRead is what the intake reads of an update, once, as it comes in: the rate limit and
+// the handler work from this one reading, so they agree on who asks what.
+type updateRead struct {
+	upd     models.Update
+	skipped []string // fields herald uses that did not decode
+	err     error    // the payload does not decode at all
+	req     commands.Request
+	asks    bool      // the update asks herald something (a button's payload is read later)
+	counts  bool      // it counts against the command rate limit
+	sender  int64     // whom it counts against
+	sentAt  time.Time // when the user sent it (message.date); zero for a button press
+}
+
+// readUpdate decodes a stored update and says what it asks and who asks (describe).
+func (in *Intake) readUpdate(u store.Update) updateRead {
+	var rd updateRead
+	rd.upd, rd.skipped, rd.err = decodeUpdateLenient(u.Payload)
+	if rd.err != nil {
+		return rd
+	}
+	rd.req, rd.asks = describe(u.ID, &rd.upd, in.username())
+	rd.req.UpdateID = u.ID
+	switch {
+	case rd.upd.Message != nil:
+		// Commands count, not chatter. Anonymous admins and channels, whose user ids are
+		// placeholders shared by everyone posting that way, count as the chat they post as.
+		rd.counts = rd.req.Command != ""
+		rd.sender = rd.req.UserID
+		if !rd.req.Person() {
+			rd.sender = rd.req.SenderChatID
+		}
+		if rd.upd.Message.Date > 0 {
+			rd.sentAt = time.Unix(int64(rd.upd.Message.Date), 0)
+		}
+	case rd.upd.CallbackQuery != nil:
+		rd.counts, rd.sender = true, rd.req.UserID
+	}
+	return rd
+}
+
+// describe builds the Request of an update, as far as the update itself tells: asks is false
+// for updates that ask nothing (a member joined, an edited message, a channel post forwarded
+// into its discussion group, a command for another bot). A button's payload is not read here
+// (request does that).
+func describe(updateID int64, upd *models.Update, username string) (req commands.Request, asks bool) {
 	req.UpdateID = updateID
 	switch {
 	case upd.Message != nil:
@@ -458,34 +532,47 @@ func (in *Intake) request(ctx context.Context, updateID int64, upd *models.Updat
 		if req.Actor == commands.ActorAutoForward {
 			// A post of the channel, not a member of the group speaking: a "/force" in it
 			// is the channel's text, not a command to herald.
-			return req, false, "", nil
+			return req, false
 		}
 		req.Text = m.Text
-		if cmd, isCmd := ParseCommand(m.Text, m.Entities, in.username()); isCmd {
+		if cmd, isCmd := ParseCommand(m.Text, m.Entities, username); isCmd {
 			req.Command, req.Args = cmd.Name, cmd.Args
-			return req, true, "", nil
+			return req, true
 		}
 		if m.Text == "" || len(m.Text) > 0 && m.Text[0] == '/' {
-			return req, false, "", nil // not text, or a command for another bot
+			return req, false // not text, or a command for another bot
 		}
-		return req, true, "", nil
+		return req, true
 	case upd.CallbackQuery != nil:
 		cq := upd.CallbackQuery
 		// Who pressed: Telegram names the person even when they write anonymously.
 		req.UserID, req.UserName, req.FirstName = cq.From.ID, cq.From.Username, cq.From.FirstName
 		fillPressChat(&req, cq)
 		req.Button = &commands.Pressed{QueryID: cq.ID}
-		data, err := in.st.Callback(ctx, req.ChatID, cq.Data)
-		if errors.Is(err, store.ErrNotFound) {
-			return req, false, "This button has expired. Run the command again.", nil
-		}
-		if err != nil {
-			return req, false, "", err
-		}
-		req.Button.Data = data
-		return req, true, "", nil
+		return req, true
 	}
-	return req, false, "", nil
+	return req, false
+}
+
+// request completes what describe read with what is stored: a button's payload. ok is false
+// for updates that ask nothing; stale is a notice for a button whose payload is gone; err a
+// failure to read it that may pass.
+func (in *Intake) request(ctx context.Context, rd *updateRead) (req commands.Request, ok bool, stale string, err error) {
+	req = rd.req
+	if !rd.asks || req.Button == nil {
+		return req, rd.asks, "", nil
+	}
+	button := *req.Button // the read is shared with retries: fill a copy
+	req.Button = &button
+	data, err := in.st.Callback(ctx, req.ChatID, rd.upd.CallbackQuery.Data)
+	if errors.Is(err, store.ErrNotFound) {
+		return req, false, "This button has expired. Run the command again.", nil
+	}
+	if err != nil {
+		return req, false, "", err
+	}
+	req.Button.Data = data
+	return req, true, "", nil
 }
 
 // fillActor says who stands behind a message (see commands.Actor). sender_chat is what
@@ -528,39 +615,6 @@ func fillChat(req *commands.Request, m *models.Message) {
 	if m.IsTopicMessage {
 		req.ThreadID = int64(m.MessageThreadID)
 	}
-}
-
-// classify says whether an update counts against the command rate limit (a command for
-// herald, or a button press) and whom it counts against: a person by user id; anonymous
-// admins and channels, whose user ids are placeholders shared by everyone posting that way,
-// by the chat they post as.
-func (in *Intake) classify(u store.Update) (sender int64, counts bool) {
-	upd, _, err := decodeUpdateLenient(u.Payload)
-	if err != nil {
-		return 0, false
-	}
-	switch {
-	case upd.Message != nil:
-		var req commands.Request
-		fillChat(&req, upd.Message)
-		if upd.Message.From != nil {
-			req.UserID = upd.Message.From.ID
-		}
-		fillActor(&req, upd.Message)
-		if req.Actor == commands.ActorAutoForward {
-			return 0, false
-		}
-		if _, isCmd := ParseCommand(upd.Message.Text, upd.Message.Entities, in.username()); !isCmd {
-			return 0, false
-		}
-		if !req.Person() {
-			return req.SenderChatID, true
-		}
-		return req.UserID, true
-	case upd.CallbackQuery != nil:
-		return upd.CallbackQuery.From.ID, true
-	}
-	return 0, false
 }
 
 // updateChat is the chat an update comes from, to keep the chats table current.

@@ -89,11 +89,11 @@ func TestAnonymousAdminsShareNoRateLimit(t *testing.T) {
 	}
 	ups := drainUpdates(t, tg)
 	for _, u := range ups {
-		sender, counts := in.classify(u)
-		if !counts || sender != u.ChatID {
-			t.Fatalf("update in %d counts against %d (%v); want the group itself", u.ChatID, sender, counts)
+		rd := in.readUpdate(u)
+		if !rd.counts || rd.sender != u.ChatID {
+			t.Fatalf("update in %d counts against %d (%v); want the group itself", u.ChatID, rd.sender, rd.counts)
 		}
-		if v := l.allow(sender, u.ChatID); v.drop {
+		if v := l.allowAt(rd.sender, u.ChatID, rd.sentAt); v.drop {
 			t.Errorf("the first anonymous command in %d was dropped", u.ChatID)
 		}
 	}

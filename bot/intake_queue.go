@@ -30,8 +30,9 @@ type queueKey struct {
 // intakeItem is one update in memory.
 type intakeItem struct {
 	u        store.Update
-	limit    verdict // what the rate limit said when the update came in
-	attempts int     // failed tries so far
+	read     updateRead // what the update asks and who asks, read once as it came in
+	limit    verdict    // what the rate limit said when the update came in
+	attempts int        // failed tries so far
 	ran      *prepared
 	reload   bool // not an update: read back the chat's updates that had no room in memory
 }
@@ -43,8 +44,9 @@ type chatQueue struct {
 	overflow bool // some of its updates are in Postgres only
 }
 
-// Submit queues stored updates for handling. It never blocks: see the comment above.
-func (in *Intake) Submit(ctx context.Context, ups ...store.Update) {
+// Submit queues stored updates for handling. It never blocks (see the comment above) and
+// does no I/O: an update it could not queue is in Postgres, and read back from there.
+func (in *Intake) Submit(ups ...store.Update) {
 	for _, u := range ups {
 		in.admit(u, false)
 	}
@@ -53,8 +55,13 @@ func (in *Intake) Submit(ctx context.Context, ups ...store.Update) {
 // admit puts u in its queue unless it is there already. fromDB says it was read back from
 // Postgres: a queue that had no room for some updates takes only those, in update_id order,
 // until it caught up.
+//
+// The rate limit charges a command at the time its user sent it (message.date), not when
+// herald reads it: after a restart or an outage, a backlog read back at once is judged as it
+// was sent, so twenty-five commands sent over an hour all run, while a burst sent in a few
+// seconds is still a burst. Buttons carry no date and are charged on arrival.
 func (in *Intake) admit(u store.Update, fromDB bool) {
-	sender, counts := in.classify(u)
+	rd := in.readUpdate(u)
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.known[u.ID] || in.recent.has(u.ID) {
@@ -65,9 +72,9 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 	if in.full(queueKey{chat: u.ChatID}, fromDB) {
 		return
 	}
-	it := intakeItem{u: u}
-	if counts {
-		it.limit = in.limiter.allow(sender, u.ChatID)
+	it := intakeItem{u: u, read: rd}
+	if rd.counts {
+		it.limit = in.limiter.allowAt(rd.sender, u.ChatID, rd.sentAt)
 	}
 	key := queueKey{chat: u.ChatID, dropped: it.limit.drop}
 	if it.limit.drop && in.full(key, fromDB) {

@@ -89,7 +89,7 @@ func (p *Poller) Run(ctx context.Context) error {
 		ups := make([]store.Update, 0, len(raws))
 		next := offset
 		for _, raw := range raws {
-			u, err := decodeUpdate(raw)
+			u, err := receive(raw)
 			if err != nil {
 				// Skip it, but past it: otherwise Telegram would send it again forever.
 				var id struct {
@@ -102,16 +102,17 @@ func (p *Poller) Run(ctx context.Context) error {
 				p.log.Error().Err(err).Int64("update_id", id.ID).Msg("skipping an update Telegram sent")
 				continue
 			}
-			ups = append(ups, store.Update{ID: u.ID, ChatID: chatOf(&u), Payload: raw})
+			ups = append(ups, u)
 			if u.ID >= next {
 				next = u.ID + 1
 			}
 		}
-		if err := p.save(ctx, ups, next); err != nil {
+		ups, err = p.save(ctx, ups, next)
+		if err != nil {
 			return nil // ctx ended; nothing was acknowledged
 		}
 		offset = next
-		p.intake.Submit(ctx, ups...)
+		p.intake.Submit(ups...)
 	}
 	return nil
 }
@@ -135,21 +136,32 @@ func (p *Poller) failed(err error, wait time.Duration) time.Duration {
 	return wait
 }
 
-// save retries storing a batch until it works or ctx ends: the batch must not be
-// acknowledged before it is stored.
-func (p *Poller) save(ctx context.Context, ups []store.Update, next int64) error {
+// save retries storing a batch until it works or ctx ends, and returns what to hand on: the
+// batch must not be acknowledged before it is stored. An update Postgres refuses is stored
+// re-encoded or as a stub by SaveUpdates (which puts what it stored in ups); a data error is
+// never retried: the same batch would fail the same way for ever, and no chat would be served
+// again. Should one get through anyway, the batch is logged and skipped.
+func (p *Poller) save(ctx context.Context, ups []store.Update, next int64) ([]store.Update, error) {
 	for fails := 1; ; fails++ {
-		err := p.st.SaveUpdates(ctx, ups, next)
+		stubbed, err := p.st.SaveUpdates(ctx, ups, next)
+		for _, id := range stubbed {
+			p.log.Error().Int64("update_id", id).Msg("Postgres refuses this update even cleaned; stored with its id only, and skipped")
+		}
 		if err == nil {
-			return nil
+			return ups, nil
 		}
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
+		}
+		if store.IsDataError(err) && len(ups) > 0 {
+			p.log.Error().Err(err).Int("updates", len(ups)).Msg("Postgres refuses this batch of updates; skipping it")
+			ups, fails = nil, 0
+			continue
 		}
 		wait := backoff(retryMin, retryMax, fails)
 		p.log.Error().Err(err).Dur("retry_in", wait).Msg("cannot store updates")
 		if !sleep(ctx, wait) {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/bot/telegramtest"
+	"github.com/herald-ci/herald/commands"
 )
 
 // runPoller runs a poller against apiURL until the test ends and returns its log.
@@ -157,4 +158,26 @@ func TestPollerRetriesAResultThatIsNotAList(t *testing.T) {
 	if logLine(logs, "getUpdates") == nil {
 		t.Errorf("no getUpdates failure in the log:\n%s", strings.Join(logs.lines(), "\n"))
 	}
+}
+
+// TestPollerSurvivesAnUpdateJSONBRefuses: jsonb refuses a lone UTF-16 surrogate escape
+// ("\ud83d" without its pair), which any client can put into a text. The batch holding it
+// used to fail for ever, so the poller never acknowledged it and no chat was served again.
+// It is stored re-encoded (U+FFFD in its place) and handled, and the poller goes on.
+func TestPollerSurvivesAnUpdateJSONBRefuses(t *testing.T) {
+	handler := handlerMap{"ping": func(ctx context.Context, req commands.Request) (commands.Response, error) {
+		return commands.Say("pong " + strings.Join(req.Args, " ")), nil
+	}}
+	h := newHarness(t, fastLimits(), fastOptions())
+	r := startIntake(t, h, handler, IntakeOptions{})
+	r.tg.SendRawUpdate("message", json.RawMessage(`{"message_id":1,"date":1767000000,"from":{"id":42,"is_bot":false,"first_name":"Ann"},
+		"chat":{"id":42,"type":"private","first_name":"Ann"},"text":"/ping \ud83d","entities":[{"type":"bot_command","offset":0,"length":5}]}`))
+	r.tg.SendText(telegramtest.PrivateChat(bob), bob, "/ping")
+	if msgs := waitMessages(t, r.tg, ann.ID, 1); msgs[0].Text != "pong \ufffd" {
+		t.Errorf("answer %q, want %q", msgs[0].Text, "pong \ufffd")
+	}
+	if msgs := waitMessages(t, r.tg, bob.ID, 1); msgs[0].Text != "pong " {
+		t.Errorf("answer %q", msgs[0].Text)
+	}
+	waitFor(t, "every update handled", func() bool { return r.tg.Pending() == 0 && pendingUpdates(t, r.st) == 0 })
 }

@@ -81,15 +81,27 @@ type verdict struct {
 	tell string // with drop: the "slow down" answer, said once per streak; "" stays silent
 }
 
-// allow takes one command of sender in chat. sender is whoever the command counts against:
-// a person's user id, or for anonymous admins and channels the chat they post as (their
-// placeholder user ids are shared by everyone posting that way).
+// allow takes one command of sender in chat, sent now (see allowAt).
 func (l *commandLimiter) allow(sender, chat int64) verdict {
+	return l.allowAt(sender, chat, time.Time{})
+}
+
+// allowAt takes one command of sender in chat, sent at sentAt (zero: now). sender is whoever
+// the command counts against: a person's user id, or for anonymous admins and channels the
+// chat they post as (their placeholder user ids are shared by everyone posting that way).
+//
+// Buckets refill by the time commands were sent, not read: a backlog herald reads at once
+// after a restart is judged by its senders' pace, and a bucket's time only moves forward, so
+// a command read late never earns back what later ones spent.
+func (l *commandLimiter) allowAt(sender, chat int64, sentAt time.Time) verdict {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
+	now := sentAt
+	if now.IsZero() {
+		now = l.now()
+	}
 	if len(l.users)+len(l.chats) > 10000 {
-		l.forgetIdleLocked(now)
+		l.forgetIdleLocked(l.now())
 	}
 	var ub, cb *bucket
 	if l.user.Burst > 0 {
@@ -134,15 +146,16 @@ func (l *commandLimiter) bucketLocked(m map[int64]*bucket, key int64, r RateLimi
 	return b
 }
 
-// forgetIdleLocked drops full buckets: they hold nothing a new bucket would not.
+// forgetIdleLocked drops buckets that are full by now: they hold nothing a new bucket would
+// not. The others are left as they are (refilling them to now would move their time past
+// commands of a backlog still to be read).
 func (l *commandLimiter) forgetIdleLocked(now time.Time) {
 	for _, set := range []struct {
 		m map[int64]*bucket
 		r RateLimit
 	}{{l.users, l.user}, {l.chats, l.chat}} {
 		for k, b := range set.m {
-			b.refill(set.r, now)
-			if b.tokens >= float64(set.r.Burst) {
+			if b.tokens+float64(now.Sub(b.last))/float64(set.r.Every) >= float64(set.r.Burst) {
 				delete(set.m, k)
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/go-telegram/bot/models"
+
+	"github.com/herald-ci/herald/store"
 )
 
 // Telegram adds fields to its types and now and then changes one's shape. Decoding a whole
@@ -223,6 +225,20 @@ func (d *lenient) callbackQuery(raw json.RawMessage, path string) *models.Callba
 		}
 	}
 	return &cq
+}
+
+// receive is the one reading of an update as it comes in, for the poller and the webhook
+// alike: its payload is cleaned of what Postgres would refuse (store.CleanPayload: a NUL, a
+// lone surrogate, invalid UTF-8 in a name or a text) before it is stored and before it is
+// handled, so the intake handles the update that is stored, and a chat titled "A\u0000B" is
+// saved and answered like any other. Only an update without an update_id is an error.
+func receive(raw []byte) (store.Update, error) {
+	raw = store.CleanPayload(raw)
+	u, err := decodeUpdate(raw)
+	if err != nil {
+		return store.Update{}, err
+	}
+	return store.Update{ID: u.ID, ChatID: chatOf(&u), Payload: raw}, nil
 }
 
 // skippedText joins skipped paths for a log field.

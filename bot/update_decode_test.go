@@ -153,7 +153,7 @@ func TestOddUpdateAcceptedByWebhook(t *testing.T) {
 	handler := handlerMap{"getid": commands.GetID().Handler.Handle}
 	h := newHarness(t, fastLimits(), fastOptions())
 	r := startIntake(t, h, handler, IntakeOptions{})
-	wh := NewWebhook(t.Context(), r.st, r.in, "s3cret", zerolog.New(zerolog.NewTestWriter(t)))
+	wh := NewWebhook(r.st, r.in, "s3cret", zerolog.New(zerolog.NewTestWriter(t)))
 	post := func(body string) int {
 		req := httptest.NewRequest(http.MethodPost, "/telegram/webhook", strings.NewReader(body))
 		req.Header.Set("X-Telegram-Bot-Api-Secret-Token", "s3cret")
@@ -179,7 +179,7 @@ func TestOddUpdateAcceptedByWebhook(t *testing.T) {
 func TestWebhookRefusalLogRateLimited(t *testing.T) {
 	logs := &lockedBuffer{}
 	clock := &settableClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-	wh := NewWebhook(t.Context(), nil, nil, "s3cret", zerolog.New(logs))
+	wh := NewWebhook(nil, nil, "s3cret", zerolog.New(logs))
 	wh.refused = newLogLimiter(time.Minute, clock.Now)
 	refuse := func(n int) {
 		for range n {

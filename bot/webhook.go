@@ -21,13 +21,13 @@ type Webhook struct {
 	intake  *Intake
 	secret  string
 	log     zerolog.Logger
-	ctx     context.Context
 	refused *logLimiter
 }
 
-// NewWebhook returns the handler; ctx bounds the intake submissions it makes.
-func NewWebhook(ctx context.Context, st *store.Store, intake *Intake, secret string, log zerolog.Logger) *Webhook {
-	return &Webhook{st: st, intake: intake, secret: secret, log: log, ctx: ctx,
+// NewWebhook returns the handler. What it stores goes to intake, which only queues it (and
+// after shutdown began, handles it at the next start, from Postgres).
+func NewWebhook(st *store.Store, intake *Intake, secret string, log zerolog.Logger) *Webhook {
+	return &Webhook{st: st, intake: intake, secret: secret, log: log,
 		refused: newLogLimiter(time.Minute, time.Now)}
 }
 
@@ -68,19 +68,30 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	// Only an update without an update_id is refused: anything else is stored and answered
 	// 200, and the intake uses what it can read of it. A 400 would make Telegram send the
 	// same update again forever.
-	u, err := decodeUpdate(raw)
+	su, err := receive(raw)
 	if err != nil {
 		http.Error(rw, err.Error(), http.StatusBadRequest)
 		return
 	}
-	su := store.Update{ID: u.ID, ChatID: chatOf(&u), Payload: raw}
-	if err := w.st.SaveUpdate(r.Context(), su); err != nil {
-		w.log.Error().Err(err).Int64("update_id", u.ID).Msg("cannot store update; Telegram will redeliver it")
+	// A refused payload is stored re-encoded or as a stub (SaveUpdates): a 503 for it would
+	// have Telegram redeliver it, and herald refuse it, for ever.
+	ups := []store.Update{su}
+	stubbed, err := w.st.SaveUpdates(r.Context(), ups, 0)
+	for _, id := range stubbed {
+		w.log.Error().Int64("update_id", id).Msg("Postgres refuses this update even cleaned; stored with its id only, and skipped")
+	}
+	switch {
+	case store.IsDataError(err):
+		w.log.Error().Err(err).Int64("update_id", su.ID).Msg("Postgres refuses this update; skipped")
+		rw.WriteHeader(http.StatusOK)
+		return
+	case err != nil:
+		w.log.Error().Err(err).Int64("update_id", su.ID).Msg("cannot store update; Telegram will redeliver it")
 		http.Error(rw, "cannot store the update now", http.StatusServiceUnavailable)
 		return
 	}
 	rw.WriteHeader(http.StatusOK)
 	// Handling happens after the answer (Submit only queues): Telegram waits for no reply
 	// content, and a slow CI must not make it time out and redeliver.
-	w.intake.Submit(w.ctx, su)
+	w.intake.Submit(ups[0])
 }

@@ -3,9 +3,14 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -19,11 +24,74 @@ type Update struct {
 
 // SaveUpdates stores received updates and the next getUpdates offset in one transaction.
 // Only after it commits does herald acknowledge them to Telegram (by asking with the new
-// offset), so a crash at any point loses none. A redelivered update is ignored.
-func (s *Store) SaveUpdates(ctx context.Context, ups []Update, nextOffset int64) error {
+// offset), so a crash at any point loses none. A redelivered update is ignored. A nextOffset
+// of 0 stores no offset (webhook mode).
+//
+// Payloads should be cleaned by the caller (CleanPayload) so that what it handles is what is
+// stored. An update Postgres still refuses (a data error) is stored re-encoded, and failing
+// that as the stub {"update_id":N}: refused for good, it would never be acknowledged, and
+// Telegram would send it, and herald fail on it, for ever, holding up every later update.
+// The payload actually stored replaces ups[i].Payload; stubbed lists the ids stored as stubs,
+// for the caller to log.
+func (s *Store) SaveUpdates(ctx context.Context, ups []Update, nextOffset int64) (stubbed []int64, err error) {
+	err = s.saveUpdates(ctx, ups, nextOffset, nil)
+	if !IsDataError(err) {
+		return nil, err
+	}
+	// One of them is refused, and the transaction with it: again, each in a savepoint, so
+	// the refused one is found and replaced without losing the others.
+	fixed := make([][]byte, len(ups))
+	var stubs []int64
+	err = s.saveUpdates(ctx, ups, nextOffset, func(ctx context.Context, tx pgx.Tx, i int) error {
+		u := ups[i]
+		for _, payload := range [][]byte{u.Payload, CleanPayload(u.Payload), stubPayload(u.ID)} {
+			sp, err := tx.Begin(ctx)
+			if err != nil {
+				return fmt.Errorf("store: save update: %w", err)
+			}
+			err = saveUpdate(ctx, sp, Update{ID: u.ID, ChatID: u.ChatID, Payload: payload})
+			if err == nil {
+				if err := sp.Commit(ctx); err != nil {
+					return fmt.Errorf("store: save update: %w", err)
+				}
+				if !bytes.Equal(payload, u.Payload) {
+					fixed[i] = payload
+				}
+				if bytes.Equal(payload, stubPayload(u.ID)) && !bytes.Equal(u.Payload, payload) {
+					stubs = append(stubs, u.ID)
+				}
+				return nil
+			}
+			_ = sp.Rollback(ctx)
+			if !IsDataError(err) {
+				return err
+			}
+		}
+		return fmt.Errorf("store: save update %d: even its stub is refused", u.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range fixed {
+		if p != nil {
+			ups[i].Payload = p
+		}
+	}
+	return stubs, nil
+}
+
+// saveUpdates is SaveUpdates' transaction; save, when set, stores ups[i] in it instead of a
+// plain insert.
+func (s *Store) saveUpdates(ctx context.Context, ups []Update, nextOffset int64, save func(context.Context, pgx.Tx, int) error) error {
 	return s.InTx(ctx, func(tx *Tx) error {
-		for _, u := range ups {
-			if err := saveUpdate(ctx, tx.tx, u); err != nil {
+		for i, u := range ups {
+			var err error
+			if save != nil {
+				err = save(ctx, tx.tx, i)
+			} else {
+				err = saveUpdate(ctx, tx.tx, u)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -41,48 +109,125 @@ func (s *Store) SaveUpdates(ctx context.Context, ups []Update, nextOffset int64)
 	})
 }
 
-// SaveUpdate stores one update (webhook mode, where Telegram has no offset).
-func (s *Store) SaveUpdate(ctx context.Context, u Update) error { return saveUpdate(ctx, s.pool, u) }
+// SaveUpdate stores one update, as SaveUpdates does, without an offset (webhook mode).
+func (s *Store) SaveUpdate(ctx context.Context, u Update) error {
+	_, err := s.SaveUpdates(ctx, []Update{u}, 0)
+	return err
+}
 
 func saveUpdate(ctx context.Context, q querier, u Update) error {
 	_, err := q.Exec(ctx, `
 		INSERT INTO updates (update_id, chat_id, payload) VALUES ($1, $2, $3)
-		ON CONFLICT (update_id) DO NOTHING`, u.ID, u.ChatID, jsonbSafe(u.Payload))
+		ON CONFLICT (update_id) DO NOTHING`, u.ID, u.ChatID, u.Payload)
 	if err != nil {
 		return fmt.Errorf("store: save update: %w", err)
 	}
 	return nil
 }
 
-// jsonbSafe replaces the escape \u0000 in a JSON text with \ufffd: jsonb refuses NUL, and
-// an update that cannot be stored is never acknowledged, so Telegram would send it, and
-// herald fail on it, forever. A backslash that is itself escaped ("\\u0000", the text
-// \u0000) is left alone.
-func jsonbSafe(payload []byte) []byte {
-	const nul = `\u0000`
-	if !bytes.Contains(payload, []byte(nul)) {
+func stubPayload(id int64) []byte { return []byte(`{"update_id":` + strconv.FormatInt(id, 10) + `}`) }
+
+// CleanPayload makes a JSON text one that jsonb takes, changing as little as it can: jsonb
+// refuses the escape \u0000, a lone UTF-16 surrogate escape ("\ud83d" without its pair) and
+// invalid UTF-8, and Telegram passes on whatever a user or a client typed into a name or a
+// message. Such a text is decoded and encoded again (Go's decoder reads a lone surrogate and
+// invalid UTF-8 as U+FFFD), with every NUL in a string or key turned into U+FFFD; anything
+// else is returned as it is. A text that is not JSON is returned as it is too.
+func CleanPayload(payload []byte) []byte {
+	if jsonbTakes(payload) {
 		return payload
 	}
-	out := make([]byte, 0, len(payload))
-	for i := 0; i < len(payload); i++ {
-		c := payload[i]
-		if c != '\\' {
-			out = append(out, c)
-			continue
-		}
-		if bytes.HasPrefix(payload[i:], []byte(nul)) {
-			out = append(out, `\ufffd`...)
-			i += len(nul) - 1
-			continue
-		}
-		// Any other escape: copy it whole, so its second byte is not read as a start.
-		out = append(out, c)
-		if i+1 < len(payload) {
-			i++
-			out = append(out, payload[i])
-		}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber() // ids beyond 2^53 stay exact
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return payload
 	}
-	return out
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(noNUL(v)); err != nil {
+		return payload
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+}
+
+// noNUL replaces NUL in every string and key of a decoded JSON value.
+func noNUL(v any) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, "\x00", "\ufffd")
+	case []any:
+		for i := range v {
+			v[i] = noNUL(v[i])
+		}
+		return v
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, e := range v {
+			out[strings.ReplaceAll(k, "\x00", "\ufffd")] = noNUL(e)
+		}
+		return out
+	}
+	return v
+}
+
+// jsonbTakes reports that payload has none of what jsonb refuses in a string: invalid UTF-8,
+// the escape \u0000, a surrogate escape that is not half of a pair. An escaped backslash
+// ("\\u0000", the text \u0000) is not an escape.
+func jsonbTakes(payload []byte) bool {
+	if !utf8.Valid(payload) {
+		return false
+	}
+	for i := 0; i < len(payload); i++ {
+		if payload[i] != '\\' {
+			continue
+		}
+		if i+1 >= len(payload) || payload[i+1] != 'u' {
+			i++ // any other escape: skip its second byte
+			continue
+		}
+		r, ok := hex4(payload[i+2:])
+		switch {
+		case !ok:
+			return false // not JSON: decoding it says so
+		case r == 0:
+			return false
+		case utf16.IsSurrogate(r):
+			lo, ok := rune(0), false
+			if r < 0xdc00 && len(payload) > i+7 && payload[i+6] == '\\' && payload[i+7] == 'u' {
+				lo, ok = hex4(payload[i+8:])
+			}
+			if !ok || lo < 0xdc00 || lo > 0xdfff {
+				return false
+			}
+			i += 6
+		}
+		i += 5
+	}
+	return true
+}
+
+// hex4 reads four hex digits.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		case 'A' <= c && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
 }
 
 // Offset is the next getUpdates offset; 0 before the first update.
