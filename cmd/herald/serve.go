@@ -103,7 +103,9 @@ func (a *App) Run(ctx context.Context) error {
 		Health:            health,
 	}, log.With().Str("part", "sender").Logger())
 	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1}, log.With().Str("part", "notifier").Logger())
-	intake := bot.NewIntake(st, api, reg, func() string { return username }, cfg.IntakeOptions(), log.With().Str("part", "intake").Logger())
+	intakeOpts := cfg.IntakeOptions()
+	intakeOpts.Health = health // not ready until it read what a previous run left unhandled
+	intake := bot.NewIntake(st, api, reg, func() string { return username }, intakeOpts, log.With().Str("part", "intake").Logger())
 
 	// Intake, CI watchers and the webhook stop first (intakeCtx); the sender keeps going
 	// until they are done, so replies to commands in flight still go out.
@@ -124,7 +126,7 @@ func (a *App) Run(ctx context.Context) error {
 		mux.Handle("GET /metrics", metrics)
 	}
 	if cfg.Telegram.Mode == "webhook" {
-		mux.Handle("POST "+cfg.Telegram.Webhook.Path, bot.NewWebhook(intakeCtx, st, intake, cfg.Telegram.Webhook.SecretToken, log.With().Str("part", "webhook").Logger()))
+		mux.Handle("POST "+cfg.Telegram.Webhook.Path, bot.NewWebhook(st, intake, cfg.Telegram.Webhook.SecretToken, log.With().Str("part", "webhook").Logger()))
 	}
 	srv, err := a.serveHTTP(httpParts, "http server", cfg.HTTP.Listen, mux, &a.Addr)
 	if err != nil {
