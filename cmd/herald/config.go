@@ -123,18 +123,8 @@ type CIConfig struct {
 	Type    string          `yaml:"type"`
 	Section ProviderSection `yaml:"-"` // e.g. *buildbot.Section; never nil once decoded
 	Line    int             `yaml:"-"`
-	// Auth is the section's secrets as the log filter (logging.go) reads them; Secrets has
-	// them all.
-	Auth CIAuthSecrets `yaml:"-"`
 
 	lines map[string]int // each key of the entry ("auth", "auth.type") → the line of its value
-}
-
-// CIAuthSecrets holds a connection's first two secrets for the log filter, which reads
-// Auth.Password and Auth.Token.
-type CIAuthSecrets struct {
-	Password string
-	Token    string
 }
 
 // Secrets are the connection's values that must never reach a log.

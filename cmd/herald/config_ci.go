@@ -51,13 +51,6 @@ func (c *CIConfig) decodeNode(d *decoder, n *yaml.Node, path string) {
 	}
 	c.Section = t.newSection()
 	d.decodeStructAlso(rest, reflect.ValueOf(c.Section).Elem(), path, commonCIKeys)
-	secrets := c.Section.Secrets()
-	if len(secrets) > 0 {
-		c.Auth.Password = secrets[0]
-	}
-	if len(secrets) > 1 {
-		c.Auth.Token = secrets[1]
-	}
 }
 
 // keyLines records the line of the value at key and of every key below it ("auth",

@@ -44,8 +44,9 @@ func (c *Config) secrets() [][]byte {
 	add(c.Telegram.Token)
 	add(c.Telegram.Webhook.SecretToken)
 	for _, ci := range c.CI {
-		add(ci.Auth.Password)
-		add(ci.Auth.Token)
+		for _, s := range ci.Secrets() {
+			add(s)
+		}
 	}
 	return out
 }
