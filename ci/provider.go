@@ -11,7 +11,8 @@ import (
 // optional capability of its own (see capabilities.go); a Follower turns the stream and the
 // change list into events. Every method that talks to the CI takes a context; errors wrap the
 // sentinels of this package where one fits, and any error whose chain holds a *UserError can
-// be shown to a chat user as it is.
+// be shown to a chat user (its message is plain text, escaped once where it is shown: see
+// usererror.go).
 type Provider interface {
 	// Name is the connection's name from the config; it is put on every Builder, Build,
 	// Worker and Event the provider returns.
