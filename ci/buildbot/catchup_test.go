@@ -28,10 +28,15 @@ type restMaster struct {
 	builders int // how many builders (ids 1..n, named b1..bn); 0 is one builder "app"
 	// oldFilter makes builds ignore a builderid filter, as a master without it would.
 	oldFilter bool
-	builds    []apiBuild
-	requests  []*url.URL
-	body      func(path string) []byte // when set, answers every request with its bytes
-	onBuild   func(id int)             // when set, called (locked) as one build is read
+	// ignoreAfter makes builds ignore buildid__gt, so every page is the first one; after
+	// maxPages such queries it answers 500, so a catch-up that never stops fails the test
+	// instead of filling the memory.
+	ignoreAfter bool
+	builds      []apiBuild
+	ignored     int // pages answered with ignoreAfter
+	requests    []*url.URL
+	body        func(path string) []byte // when set, answers every request with its bytes
+	onBuild     func(id int)             // when set, called (locked) as one build is read
 }
 
 func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -68,6 +73,16 @@ func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if m.oldFilter {
 			q.Del("builderid")
 		}
+		if m.ignoreAfter {
+			if q.Has("buildid__gt") {
+				m.ignored++
+			}
+			if m.ignored > maxPages {
+				http.Error(w, "test master: too many pages", http.StatusInternalServerError)
+				return
+			}
+			q.Del("buildid__gt")
+		}
 		json.NewEncoder(w).Encode(map[string]any{"builds": m.query(q), "meta": map[string]any{}})
 	case strings.HasPrefix(path, "builders/") && strings.HasSuffix(path, "/builds"):
 		q := r.URL.Query()
@@ -77,6 +92,9 @@ func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 	}
 }
+
+// maxPages is how many pages restMaster answers with ignoreAfter before it refuses.
+const maxPages = 20
 
 func (m *restMaster) query(q url.Values) []apiBuild {
 	var out []apiBuild
@@ -349,5 +367,27 @@ func TestChangedBuildsWaitForProperties(t *testing.T) {
 	}
 	if reads[1] != 0 {
 		t.Errorf("the older build was read again %d times; want none", reads[1])
+	}
+}
+
+// A master (or a proxy before it) that ignores buildid__gt answers the first page again and
+// again: the catch-up stops at the second with ErrNoProgress instead of reading for ever.
+func TestCatchUpStopsWithoutProgress(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	m := &restMaster{ignoreAfter: true}
+	for i := 1; i <= 2*catchUpPage+50; i++ {
+		at := now.Add(-time.Duration(3*catchUpPage-i) * time.Minute)
+		m.add(i, at, at.Add(30*time.Second))
+	}
+	w, _ := testWatcher(t, m, now, now.Add(-48*time.Hour))
+	bs, err := w.p.BuildsChangedSince(context.Background(), now.Add(-48*time.Hour))
+	if !errors.Is(err, ErrNoProgress) || bs != nil {
+		t.Fatalf("BuildsChangedSince = %d builds, %v; want none and ErrNoProgress", len(bs), err)
+	}
+	if !strings.Contains(err.Error(), "main") || !strings.Contains(err.Error(), "buildid__gt") {
+		t.Errorf("error %q does not name the connection and the filter ignored", err)
+	}
+	if qs := m.buildQueries(); len(qs) != 2 {
+		t.Errorf("%d build queries, want 2 (the first page and its repetition): %v", len(qs), qs)
 	}
 }

@@ -2,6 +2,7 @@ package buildbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -13,6 +14,11 @@ import (
 // catchUpPage is how many builds one catch-up request asks for: after a long downtime the
 // builds are fetched page by page (by build id) rather than in one answer of any size.
 const catchUpPage = 200
+
+// ErrNoProgress is wrapped when a page of the catch-up ends no further than the one before: a
+// master that ignores buildid__gt answers the same page for ever, and reading on would only
+// pile up copies of it.
+var ErrNoProgress = errors.New("buildbot: catch-up makes no progress")
 
 // propsGrace is how recently a running build must have started for BuildsChangedSince to
 // wait for its properties, as the stream does: an older build without them has none.
@@ -72,8 +78,14 @@ func (p *Provider) buildsWhere(ctx context.Context, filter string) ([]ci.Build, 
 		if len(bs) < catchUpPage {
 			return out, nil
 		}
+		highest := 0
 		for _, b := range bs {
-			last = max(last, b.ID)
+			highest = max(highest, b.ID)
 		}
+		if highest <= last {
+			return nil, fmt.Errorf("%w: %s: asked for builds after id %d (%s), the master answered a full page up to id %d: does it ignore buildid__gt?",
+				ErrNoProgress, p.cfg.Name, last, filter, highest)
+		}
+		last = highest
 	}
 }
