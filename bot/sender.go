@@ -95,6 +95,9 @@ func (s *Sender) Wake() {
 // NewSender makes a sender; Run starts it.
 func NewSender(st *store.Store, api *tgbot.Bot, opts SenderOptions, log zerolog.Logger) *Sender {
 	opts.defaults()
+	// Not ready until its start-up reads work: a sender that cannot read the outbox sends
+	// nothing, however well Telegram answers.
+	opts.Health.ExpectStart(healthSender)
 	return &Sender{st: st, api: api, tg: newRawAPI(api.Token(), serverURL(api, opts.APIURL), opts.Workers), opts: opts, log: log, wake: make(chan struct{}, 1)}
 }
 
@@ -165,6 +168,7 @@ func (s *Sender) Run(ctx context.Context) error {
 	}); err != nil {
 		return nil // ctx ended before the sender could start
 	}
+	s.opts.Health.Started(healthSender)
 	s.held.Store(0)
 	lim := newLimiter(s.opts.Global, s.opts.PerChatPerSecond, s.opts.PerGroupPerMinute)
 	lim.seed(sends, held, s.opts.Workers, now)

@@ -78,15 +78,23 @@ func TestSenderRetriesItsStartupReads(t *testing.T) {
 			h := newHarness(t, fastLimits(), fastOptions())
 			restore := hideTable(t, h.st, table)
 			logs := &lineBuffer{}
-			s := NewSender(h.st, h.api, h.opts, zerolog.New(logs))
+			opts := h.opts
+			opts.Health = NewHealth(nil)
+			s := NewSender(h.st, h.api, opts, zerolog.New(logs))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- s.Run(ctx) }()
 			waitLogOrEnd(t, logs, "at start; retrying", done)
+			if ready, problems := opts.Health.Check(); ready || len(problems) != 1 || !strings.HasPrefix(problems[0], "sender: start-up reads not done") {
+				t.Errorf("while the %s table is away: ready %v, %q; want not ready, the sender named", table, ready, problems)
+			}
 			restore()
 			enqueueN(t, h.st, []int64{9}, 2)
 			wantExactly(t, h.tg, 9, expected(9, 2))
+			if ready, problems := opts.Health.Check(); !ready {
+				t.Errorf("after the sender started and sent: not ready: %q", problems)
+			}
 			cancel()
 			if err := <-done; err != nil {
 				t.Errorf("Run = %v after ctx ended; want nil", err)
