@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 	"sync"
 	"time"
 
@@ -464,7 +463,7 @@ func PauseNotice(p store.Pause) string {
 		what = "1 notification was"
 	}
 	return fmt.Sprintf("I could not write here since %s (%s); %s not delivered.",
-		p.Since.UTC().Format("2006-01-02 15:04 MST"), html.EscapeString(p.Reason), what)
+		p.Since.UTC().Format("2006-01-02 15:04 MST"), commands.Escape(p.Reason), what)
 }
 
 // Telegram's placeholder senders (https://core.telegram.org/bots/api#message, "from" and

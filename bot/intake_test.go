@@ -292,11 +292,11 @@ func TestHandlerBudget(t *testing.T) {
 	waitFor(t, "every update handled", func() bool { return pendingUpdates(t, r.st) == 0 })
 }
 
-// TestUserErrorShownAsIs is item 14's double escaping: a UserError's message is Telegram HTML
-// already (escaped where it was made), so the user reads "<b>" once, not "&lt;b&gt;".
+// TestUserErrorShownAsIs is item 14's double escaping: a user error's message is plain text,
+// escaped once by the transport, so the user reads "<b>" once, not "&lt;b&gt;".
 func TestUserErrorShownAsIs(t *testing.T) {
 	handler := handlerMap{"notify": func(ctx context.Context, req commands.Request) (commands.Response, error) {
-		return commands.Response{}, commands.Userf(fmt.Sprintf("Unknown event %s.", commands.Escape(req.Args[1])))
+		return commands.Response{}, commands.Userf("Unknown event %s.", req.Args[1])
 	}}
 	h := newHarness(t, fastLimits(), fastOptions())
 	r := startIntake(t, h, handler, IntakeOptions{})

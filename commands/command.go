@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"html"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -109,16 +108,10 @@ type HandlerFunc func(ctx context.Context, req Request) (Response, error)
 // Handle calls f.
 func (f HandlerFunc) Handle(ctx context.Context, req Request) (Response, error) { return f(ctx, req) }
 
-// Userf makes herald's one user-facing error, ci.UserError, from msg written as Telegram
-// HTML text without tags, the way a Reply's text is built from escaped pieces: its entities
-// are decoded, so the error holds the plain text the user is to read and the transport
-// escapes it once. Handlers in this package write the plain text directly (userf); Userf is
-// for callers that already escaped what they put in.
-func Userf(msg string) error { return &ci.UserError{Msg: html.UnescapeString(msg)} }
-
-// userf makes a ci.UserError whose plain-text message is format with args, none escaped:
-// the transport escapes the whole message once when it shows it.
-func userf(format string, args ...any) error {
+// Userf makes herald's one user-facing error, ci.UserError, with a plain-text message:
+// format and args are not escaped here, the transport escapes the whole message once when it
+// shows it.
+func Userf(format string, args ...any) error {
 	return &ci.UserError{Msg: fmt.Sprintf(format, args...)}
 }
 

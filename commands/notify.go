@@ -49,18 +49,18 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 	switch nc.Action {
 	case "list":
 		if len(args) > 1 {
-			return NotifyCommand{}, userf("/notify list takes nothing more.")
+			return NotifyCommand{}, Userf("/notify list takes nothing more.")
 		}
 		return nc, nil
 	case "cards", "sound":
 		if len(args) != 2 || (!strings.EqualFold(args[1], "on") && !strings.EqualFold(args[1], "off")) {
-			return NotifyCommand{}, userf("Use /notify %s on or /notify %s off.", nc.Action, nc.Action)
+			return NotifyCommand{}, Userf("Use /notify %s on or /notify %s off.", nc.Action, nc.Action)
 		}
 		nc.Switch = strings.EqualFold(args[1], "on")
 		return nc, nil
 	case "on", "off":
 	default:
-		return NotifyCommand{}, userf("I do not know /notify %s. Use on, off, list, cards or sound (see /help notify).", args[0])
+		return NotifyCommand{}, Userf("I do not know /notify %s. Use on, off, list, cards or sound (see /help notify).", args[0])
 	}
 	named := map[ci.Kind]bool{}
 	for _, a := range args[1:] {
@@ -75,7 +75,7 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 			case "branch", "branches":
 				nc.Branches = globs
 			default:
-				return NotifyCommand{}, userf("Unknown filter %s: use builder= or branch=.", key)
+				return NotifyCommand{}, Userf("Unknown filter %s: use builder= or branch=.", key)
 			}
 			continue
 		}
@@ -87,7 +87,7 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 		}
 		k, err := ci.ParseKind(strings.ToLower(strings.TrimSuffix(a, ",")))
 		if err != nil {
-			return NotifyCommand{}, userf("Unknown event %s. Events: %s.", a, kindList(ci.Kinds))
+			return NotifyCommand{}, Userf("Unknown event %s. Events: %s.", a, kindList(ci.Kinds))
 		}
 		named[k] = true
 	}
@@ -114,7 +114,7 @@ func parseGlobs(val string) ([]string, error) {
 			if errors.As(err, &bad) {
 				msg += " " + capitalize(bad.Problem) + "."
 			}
-			return nil, userf("%s", msg)
+			return nil, Userf("%s", msg)
 		}
 		out = append(out, g)
 	}
