@@ -12,6 +12,7 @@ import (
 	"github.com/go-telegram/bot/models"
 	"github.com/rs/zerolog"
 
+	"github.com/herald-ci/herald/ci/webhook"
 	"github.com/herald-ci/herald/commands"
 )
 
@@ -180,7 +181,7 @@ func TestWebhookRefusalLogRateLimited(t *testing.T) {
 	logs := &lockedBuffer{}
 	clock := &settableClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	wh := NewWebhook(nil, nil, "s3cret", zerolog.New(logs))
-	wh.refused = newLogLimiter(time.Minute, clock.Now)
+	wh.refused = webhook.NewLogLimiter(time.Minute, clock.Now)
 	refuse := func(n int) {
 		for range n {
 			req := httptest.NewRequest(http.MethodPost, "/telegram/webhook", strings.NewReader(`{"update_id":1}`))

@@ -11,6 +11,7 @@ import (
 	tgbot "github.com/go-telegram/bot"
 	"github.com/rs/zerolog"
 
+	"github.com/herald-ci/herald/ci/webhook"
 	"github.com/herald-ci/herald/store"
 )
 
@@ -21,14 +22,14 @@ type Webhook struct {
 	intake  *Intake
 	secret  string
 	log     zerolog.Logger
-	refused *logLimiter
+	refused *webhook.LogLimiter
 }
 
 // NewWebhook returns the handler. What it stores goes to intake, which only queues it (and
 // after shutdown began, handles it at the next start, from Postgres).
 func NewWebhook(st *store.Store, intake *Intake, secret string, log zerolog.Logger) *Webhook {
 	return &Webhook{st: st, intake: intake, secret: secret, log: log,
-		refused: newLogLimiter(time.Minute, time.Now)}
+		refused: webhook.NewLogLimiter(time.Minute, time.Now)}
 }
 
 // Register tells Telegram where to post updates.
@@ -53,7 +54,7 @@ func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if subtle.ConstantTimeCompare([]byte(got), []byte(w.secret)) != 1 {
 		// Anyone who finds the URL can send these, as fast as they like: one line a minute
 		// says it happens without letting them fill the log.
-		if suppressed, ok := w.refused.allow(); ok {
+		if suppressed, ok := w.refused.Allow(); ok {
 			w.log.Warn().Str("remote", r.RemoteAddr).Int("suppressed", suppressed).
 				Msg("webhook request without the right secret token refused (suppressed: how many more since the last such line)")
 		}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -46,8 +45,8 @@ type Handler struct {
 	maxBody    int64
 	log        zerolog.Logger
 
-	refused   *logLimiter // bad signatures
-	malformed *logLimiter // bodies the parser cannot read
+	refused   *LogLimiter // bad signatures
+	malformed *LogLimiter // bodies the parser cannot read
 }
 
 // New returns the handler for parsers (connection name → its provider's parser). Events go to
@@ -61,8 +60,8 @@ func New(parsers map[string]ci.WebhookParser, sink ci.EventSink, deliveries Deli
 	}
 	return &Handler{
 		parsers: parsers, sink: sink, deliveries: deliveries, maxBody: opts.MaxBody, log: log,
-		refused:   newLogLimiter(time.Minute, opts.Clock),
-		malformed: newLogLimiter(time.Minute, opts.Clock),
+		refused:   NewLogLimiter(time.Minute, opts.Clock),
+		malformed: NewLogLimiter(time.Minute, opts.Clock),
 	}
 }
 
@@ -89,7 +88,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Anyone who finds the URL can post, as fast as they like: one line a minute says it
 		// happens without letting them fill the log. The reason is the parser's, which never
 		// holds the secret.
-		if suppressed, ok := h.refused.allow(); ok {
+		if suppressed, ok := h.refused.Allow(); ok {
 			h.log.Warn().Str("conn", conn).Str("remote", r.RemoteAddr).Str("reason", ci.Reason(err)).Int("suppressed", suppressed).
 				Msg("CI webhook refused: missing or wrong signature (suppressed: how many more since the last such line)")
 		}
@@ -100,7 +99,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		// Signed by the CI yet unreadable: a CI that changed its payloads, or a provider bug.
-		if suppressed, ok := h.malformed.allow(); ok {
+		if suppressed, ok := h.malformed.Allow(); ok {
 			h.log.Warn().Str("conn", conn).Str("error", ci.Reason(err)).Int("suppressed", suppressed).
 				Msg("CI webhook refused: malformed delivery (suppressed: how many more since the last such line)")
 		}
@@ -150,30 +149,4 @@ func reply(w http.ResponseWriter, text string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = io.WriteString(w, text+"\n")
-}
-
-// logLimiter lets one log line through per interval and counts the ones it held back.
-type logLimiter struct {
-	mu         sync.Mutex
-	every      time.Duration
-	now        func() time.Time
-	last       time.Time
-	suppressed int
-}
-
-func newLogLimiter(every time.Duration, now func() time.Time) *logLimiter {
-	return &logLimiter{every: every, now: now}
-}
-
-// allow reports whether to write the line now, and how many were held back before it.
-func (l *logLimiter) allow() (suppressed int, ok bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	if !l.last.IsZero() && now.Sub(l.last) < l.every {
-		l.suppressed++
-		return 0, false
-	}
-	suppressed, l.suppressed, l.last = l.suppressed, 0, now
-	return suppressed, true
 }
