@@ -28,6 +28,15 @@ func backoff(minD, maxD time.Duration, n int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
+// RetryWait is how long to wait before try attempt+1 of something that failed attempt times:
+// the transport's backoff, for the parts of herald outside this package that retry too
+// (start-up waits for Telegram, the CI cursor, the webhook registration).
+func RetryWait(attempt int) time.Duration { return backoff(retryMin, retryMax, attempt) }
+
+// Sleep waits d, or less when ctx ends first; it reports whether the whole wait passed. A
+// SIGTERM during a retry's wait stops herald at once, not after the wait.
+func Sleep(ctx context.Context, d time.Duration) bool { return sleep(ctx, d) }
+
 // sleep waits d, or less when ctx ends first; it reports whether the whole wait passed.
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -205,7 +205,7 @@ func registerWebhook(ctx context.Context, api *tgbot.Bot, cfg *Config, health *b
 		}
 		health.Failed("webhook")
 		log.Error().Err(err).Int("attempt", attempt).Msg("cannot register the webhook with Telegram; updates will not arrive until it is; retrying")
-		sleep(ctx, time.Duration(min(attempt, 30))*time.Second)
+		bot.Sleep(ctx, bot.RetryWait(attempt))
 	}
 	<-ctx.Done()
 	return nil
@@ -290,7 +290,7 @@ func openStore(ctx context.Context, url string, log zerolog.Logger) (*store.Stor
 			return nil, err
 		}
 		log.Warn().Err(err).Msg("database not reachable yet; retrying")
-		sleep(ctx, time.Second) // a cancelled ctx fails the next Ping at once
+		bot.Sleep(ctx, time.Second) // a cancelled ctx fails the next Ping at once
 	}
 }
 
@@ -311,18 +311,7 @@ func botUsername(ctx context.Context, api *tgbot.Bot, cfg *Config, log zerolog.L
 			return "", ctx.Err()
 		}
 		log.Warn().Str("error", bot.Redact(err.Error(), api.Token())).Int("attempt", attempt).Msg("getMe failed; retrying (set telegram.username to start without it)")
-		sleep(ctx, time.Duration(min(attempt, 10))*time.Second) // a cancelled ctx fails the next getMe at once
-	}
-}
-
-// sleep waits for d, or less when ctx ends first: a SIGTERM while herald waits at start
-// for the database or Telegram stops it at once, not after the wait.
-func sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
+		bot.Sleep(ctx, bot.RetryWait(attempt)) // a cancelled ctx fails the next getMe at once
 	}
 }
 
@@ -353,7 +342,7 @@ func watch(ctx context.Context, st *store.Store, p ci.Provider, sink ci.EventSin
 			return nil
 		}
 		log.Error().Err(err).Str("conn", p.Name()).Int("attempt", attempt).Msg("cannot read the CI cursor; retrying")
-		sleep(ctx, time.Duration(min(attempt, 30))*time.Second)
+		bot.Sleep(ctx, bot.RetryWait(attempt))
 	}
 	if since.IsZero() {
 		since = time.Now()
