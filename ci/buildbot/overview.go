@@ -2,10 +2,14 @@ package buildbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"sort"
 	"strings"
+	"sync"
 	"time"
+	"weak"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -22,6 +26,12 @@ import (
 // still the present (it says its age when it is older than a second).
 const DefaultOverviewTTL = 10 * time.Second
 
+// OverviewFailureTTL is how long an overview that failed because the master did not answer
+// (a timeout, a refused or dropped connection) is remembered: every chat's /status in that
+// time gets the same error at once instead of waiting its whole CI timeout against a master
+// that is down, each holding one of the intake's few workers while it waits.
+const OverviewFailureTTL = 5 * time.Second
+
 // maxRunningSteps bounds the step requests an overview makes for running builds' current
 // steps; builds beyond it are shown without their step.
 const maxRunningSteps = 10
@@ -32,7 +42,8 @@ const idsPerQuery = 50
 var _ ci.Overviewer = (*Provider)(nil)
 
 // Overview implements ci.Overviewer. One fetch runs at a time; callers that waited for it get
-// its answer. The answer's At is when the master was asked.
+// its answer, a failure too when the master did not answer (see OverviewFailureTTL). The
+// answer's At is when the master was asked.
 func (p *Provider) Overview(ctx context.Context) (ci.Overview, error) {
 	select {
 	case p.ovLock <- struct{}{}:
@@ -43,12 +54,76 @@ func (p *Provider) Overview(ctx context.Context) (ci.Overview, error) {
 	if p.ov != nil && p.now().Sub(p.ov.At) < p.cfg.OverviewTTL {
 		return *p.ov, nil
 	}
-	ov, err := p.fetchOverview(ctx)
-	if err != nil {
+	if err := overviewFailures.recent(p); err != nil {
 		return ci.Overview{}, err
 	}
+	ov, err := p.fetchOverview(ctx)
+	if err != nil {
+		if notAnswered(err) {
+			overviewFailures.remember(p, err)
+		}
+		return ci.Overview{}, err
+	}
+	overviewFailures.forget(p)
 	p.ov = &ov
 	return ov, nil
+}
+
+// notAnswered reports whether err says the master did not answer: a deadline, or an error of
+// the connection (which net/http reports as a *url.Error, a net.Error). A caller that gave up
+// (context.Canceled) says nothing about the master; an answer that was an error is one the
+// master gives quickly, so there is no wait to spare.
+func notAnswered(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && !errors.Is(err, context.Canceled))
+}
+
+// overviewFailures are the providers' overviews that failed lately. They would be two fields
+// of Provider, next to ov; they are kept here, by a weak pointer to the provider, so that a
+// provider that is dropped is not kept alive, and each entry lasts only OverviewFailureTTL.
+var overviewFailures = failedOverviews{m: map[weak.Pointer[Provider]]failedOverview{}}
+
+type failedOverviews struct {
+	mu sync.Mutex
+	m  map[weak.Pointer[Provider]]failedOverview
+}
+
+type failedOverview struct {
+	err   error
+	until time.Time // by the provider's clock
+}
+
+// recent is p's failed overview while it is remembered, nil otherwise.
+func (f *failedOverviews) recent(p *Provider) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	e, ok := f.m[weak.Make(p)]
+	if !ok {
+		return nil
+	}
+	if !p.now().Before(e.until) {
+		delete(f.m, weak.Make(p))
+		return nil
+	}
+	return e.err
+}
+
+func (f *failedOverviews) remember(p *Provider, err error) {
+	now := p.now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for k := range f.m {
+		if k.Value() == nil {
+			delete(f.m, k) // its provider is gone
+		}
+	}
+	f.m[weak.Make(p)] = failedOverview{err: err, until: now.Add(OverviewFailureTTL)}
+}
+
+func (f *failedOverviews) forget(p *Provider) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.m, weak.Make(p))
 }
 
 func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {

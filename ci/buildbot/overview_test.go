@@ -2,11 +2,17 @@ package buildbot
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -149,4 +155,107 @@ func testOverviewCache(t *testing.T, m *restMaster, p *Provider, now time.Time, 
 		t.Errorf("%d requests for the refresh, want one fetch of %d", got, n)
 	}
 	m.mu.Unlock()
+}
+
+// A master that does not answer costs the first caller its CI timeout; every caller waiting
+// for that fetch, and every caller for OverviewFailureTTL after it, gets the same error at
+// once instead of waiting its own timeout: a dead master must not hold every chat's /status
+// (and the intake's workers) for the whole timeout each. After the TTL the master is asked
+// again. An error the master answers is not remembered: it came at once.
+func TestOverviewRemembersAFailure(t *testing.T) {
+	hang := func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }
+	drop := func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			c.Close()
+		}
+	}
+	refuse := func(w http.ResponseWriter, r *http.Request) { http.Error(w, "busy", http.StatusInternalServerError) }
+	for _, tt := range []struct {
+		name     string
+		answer   http.HandlerFunc
+		want     error // what the error wraps, when it is remembered
+		remember bool
+	}{
+		{name: "hangs", answer: hang, want: context.DeadlineExceeded, remember: true},
+		{name: "drops the connection", answer: drop, remember: true},
+		{name: "answers 500", answer: refuse},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var requests atomic.Int64
+			arrived := make(chan struct{}, 100)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				requests.Add(1)
+				arrived <- struct{}{}
+				tt.answer(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			p, err := New(Config{Name: "main", URL: srv.URL}, zerolog.New(zerolog.NewTestWriter(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+			p.now = func() time.Time { return now }
+			const ciTimeout = 100 * time.Millisecond
+
+			// The first caller's fetch fails; seven more callers wait for it meanwhile, each
+			// with far more time than it.
+			first := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), ciTimeout)
+				defer cancel()
+				_, err := p.Overview(ctx)
+				first <- err
+			}()
+			<-arrived
+			const waiters = 7
+			type answer struct {
+				err      error
+				timedOut bool // the waiter's own time ran out
+			}
+			answers := make(chan answer, waiters)
+			for range waiters {
+				go func() {
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					defer cancel()
+					_, err := p.Overview(ctx)
+					answers <- answer{err, ctx.Err() != nil}
+				}()
+			}
+			firstErr := <-first
+			if firstErr == nil || (tt.want != nil && !errors.Is(firstErr, tt.want)) {
+				t.Fatalf("first overview: %v, want an error wrapping %v", firstErr, tt.want)
+			}
+			for range waiters {
+				a := <-answers
+				switch {
+				case a.err == nil:
+					t.Errorf("a waiter got an overview from a master that did not answer")
+				case tt.remember && (a.err != firstErr || a.timedOut):
+					t.Errorf("a waiter got %v (its own time ran out: %v), want the first caller's error %v at once", a.err, a.timedOut, firstErr)
+				}
+			}
+			if got := requests.Load(); tt.remember && got != 1 {
+				t.Errorf("%d requests for 8 callers of one failing fetch, want 1", got)
+			}
+			if !tt.remember {
+				return
+			}
+
+			// Later, within the TTL: the same error, no request.
+			now = now.Add(OverviewFailureTTL - time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if _, err := p.Overview(ctx); err != firstErr || requests.Load() != 1 {
+				t.Errorf("within the TTL: %v after %d requests, want %v from memory", err, requests.Load(), firstErr)
+			}
+			// After it, the master is asked again.
+			now = now.Add(time.Millisecond)
+			ctx, cancel = context.WithTimeout(context.Background(), ciTimeout)
+			defer cancel()
+			if _, err := p.Overview(ctx); err == nil || requests.Load() != 2 {
+				t.Errorf("after the TTL: %v after %d requests, want a new request", err, requests.Load())
+			}
+		})
+	}
 }
