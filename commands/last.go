@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/herald-ci/herald/ci"
 )
 
 // Last answers /last [builder|all]: the last completed build of each builder, with its
@@ -20,15 +22,13 @@ func Last(d Deps) Command {
 				which = req.Args[0]
 			}
 			now := d.now()
-			var lines []string
-			shown := 0
-			for _, p := range d.CI {
+			lines, shown := d.eachConn(ctx, func(ctx context.Context, p ci.Provider) ([]string, int) {
 				v, err := d.view(ctx, p)
 				if err != nil {
-					lines = append(lines, d.unreachable(p.Name(), err, "last: "+v.doing))
-					continue
+					return []string{d.unreachable(p.Name(), err, "last: "+v.doing)}, 0
 				}
-				before := shown
+				var lines []string
+				shown := 0
 				for _, b := range v.builders {
 					if !d.selected(which, p.Name(), b) {
 						continue
@@ -49,10 +49,11 @@ func Last(d Deps) Command {
 						lines = append(lines, line)
 					}
 				}
-				if shown > before {
+				if shown > 0 {
 					lines = append(lines, d.asOf(v, now)...)
 				}
-			}
+				return lines, shown
+			})
 			if shown == 0 {
 				lines = append(lines, noneSelected("last", which))
 			}

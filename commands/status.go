@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/herald-ci/herald/ci"
@@ -37,15 +38,13 @@ func (d Deps) status(ctx context.Context, req Request) (Response, error) {
 		which = req.Args[0]
 	}
 	now := d.now()
-	var lines []string
-	shown := 0
-	for _, p := range d.CI {
+	lines, shown := d.eachConn(ctx, func(ctx context.Context, p ci.Provider) ([]string, int) {
 		v, err := d.view(ctx, p)
 		if err != nil {
-			lines = append(lines, d.unreachable(p.Name(), err, "status: "+v.doing))
-			continue
+			return []string{d.unreachable(p.Name(), err, "status: "+v.doing)}, 0
 		}
-		before := shown
+		var lines []string
+		shown := 0
 		for _, b := range v.builders {
 			if !d.selected(which, p.Name(), b) {
 				continue
@@ -53,14 +52,52 @@ func (d Deps) status(ctx context.Context, req Request) (Response, error) {
 			shown++
 			lines = append(lines, d.builderStatus(ctx, v, b, now)...)
 		}
-		if shown > before {
+		if shown > 0 {
 			lines = append(lines, d.asOf(v, now)...)
 		}
-	}
+		return lines, shown
+	})
 	if shown == 0 {
 		lines = append(lines, noneSelected("status", which))
 	}
 	return Say(strings.Join(lines, "\n")), nil
+}
+
+// eachConn runs part, a command's lines for one CI connection, for every connection at once
+// and joins their lines in the order of the connections; shown is the sum of what the parts
+// showed. Asked one after another, each connection bounded by CITimeout, a few that do not
+// answer would use up the handler's whole budget (HandlerBudget) and the user would hear
+// "that took too long" instead of which CI did not answer. A part that panics panics here,
+// in the handler, where the transport recovers it.
+func (d Deps) eachConn(ctx context.Context, part func(ctx context.Context, p ci.Provider) (lines []string, shown int)) ([]string, int) {
+	type result struct {
+		lines []string
+		shown int
+		panic any
+	}
+	results := make([]result, len(d.CI))
+	var wg sync.WaitGroup
+	for i, p := range d.CI {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					results[i].panic = r
+				}
+			}()
+			results[i].lines, results[i].shown = part(ctx, p)
+		})
+	}
+	wg.Wait()
+	var lines []string
+	shown := 0
+	for _, r := range results {
+		if r.panic != nil {
+			panic(r.panic)
+		}
+		lines = append(lines, r.lines...)
+		shown += r.shown
+	}
+	return lines, shown
 }
 
 // builderStatus is one builder's lines: its state, each running build, and its last result.

@@ -3,7 +3,10 @@ package commands_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,4 +234,58 @@ func bounded(t *testing.T, e *env, r commands.Request) (commands.Response, error
 		t.Fatalf("%s ran until the test's deadline: its CI calls are not bounded by CITimeout", r.Text)
 	}
 	return res, err
+}
+
+// /status and /last ask every CI connection at once, each call bounded by CITimeout: with
+// five connections that do not answer, the reply names each of them, in the order of the
+// connections, after about one CITimeout. Asked one after another they would take five, and
+// with the real timeouts run past the handler's budget (HandlerBudget) into "that took too
+// long". That the five calls were in flight together says so without timing the reply.
+func TestStatusAsksConnectionsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	var mu sync.Mutex
+	inFlight, most := 0, 0
+	hangs := func(ctx context.Context) ([]ci.Builder, error) {
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		mu.Unlock()
+		defer func() {
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}()
+		return nil, hang(ctx)
+	}
+	var conns []ci.Provider
+	var want []string
+	for i := 1; i <= 5; i++ {
+		name := fmt.Sprintf("ci%d", i)
+		conns = append(conns, &fakeCI{name: name, builders: hangs})
+		want = append(want, "⚠️ "+name+": the CI did not answer in 50ms.")
+	}
+	e.rewire(func(d *commands.Deps) { d.CI, d.CITimeout = conns, slow })
+	for _, cmd := range []string{"/status", "/last"} {
+		t.Run(strings.TrimPrefix(cmd, "/"), func(t *testing.T) {
+			mu.Lock()
+			most = 0
+			mu.Unlock()
+			res, err := bounded(t, e, req(groupID, admin, cmd))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Replies) != 1 {
+				t.Fatalf("want one reply: %s", dump(res))
+			}
+			got := strings.Split(res.Replies[0].Text, "\n")
+			if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+				t.Fatalf("reply:\n%s\nwant first, in this order:\n%s", res.Replies[0].Text, strings.Join(want, "\n"))
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if most != len(conns) {
+				t.Errorf("at most %d of %d connections were asked at once, want all", most, len(conns))
+			}
+		})
+	}
 }
