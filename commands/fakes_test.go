@@ -58,10 +58,6 @@ func (f *fakeCI) Workers(ctx context.Context) ([]ci.Worker, error) {
 	}
 	return f.workers(ctx)
 }
-func (f *fakeCI) Watch(ctx context.Context, since time.Time, sink ci.EventSink) error {
-	<-ctx.Done()
-	return ctx.Err()
-}
 
 // fakeForcer adds the Forcer capability.
 type fakeForcer struct {
