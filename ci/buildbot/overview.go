@@ -7,9 +7,7 @@ import (
 	"net"
 	"sort"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -54,17 +52,17 @@ func (p *Provider) Overview(ctx context.Context) (ci.Overview, error) {
 	if p.ov != nil && p.now().Sub(p.ov.At) < p.cfg.OverviewTTL {
 		return *p.ov, nil
 	}
-	if err := overviewFailures.recent(p); err != nil {
-		return ci.Overview{}, err
+	if p.ovErr != nil && p.now().Before(p.ovErrTill) {
+		return ci.Overview{}, p.ovErr
 	}
 	ov, err := p.fetchOverview(ctx)
 	if err != nil {
 		if notAnswered(err) {
-			overviewFailures.remember(p, err)
+			p.ovErr, p.ovErrTill = err, p.now().Add(OverviewFailureTTL)
 		}
 		return ci.Overview{}, err
 	}
-	overviewFailures.forget(p)
+	p.ovErr = nil
 	p.ov = &ov
 	return ov, nil
 }
@@ -76,54 +74,6 @@ func (p *Provider) Overview(ctx context.Context) (ci.Overview, error) {
 func notAnswered(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && !errors.Is(err, context.Canceled))
-}
-
-// overviewFailures are the providers' overviews that failed lately. They would be two fields
-// of Provider, next to ov; they are kept here, by a weak pointer to the provider, so that a
-// provider that is dropped is not kept alive, and each entry lasts only OverviewFailureTTL.
-var overviewFailures = failedOverviews{m: map[weak.Pointer[Provider]]failedOverview{}}
-
-type failedOverviews struct {
-	mu sync.Mutex
-	m  map[weak.Pointer[Provider]]failedOverview
-}
-
-type failedOverview struct {
-	err   error
-	until time.Time // by the provider's clock
-}
-
-// recent is p's failed overview while it is remembered, nil otherwise.
-func (f *failedOverviews) recent(p *Provider) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	e, ok := f.m[weak.Make(p)]
-	if !ok {
-		return nil
-	}
-	if !p.now().Before(e.until) {
-		delete(f.m, weak.Make(p))
-		return nil
-	}
-	return e.err
-}
-
-func (f *failedOverviews) remember(p *Provider, err error) {
-	now := p.now()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for k := range f.m {
-		if k.Value() == nil {
-			delete(f.m, k) // its provider is gone
-		}
-	}
-	f.m[weak.Make(p)] = failedOverview{err: err, until: now.Add(OverviewFailureTTL)}
-}
-
-func (f *failedOverviews) forget(p *Provider) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, weak.Make(p))
 }
 
 func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {

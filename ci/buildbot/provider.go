@@ -44,8 +44,10 @@ type Provider struct {
 	mu           sync.Mutex
 	builderNames map[int]string
 
-	ovLock chan struct{} // held while an Overview is fetched or read
-	ov     *ci.Overview  // the last one fetched, under ovLock
+	ovLock    chan struct{} // held while an Overview is fetched or read
+	ov        *ci.Overview  // the last one fetched, under ovLock
+	ovErr     error         // the last fetch's error when the master did not answer, under ovLock
+	ovErrTill time.Time     // ovErr is answered until then, by p.now
 }
 
 var (
