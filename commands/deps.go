@@ -86,7 +86,8 @@ type Deps struct {
 const DefaultCITimeout = 15 * time.Second
 
 // HandlerBudget is how long the transport lets one handler run: longer than the few CI calls
-// a command makes in turn, each bounded by CITimeout.
+// a command makes one after another on one connection, each bounded by CITimeout (several
+// connections are asked at once).
 const HandlerBudget = 4 * DefaultCITimeout
 
 func (d Deps) ciTimeout() time.Duration {
