@@ -1,0 +1,129 @@
+package github
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	gh "github.com/google/go-github/v89/github"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// Results maps a workflow run's conclusion to herald's result (issue 9's table). neutral is
+// a check that chose not to judge, so nothing broke; action_required is a run that waits
+// for a person (a first-time contributor's approval, say): not broken, not clean either.
+var results = map[string]ci.Result{
+	"success":         ci.ResultSuccess,
+	"neutral":         ci.ResultSuccess,
+	"failure":         ci.ResultFailure,
+	"timed_out":       ci.ResultFailure,
+	"startup_failure": ci.ResultFailure,
+	"cancelled":       ci.ResultCancelled,
+	"skipped":         ci.ResultSkipped,
+	"stale":           ci.ResultSkipped,
+	"action_required": ci.ResultWarnings,
+}
+
+// Result is herald's result for a run's conclusion. A conclusion GitHub adds later is an
+// exception, so the build still ends and someone looks at it, rather than a 400 that
+// loses the delivery.
+func Result(conclusion string) ci.Result {
+	if r, ok := results[conclusion]; ok {
+		return r
+	}
+	return ci.ResultException
+}
+
+// BuildID is herald's id of one attempt of a run. A re-run keeps the run's id and number
+// and raises run_attempt; each attempt is its own build, so the attempt is in the id and
+// ci.Event.Key keeps a re-run's events apart from the first attempt's.
+func BuildID(runID int64, attempt int) string {
+	if attempt < 1 {
+		attempt = 1
+	}
+	return strconv.FormatInt(runID, 10) + "/" + strconv.Itoa(attempt)
+}
+
+// build maps a run to a ci.Build, cleaned. finished says the run completed, so its
+// conclusion is required.
+func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository, finished bool) (ci.Build, error) {
+	var missing []string
+	if run.GetID() == 0 {
+		missing = append(missing, "workflow_run.id")
+	}
+	if run.GetRunNumber() == 0 {
+		missing = append(missing, "workflow_run.run_number")
+	}
+	if run.GetName() == "" {
+		missing = append(missing, "workflow_run.name")
+	}
+	if finished && run.GetConclusion() == "" {
+		missing = append(missing, "workflow_run.conclusion")
+	}
+	if len(missing) > 0 {
+		return ci.Build{}, errors.New("missing " + strings.Join(missing, ", "))
+	}
+	builder := run.GetName()
+	if p.prefixed {
+		builder = repo.GetName() + "/" + builder
+	}
+	b := ci.Build{
+		Conn:      p.conn,
+		ID:        BuildID(run.GetID(), run.GetRunAttempt()),
+		Number:    run.GetRunNumber(),
+		Builder:   builder,
+		BuilderID: workflowID(run),
+		Branch:    run.GetHeadBranch(),
+		Revision:  run.GetHeadSHA(),
+		Owner:     owner(run),
+		Reason:    reason(run),
+		StartedAt: run.GetRunStartedAt().Time,
+		URL:       run.GetHTMLURL(),
+		StateText: run.GetStatus(),
+	}
+	if c := run.HeadCommit; c != nil && c.Author != nil {
+		b.Author = c.Author.GetName()
+		if b.Author == "" {
+			b.Author = c.Author.GetLogin()
+		}
+	}
+	if finished {
+		b.Complete = true
+		b.FinishedAt = run.GetUpdatedAt().Time
+		b.Result = Result(run.GetConclusion())
+		b.StateText = run.GetConclusion()
+	}
+	if a := run.GetRunAttempt(); a > 1 {
+		b.StateText = fmt.Sprintf("%s (attempt %d)", b.StateText, a)
+	}
+	return ci.CleanBuild(b, p.clock()), nil
+}
+
+func workflowID(run *gh.WorkflowRun) string {
+	if id := run.GetWorkflowID(); id != 0 {
+		return strconv.FormatInt(id, 10)
+	}
+	return ""
+}
+
+// owner is who started the run: the triggering actor is the one who pressed re-run, the
+// actor the one who first caused it.
+func owner(run *gh.WorkflowRun) string {
+	if l := run.GetTriggeringActor().GetLogin(); l != "" {
+		return l
+	}
+	return run.GetActor().GetLogin()
+}
+
+// reason is the head commit's subject: ci.Build has no message field, and the subject is
+// what a chat line has room for. A run without a head commit has its display title.
+func reason(run *gh.WorkflowRun) string {
+	msg := run.GetHeadCommit().GetMessage()
+	if msg == "" {
+		msg = run.GetDisplayTitle()
+	}
+	subject, _, _ := strings.Cut(msg, "\n")
+	return strings.TrimSpace(subject)
+}
