@@ -87,6 +87,7 @@ type Worker struct {
 	ID        string
 	Name      string
 	Connected bool
+	Busy      bool     // running a build now, when the provider says (GitHub's runners do)
 	Builders  []string // builders it serves, when the provider says
 }
 
@@ -130,8 +131,10 @@ type ForceRequest struct {
 
 // ForceResult identifies what a force started, so herald can follow the build.
 type ForceResult struct {
-	BuildsetID string
-	RequestIDs []string // one per builder
+	// Ref is the CI's name for what was started, for the audit log: "buildset 12" on
+	// Buildbot, "run 4711" on GitHub. May be empty when the CI says nothing back.
+	Ref        string
+	RequestIDs []string // one per builder; what the started builds carry in Build.RequestID
 }
 
 // Errors a provider returns. Messages are safe to show in a chat.

@@ -181,9 +181,13 @@ func (f *Follower) runStream(ctx context.Context) error {
 }
 
 // wait reports err and sleeps for a jittered d, or less when ctx ends (then it returns ctx's
-// error, wrapped).
+// error, wrapped). A CI that said how long to wait (RetryAfter) is waited on at least that
+// long: asking sooner only earns another refusal.
 func (f *Follower) wait(ctx context.Context, err error, d time.Duration) error {
 	d = f.opts.Jitter(d)
+	if ra, ok := RetryAfter(err); ok && ra > d {
+		d = ra
+	}
 	f.opts.Report(err, d)
 	return f.sleep(ctx, d)
 }

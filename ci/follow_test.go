@@ -662,3 +662,34 @@ func TestFollowerStopsOnErrStopWhileReconciling(t *testing.T) {
 		t.Errorf("Run = %v; want ErrStop", err)
 	}
 }
+
+// A CI that says how long to wait (a rate limit) is not asked again sooner, whatever the
+// backoff; a shorter hint than the backoff changes nothing.
+func TestFollowerWaitsWhatTheCIAsks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	polls := 0
+	p := &fakeLister{}
+	p.changed = func(ctx context.Context, since time.Time) ([]Build, error) {
+		polls++
+		switch polls {
+		case 1:
+			return nil, &RetryAfterError{Wait: 10 * time.Minute, Err: errors.New("rate limited")}
+		case 2:
+			return nil, fmt.Errorf("wrapped: %w", &RetryAfterError{Wait: time.Millisecond, Err: errors.New("rate limited")})
+		case 3:
+			cancel()
+		}
+		return nil, nil
+	}
+	clock := &fakeClock{now: t0}
+	f := NewFollower(p, &recorder{}, t0, FollowOptions{Clock: clock, Poll: 45 * time.Second, MinBackoff: time.Second,
+		Jitter: func(d time.Duration) time.Duration { return d }})
+	if err := runFollower(t, f, ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run = %v; want context.Canceled", err)
+	}
+	want := []time.Duration{10 * time.Minute, 2 * time.Second}
+	if w := clock.recorded(); fmt.Sprint(w) != fmt.Sprint(want) {
+		t.Errorf("waits = %v; want %v", w, want)
+	}
+}

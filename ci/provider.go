@@ -32,14 +32,30 @@ type Provider interface {
 	Workers(ctx context.Context) ([]Worker, error)
 }
 
-// Forcer is the optional capability to start and stop builds.
+// Forcer is the optional capability to start builds by hand.
 type Forcer interface {
 	// ForceSchedulers lists the ways to start a build by hand and their fields.
 	ForceSchedulers(ctx context.Context) ([]ForceScheduler, error)
-	// Force starts a build.
+	// Force starts a build. The result's RequestIDs are what the started builds will carry
+	// in Build.RequestID, so the chat that forced them hears how they end.
 	Force(ctx context.Context, req ForceRequest) (ForceResult, error)
-	// Stop cancels a running build.
+}
+
+// Stopper is the optional capability to cancel a running build.
+type Stopper interface {
+	// Stop cancels a running build; reason may be empty (a CI without a place for it
+	// ignores it).
 	Stop(ctx context.Context, buildID, reason string) error
+}
+
+// Rebuilder is the optional capability to run a finished build again (GitHub's "Re-run
+// failed jobs"): the chat gets a button under a failure, pressing it needs the force right
+// on the builder, and the result's RequestIDs name the new build so the chat hears how it
+// ends.
+type Rebuilder interface {
+	// Rebuild runs again what failed in build buildID. owner is who asked, for the CI's
+	// records where it has a place for it.
+	Rebuild(ctx context.Context, buildID, owner string) (ForceResult, error)
 }
 
 // Overviewer is the optional capability to answer /status and /last at a cost that does not

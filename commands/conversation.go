@@ -151,9 +151,9 @@ func Nay(d Deps) Command {
 // lastPress is where the final button of a /force or /stop conversation starts: the user
 // who pressed is decided on now, the conversation is ended before anything happens (so a
 // second press of the same button finds it gone), and the connection that will act is
-// found. Without a connection (f nil), done is the whole answer. past is "forced" or
-// "stopped", for the chat.
-func (d Deps) lastPress(ctx context.Context, req Request, c convo, command, args, past string) (f ci.Forcer, done Response, err error) {
+// found, with the capability able (ci.Forcer for /force, ci.Stopper for /stop). Without one
+// (p nil), done is the whole answer. past is "forced" or "stopped", for the chat.
+func (d Deps) lastPress(ctx context.Context, req Request, c convo, command, args, past string, able func(ci.Provider) bool) (p ci.Provider, done Response, err error) {
 	if why := d.decide(ctx, req, command, args, c.Conn, c.Builder); why != "" {
 		if _, err := d.Store.EndConversation(ctx, c.id); err != nil {
 			return nil, Response{}, err
@@ -167,10 +167,10 @@ func (d Deps) lastPress(ctx context.Context, req Request, c convo, command, args
 	if !ended {
 		return nil, staleButton(req, command), nil
 	}
-	f, ok := d.forcer(c.Conn)
-	if !ok {
+	p, ok := d.provider(c.Conn)
+	if !ok || !able(p) {
 		d.audit(ctx, req, command, args, c.Conn, c.Builder, auditFailed, "connection gone")
 		return nil, Response{Replies: []Reply{{Edit: true, Text: "That CI connection is gone. Nothing was " + past + "."}}}, nil
 	}
-	return f, Response{}, nil
+	return p, Response{}, nil
 }

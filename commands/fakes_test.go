@@ -152,7 +152,7 @@ func newEnv(t *testing.T) *env {
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			e.forced = append(e.forced, req)
-			return ci.ForceResult{BuildsetID: "77", RequestIDs: []string{"r77"}}, nil
+			return ci.ForceResult{Ref: "buildset 77", RequestIDs: []string{"r77"}}, nil
 		},
 		stop: func(ctx context.Context, buildID, reason string) error {
 			e.mu.Lock()

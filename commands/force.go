@@ -415,8 +415,8 @@ func (d Deps) forceGo(ctx context.Context, req Request, c convo) (Response, erro
 		}
 	}
 	args := paramsText(c)
-	f, done, err := d.lastPress(ctx, req, c, "force", args, "forced")
-	if f == nil || err != nil {
+	p, done, err := d.lastPress(ctx, req, c, "force", args, "forced", isForcer)
+	if p == nil || err != nil {
 		return done, err
 	}
 	params := map[string]string{}
@@ -424,7 +424,7 @@ func (d Deps) forceGo(ctx context.Context, req Request, c convo) (Response, erro
 		params[k] = v
 	}
 	cctx, cancel := d.ciContext(ctx)
-	res, err := f.Force(cctx, ci.ForceRequest{
+	res, err := p.(ci.Forcer).Force(cctx, ci.ForceRequest{
 		Scheduler: c.Scheduler,
 		Builder:   c.Builder,
 		Owner:     fmt.Sprintf("%s (telegram %d)", displayName(req), req.UserID),
@@ -443,7 +443,7 @@ func (d Deps) forceGo(ctx context.Context, req Request, c convo) (Response, erro
 		d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditFailed, err.Error())
 		return Response{}, d.ciError(c.Conn, err, "force")
 	}
-	d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditAllowed, "buildset "+res.BuildsetID)
+	d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditAllowed, res.Ref)
 	for _, rid := range res.RequestIDs {
 		if err := d.Store.AddFollowup(ctx, req.ChatID, req.ThreadID, c.Conn, rid, c.Builder, req.UserID); err != nil {
 			return Response{}, err
@@ -467,3 +467,5 @@ func paramsText(c convo) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+func isForcer(p ci.Provider) bool { _, ok := p.(ci.Forcer); return ok }

@@ -40,7 +40,7 @@ func (d Deps) stopList(ctx context.Context, req Request, typed string, page int)
 	var rows [][]Button
 	var problems []string
 	for _, p := range d.CI {
-		if _, ok := p.(ci.Forcer); !ok {
+		if !isStopper(p) {
 			continue
 		}
 		cctx, cancel := d.ciContext(ctx)
@@ -174,8 +174,8 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 		args += " reason=" + c.Reason
 	}
 	name := fmt.Sprintf("%s #%d", Escape(d.label(c.Conn, c.Builder)), c.Number)
-	f, done, err := d.lastPress(ctx, req, c, "stop", args, "stopped")
-	if f == nil || err != nil {
+	p, done, err := d.lastPress(ctx, req, c, "stop", args, "stopped", isStopper)
+	if p == nil || err != nil {
 		return done, err
 	}
 	reason := c.Reason
@@ -191,7 +191,7 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 		return Response{}, err
 	}
 	cctx, cancel := d.ciContext(ctx)
-	err = f.Stop(cctx, c.BuildID, reason)
+	err = p.(ci.Stopper).Stop(cctx, c.BuildID, reason)
 	cancel()
 	if timedOut(err) {
 		d.audit(ctx, req, "stop", args, c.Conn, c.Builder, auditFailed,
@@ -210,3 +210,5 @@ func (d Deps) stopGo(ctx context.Context, req Request, c convo) (Response, error
 	text += " I will say here when it has stopped."
 	return Response{Notice: "Stopping.", Replies: []Reply{{Edit: true, Text: text}}}, nil
 }
+
+func isStopper(p ci.Provider) bool { _, ok := p.(ci.Stopper); return ok }

@@ -74,7 +74,7 @@ func TestForceQueriesAndStop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Force: %v", err)
 	}
-	if res.BuildsetID == "" || len(res.RequestIDs) != 1 {
+	if res.Ref == "" || len(res.RequestIDs) != 1 {
 		t.Fatalf("force result = %+v", res)
 	}
 	bb := m.WaitBuild("toggle", 1)

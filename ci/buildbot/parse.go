@@ -315,7 +315,7 @@ func parseForceResult(raw json.RawMessage) (ci.ForceResult, error) {
 	if err := json.Unmarshal(parts[1], &brids); err != nil {
 		return ci.ForceResult{}, fmt.Errorf("%w: force request ids: %v", ErrMalformed, err)
 	}
-	res := ci.ForceResult{BuildsetID: bsid.String()}
+	res := ci.ForceResult{Ref: "buildset " + bsid.String()}
 	for _, id := range brids {
 		res.RequestIDs = append(res.RequestIDs, id.String())
 	}

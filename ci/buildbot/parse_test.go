@@ -133,7 +133,7 @@ func TestResultOf(t *testing.T) {
 
 func TestParseForceResult(t *testing.T) {
 	r, err := parseForceResult([]byte(`[7,{"3":12}]`))
-	if err != nil || r.BuildsetID != "7" || len(r.RequestIDs) != 1 || r.RequestIDs[0] != "12" {
+	if err != nil || r.Ref != "buildset 7" || len(r.RequestIDs) != 1 || r.RequestIDs[0] != "12" {
 		t.Errorf("parseForceResult = %+v, %v", r, err)
 	}
 	if _, err := parseForceResult([]byte(`{"x":1}`)); err == nil {

@@ -53,6 +53,7 @@ type Provider struct {
 var (
 	_ ci.Provider     = (*Provider)(nil)
 	_ ci.Forcer       = (*Provider)(nil)
+	_ ci.Stopper      = (*Provider)(nil)
 	_ ci.Streamer     = (*Provider)(nil)
 	_ ci.ChangeLister = (*Provider)(nil)
 	_ ci.FollowTuner  = (*Provider)(nil)
