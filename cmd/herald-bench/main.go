@@ -42,7 +42,7 @@ func main() {
 	flag.IntVar(&c.intakeEvents, "intake-events", 5000, "events for the intake run")
 	flag.IntVar(&c.intakeWorkers, "intake-workers", 4, "concurrent deliveries in the intake run")
 	flag.IntVar(&c.rssChats, "rss-chats", 10000, "chats subscribed for the memory run")
-	flag.StringVar(&c.only, "only", "", "run one figure: fanout, latency, intake or rss")
+	flag.StringVar(&c.only, "only", "", "run one figure: fanout, latency, intake, webhook or rss")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	flag.Parse()
 	if c.cpuProfile != "" {
@@ -70,7 +70,7 @@ func run(ctx context.Context, c config) error {
 		name string
 		fn   func(context.Context, *store.Store, config) error
 	}{
-		{"fanout", fanout}, {"latency", latency}, {"intake", intake}, {"rss", rss},
+		{"fanout", fanout}, {"latency", latency}, {"intake", intake}, {"webhook", webhookIntake}, {"rss", rss},
 	}
 	for _, s := range steps {
 		if c.only != "" && c.only != s.name {
