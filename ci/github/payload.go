@@ -69,9 +69,13 @@ func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository, finished bool) 
 	if p.prefixed {
 		builder = repo.GetName() + "/" + builder
 	}
+	id := BuildID(run.GetID(), run.GetRunAttempt())
 	b := ci.Build{
-		Conn:      p.conn,
-		ID:        BuildID(run.GetID(), run.GetRunAttempt()),
+		Conn: p.conn,
+		ID:   id,
+		// A forced build and a re-run are followed by the id Force and Rebuild return: the
+		// attempt's build id, which GitHub gives before the run reports anything.
+		RequestID: id,
 		Number:    run.GetRunNumber(),
 		Builder:   builder,
 		BuilderID: workflowID(run),

@@ -40,7 +40,8 @@ type Auth struct {
 	Token          string // bearer: a personal access token (classic or fine-grained)
 	AppID          int64  // github_app
 	InstallationID int64  // github_app
-	PrivateKey     []byte // github_app: the App's PEM private key (read from private_key_file)
+	PrivateKey     []byte // github_app: the App's PEM private key; read from PrivateKeyFile when empty
+	PrivateKeyFile string // github_app: where the key is, read by New
 }
 
 // repoRef is one followed repository.
@@ -54,20 +55,105 @@ func (r repoRef) full() string { return r.Owner + "/" + r.Name }
 // an Enterprise Server). It is safe for concurrent use.
 type Provider struct {
 	cfg    Config
-	gh     *gh.Client // authenticated, on cfg.URL, with conditional requests (see client.go)
+	gh     *gh.Client   // authenticated, on cfg.URL, with conditional requests (see client.go)
+	cond   *conditional // the conditional-request cache under gh
 	repos  []repoRef
 	parser *Parser
 	log    zerolog.Logger
 	now    func() time.Time
 
-	mu        sync.Mutex
-	workflows map[string][]*gh.Workflow // by repo full name, as last listed
+	mu          sync.Mutex
+	runRepo     map[int64]repoRef // run id → its repository, for Build, Stop and Rebuild
+	runnersDeny map[string]bool   // repositories whose runners the token may not read (logged once)
+
+	ovLock    chan struct{} // held while an Overview is fetched or read
+	ov        *ci.Overview  // the last one fetched, under ovLock
+	ovErr     error         // the last fetch's error when GitHub did not answer, under ovLock
+	ovErrTill time.Time     // ovErr is answered until then
 }
 
-// The capabilities the provider has; each file that adds one asserts it here:
-// ci.Provider, ci.ChangeLister, ci.FollowTuner (provider core, changes.go), ci.Forcer,
-// ci.Stopper, ci.Rebuilder (force.go).
-var _ ci.WebhookParser = (*Provider)(nil)
+// The capabilities the provider has; each file that adds one asserts it there.
+var (
+	_ ci.Provider      = (*Provider)(nil)
+	_ ci.WebhookParser = (*Provider)(nil)
+)
+
+// New checks cfg and makes a provider; it reads a GitHub App's private key file but does not
+// contact GitHub. Its errors never quote a credential.
+func New(cfg Config, log zerolog.Logger) (*Provider, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("github: config: name is empty")
+	}
+	if cfg.URL == "" {
+		cfg.URL = DefaultURL
+	}
+	if msg := checkAPIURL(cfg.URL); msg != "" {
+		return nil, fmt.Errorf("github: config %s: %s", cfg.Name, msg)
+	}
+	if len(cfg.Repos) == 0 {
+		return nil, fmt.Errorf("github: config %s: no repository to follow", cfg.Name)
+	}
+	var repos []repoRef
+	seen := map[string]bool{}
+	for _, r := range cfg.Repos {
+		ref, err := parseRepo(r)
+		if err != nil {
+			return nil, fmt.Errorf("github: config %s: %w", cfg.Name, err)
+		}
+		if k := strings.ToLower(r); !seen[k] {
+			seen[k] = true
+			repos = append(repos, ref)
+		}
+	}
+	switch cfg.Auth.Kind {
+	case "bearer":
+		if cfg.Auth.Token == "" {
+			return nil, fmt.Errorf("github: config %s: bearer auth needs a token", cfg.Name)
+		}
+	case "github_app":
+		if cfg.Auth.AppID <= 0 || cfg.Auth.InstallationID <= 0 {
+			return nil, fmt.Errorf("github: config %s: github_app auth needs app_id and installation_id", cfg.Name)
+		}
+		if len(cfg.Auth.PrivateKey) == 0 {
+			if cfg.Auth.PrivateKeyFile == "" {
+				return nil, fmt.Errorf("github: config %s: github_app auth needs private_key_file", cfg.Name)
+			}
+			key, err := readPrivateKey(cfg.Auth.PrivateKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("github: config %s: auth.%w", cfg.Name, err)
+			}
+			cfg.Auth.PrivateKey = key
+		} else if err := checkPrivateKey(cfg.Auth.PrivateKey); err != nil {
+			return nil, fmt.Errorf("github: config %s: the App's private key %w", cfg.Name, err)
+		}
+	default:
+		return nil, fmt.Errorf("github: config %s: auth kind %q is not bearer or github_app", cfg.Name, ci.CleanText(cfg.Auth.Kind))
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	client, cond, err := newAPI(cfg, cfg.URL)
+	if err != nil {
+		return nil, err
+	}
+	return &Provider{
+		cfg:   cfg,
+		gh:    client,
+		cond:  cond,
+		repos: repos,
+		parser: NewParser(ParserConfig{
+			Conn: cfg.Name, Repos: cfg.Repos, Secret: cfg.WebhookSecret, Clock: cfg.Clock,
+		}),
+		log:         log.With().Str("ci", cfg.Name).Logger(),
+		now:         cfg.Clock,
+		runRepo:     map[int64]repoRef{},
+		runnersDeny: map[string]bool{},
+		ovLock:      make(chan struct{}, 1),
+	}, nil
+}
 
 // Name is the connection's name.
 func (p *Provider) Name() string { return p.cfg.Name }

@@ -73,15 +73,15 @@ func TestCIEntryProblems(t *testing.T) {
 		want []string
 	}{
 		{"unknown type, checked as the closest", "ci:\n  - name: main\n    type: buildbto\n    url: nowhere\n", []string{
-			`t.yaml:6: ci[0].type must be one of: buildbot, fake, not "buildbto"`,
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, fake, not "buildbto"`,
 			`t.yaml:8: ci[0].url must be the CI's http(s) URL`,
 		}},
 		{"missing type, checked as the first", "ci:\n  - name: main\n", []string{
-			`t.yaml:6: ci[0].type must be one of: buildbot, fake, not ""`,
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, fake, not ""`,
 			`t.yaml:6: ci[0].url must be the CI's http(s) URL`,
 		}},
 		{"a type close to the fake", "ci:\n  - name: main\n    type: faek\n    endpoint: e\n", []string{
-			`t.yaml:6: ci[0].type must be one of: buildbot, fake, not "faek"`,
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, fake, not "faek"`,
 		}},
 		{"unknown key names the type's keys", "ci:\n  - name: main\n    type: buildbot\n    url: http://ci/\n    repos: [a/b]\n", []string{
 			`t.yaml:9: ci[0]: unknown key "repos" (known keys: name, type, url, auth, poll_interval)`,
@@ -105,7 +105,7 @@ func TestCIEntryProblems(t *testing.T) {
 		}},
 		{"an empty entry", "ci:\n  -\n", []string{
 			`t.yaml: ci[0].name must be a short lower-case name like main or nightly`,
-			`t.yaml: ci[0].type must be one of: buildbot, fake, not ""`,
+			`t.yaml: ci[0].type must be one of: buildbot, github, fake, not ""`,
 			`t.yaml: ci[0].url must be the CI's http(s) URL`,
 		}},
 	}
@@ -177,7 +177,7 @@ func TestNewProvidersUsesTheTable(t *testing.T) {
 		t.Errorf("providers %v, fake made %q", ps, made)
 	}
 	cfg.CI = append(cfg.CI, CIConfig{Name: "x", Type: "jenkins", Section: &fakeSection{}})
-	if _, err := newProviders(cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), `type "jenkins" is not one of: buildbot, fake`) {
+	if _, err := newProviders(cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), `type "jenkins" is not one of: buildbot, github, fake`) {
 		t.Errorf("err = %v; want the unknown type named", err)
 	}
 }

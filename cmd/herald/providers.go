@@ -8,6 +8,7 @@ import (
 
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/ci/buildbot"
+	"github.com/herald-ci/herald/ci/github"
 )
 
 // ProviderSection is a provider package's own part of a ci: entry (all of it but name and
@@ -33,6 +34,10 @@ var providerTypes = []providerType{
 	providerOf("buildbot", func() *buildbot.Section { return &buildbot.Section{} },
 		func(conn string, s *buildbot.Section, log zerolog.Logger) (ci.Provider, error) {
 			return buildbot.New(s.Config(conn), log)
+		}),
+	providerOf("github", func() *github.Section { return &github.Section{} },
+		func(conn string, s *github.Section, log zerolog.Logger) (ci.Provider, error) {
+			return github.New(s.Config(conn), log)
 		}),
 }
 
