@@ -1,0 +1,130 @@
+package github
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	gh "github.com/google/go-github/v89/github"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+var (
+	_ ci.ChangeLister = (*Provider)(nil)
+	_ ci.FollowTuner  = (*Provider)(nil)
+)
+
+// Lookback is how long before a catch-up's since a run may have been created and still
+// change after since. GitHub's list of runs filters by creation time only, and newest first;
+// a run's updated_at is not a filter. A job on a GitHub-hosted runner is stopped after 6
+// hours, so a run created earlier than that has finished; the list is read back to runs
+// created Lookback before since, and no further. What it cannot find: a run on a
+// self-hosted runner that runs longer, and a re-run of a run created before then (a re-run
+// keeps its run's created_at); their webhooks still bring them, and Build reads them.
+const Lookback = 6*time.Hour + 10*time.Minute
+
+// maxChangePages bounds the pages of runs one catch-up reads per repository: 2,000 runs, far
+// more than a repository makes in Lookback. Past it the catch-up goes on with what it read,
+// and says so in the log.
+const maxChangePages = 20
+
+// FollowOptions makes the Follower poll every poll_interval.
+func (p *Provider) FollowOptions() ci.FollowOptions {
+	return ci.FollowOptions{Poll: p.cfg.PollInterval}
+}
+
+// BuildsChangedSince lists, for every repository, the runs that started or finished after
+// since, oldest first, each as it is now (ci.ChangeLister). The first page is the same URL
+// every poll, so when nothing changed it costs a 304, which GitHub does not count against
+// the rate limit. A failed run comes with its failed step (the first maxStepRequests).
+//
+// A run re-run after since is its newest attempt now; its previous attempt may have
+// finished after since too (a quick "Re-run failed jobs"), so that one is read as well.
+func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]ci.Build, error) {
+	var out []ci.Build
+	steps := 0
+	for _, r := range p.repos {
+		runs, err := p.runsCreatedSince(ctx, r, since.Add(-Lookback))
+		if err != nil {
+			return nil, err
+		}
+		for _, run := range runs {
+			if !changedAfter(run, since) {
+				continue
+			}
+			if a := run.GetRunAttempt(); a > 1 && run.GetRunStartedAt().After(since) {
+				_, prev, err := p.getRun(ctx, run.GetID(), a-1)
+				if err != nil {
+					return nil, err
+				}
+				if changedAfter(prev, since) && prev.GetStatus() == "completed" {
+					if b, ok := p.toBuild(r, prev); ok {
+						out = append(out, b)
+					}
+				}
+			}
+			b, ok := p.toBuild(r, run)
+			if !ok {
+				continue
+			}
+			if needsFailedStep(b) && steps < maxStepRequests {
+				steps++
+				if err := p.addSteps(ctx, r, run, &b); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, b)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return changedAt(out[i]).Before(changedAt(out[j])) })
+	return out, nil
+}
+
+// changedAfter says whether a run started or was updated after since.
+func changedAfter(run *gh.WorkflowRun, since time.Time) bool {
+	return run.GetUpdatedAt().After(since) || run.GetRunStartedAt().After(since)
+}
+
+// changedAt is when a build last changed, for the order of a catch-up.
+func changedAt(b ci.Build) time.Time {
+	if b.Complete && !b.FinishedAt.IsZero() {
+		return b.FinishedAt
+	}
+	return b.StartedAt
+}
+
+// runsCreatedSince reads a repository's runs newest first, a page of a hundred at a time,
+// until a page reaches runs created before from (or the list ends); each run once, though a
+// run made while the pages are read moves the others down a place.
+func (p *Provider) runsCreatedSince(ctx context.Context, r repoRef, from time.Time) ([]*gh.WorkflowRun, error) {
+	var out []*gh.WorkflowRun
+	seen := map[int64]bool{}
+	opts := &gh.ListWorkflowRunsOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
+	for page := 1; ; page++ {
+		if page > maxChangePages {
+			p.log.Warn().Str("repo", r.full()).Int("pages", maxChangePages).
+				Msg("github: more runs changed than one catch-up reads; the oldest of them are left to their webhooks")
+			return out, nil
+		}
+		opts.Page = page
+		runs, resp, err := p.runsWhere(ctx, r, opts)
+		if err != nil {
+			return nil, err
+		}
+		older := false
+		for _, run := range runs {
+			if run.GetCreatedAt().Before(from) {
+				older = true
+				continue
+			}
+			if !seen[run.GetID()] {
+				seen[run.GetID()] = true
+				out = append(out, run)
+			}
+		}
+		if older || len(runs) < perPage || resp.NextPage == 0 {
+			return out, nil
+		}
+	}
+}
