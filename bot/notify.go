@@ -24,6 +24,20 @@ type NotifyOptions struct {
 	// ShowConn names the CI connection in every message ("main/docs #12"): set it when herald
 	// follows more than one CI, so two builders of the same name stay apart.
 	ShowConn bool
+	// Rebuildable tells whether CI connection conn can re-run a build (ci.Rebuilder): a
+	// failure on it gets a "Re-run failed jobs" button. nil: no connection can.
+	Rebuildable func(conn string) bool
+}
+
+// RebuildersOf is NotifyOptions.Rebuildable for these providers.
+func RebuildersOf(providers []ci.Provider) func(conn string) bool {
+	can := map[string]bool{}
+	for _, p := range providers {
+		if _, ok := p.(ci.Rebuilder); ok {
+			can[p.Name()] = true
+		}
+	}
+	return func(conn string) bool { return can[conn] }
 }
 
 // Notifier is the ci.EventSink between providers and chats. Each event goes through named
@@ -96,7 +110,7 @@ func (n *Notifier) deliver(ctx context.Context, tx *store.Tx, ev ci.Event) (int,
 	if err != nil {
 		return 0, err
 	}
-	plan := PlanEvent(stored, targets)
+	plan := PlanEvent(stored, targets, n.opts.Rebuildable != nil && n.opts.Rebuildable(stored.Conn))
 	if len(plan.Drafts) == 0 {
 		return 0, nil
 	}
@@ -116,25 +130,51 @@ func (n *Notifier) deliver(ctx context.Context, tx *store.Tx, ev ci.Event) (int,
 }
 
 // outMessages is the enqueue stage's input: each draft with its look's text, which chats
-// share rather than copy, and a Stop button stored for each chat that forced the build.
+// share rather than copy, and the buttons its plan asked for (a Stop button for a chat that
+// forced the build, Re-run under a failure), their payloads stored per chat in one round
+// trip for the whole event.
 func outMessages(ctx context.Context, cb callbackStore, ev ci.Event, plan Plan, texts Texts) ([]store.OutMessage, error) {
 	msgs := make([]store.OutMessage, 0, len(plan.Drafts))
+	var (
+		keyed []int // the messages with a keyboard
+		chats []int64
+		kbs   [][][]commands.Button
+	)
+	var stop, rerun [][]commands.Button
+	if ev.Build != nil {
+		stop = [][]commands.Button{{{Text: "⏹ Stop", Data: commands.StopData(ev.Conn, ev.Build.ID)}}}
+		rerun = [][]commands.Button{{{Text: RerunLabel, Data: commands.RerunData(ev.Conn, ev.Build.ID)}}}
+	}
 	for _, d := range plan.Drafts {
 		m := store.OutMessage{ChatID: d.ChatID, ThreadID: d.ThreadID, Text: texts[d.Look],
 			CardKey: d.CardKey, CardOnly: d.CardOnly, Silent: d.Silent}
-		if d.StopButton && ev.Build != nil {
-			markup, err := keyboardMarkup(ctx, cb, d.ChatID, [][]commands.Button{{
-				{Text: "⏹ Stop", Data: commands.StopData(ev.Conn, ev.Build.ID)},
-			}})
-			if err != nil {
-				return nil, err
-			}
-			m.ReplyMarkup = markup
+		var kb [][]commands.Button
+		switch {
+		case d.StopButton:
+			kb = stop
+		case d.RerunButton:
+			kb = rerun
+		}
+		if kb != nil {
+			keyed, chats, kbs = append(keyed, len(msgs)), append(chats, d.ChatID), append(kbs, kb)
 		}
 		msgs = append(msgs, m)
 	}
+	if len(keyed) == 0 {
+		return msgs, nil
+	}
+	markups, err := keyboardMarkups(ctx, cb, chats, kbs)
+	if err != nil {
+		return nil, err
+	}
+	for i, at := range keyed {
+		msgs[at].ReplyMarkup = markups[i]
+	}
 	return msgs, nil
 }
+
+// RerunLabel is the button under a failure on a connection that can re-run builds.
+const RerunLabel = "🔁 Re-run failed jobs"
 
 // withConnLabel is ev with its builder or worker shown as "conn/name", for messages only.
 func withConnLabel(ev ci.Event) ci.Event {

@@ -23,7 +23,7 @@ func BenchmarkFanOut(b *testing.B) {
 	b.ReportAllocs()
 	msgs := 0
 	for b.Loop() {
-		p := PlanEvent(ev, targets)
+		p := PlanEvent(ev, targets, false)
 		out, err := outMessages(context.Background(), nil, ev, p, renderWith(count, ev, p.Looks, now))
 		if err != nil {
 			b.Fatal(err)
@@ -32,4 +32,22 @@ func BenchmarkFanOut(b *testing.B) {
 	}
 	b.ReportMetric(float64(calls)/float64(b.N), "formats/event")
 	b.ReportMetric(float64(msgs)/float64(b.N), "messages/event")
+}
+
+// BenchmarkFanOutRerun is BenchmarkFanOut on a connection that can re-run builds: each of
+// the 3,000 chats gets a Re-run button, its payload stored in memory (the fake counts the
+// round trips, one per event).
+func BenchmarkFanOutRerun(b *testing.B) {
+	ev, targets := fanOut(3000)
+	now := ev.Build.FinishedAt
+	cb := &fakeCallbacks{}
+	b.ReportAllocs()
+	for b.Loop() {
+		cb.chats, cb.puts = cb.chats[:0], cb.puts[:0]
+		p := PlanEvent(ev, targets, true)
+		if _, err := outMessages(context.Background(), cb, ev, p, Render(ev, p.Looks, now)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(cb.calls)/float64(b.N), "round-trips/event")
 }

@@ -22,6 +22,10 @@ type Draft struct {
 	// StopButton asks for a ⏹ Stop button under the message: the chat forced this build and
 	// is told it started. The button's payload is stored per chat when the draft is queued.
 	StopButton bool
+	// RerunButton asks for a "Re-run failed jobs" button under the message: it tells of a
+	// failure on a connection that can re-run builds. Its payload is stored per chat, for
+	// all the event's chats at once, when the drafts are queued.
+	RerunButton bool
 }
 
 // Plan is what one event becomes: its drafts, in target order, and the distinct looks they
@@ -33,11 +37,12 @@ type Plan struct {
 
 // PlanEvent is the plan stage: the drafts every target gets for the stored (merged and
 // classified) event, grouped by look. It is pure; a 3,000-chat fan-out has 3,000 or more
-// drafts and still only a handful of looks.
-func PlanEvent(ev ci.Event, targets []store.Target) Plan {
+// drafts and still only a handful of looks. canRerun says the event's connection can re-run
+// builds (ci.Rebuilder).
+func PlanEvent(ev ci.Event, targets []store.Target, canRerun bool) Plan {
 	var p Plan
 	for _, t := range targets {
-		for _, d := range PlanTarget(ev, t) {
+		for _, d := range PlanTarget(ev, t, canRerun) {
 			if !slices.Contains(p.Looks, d.Look) {
 				p.Looks = append(p.Looks, d.Look)
 			}
@@ -56,8 +61,11 @@ func PlanEvent(ev ci.Event, targets []store.Target) Plan {
 //   - problem and recovery are always a new, notifying message; the card, if any, is still
 //     brought up to date by a silent edit;
 //   - a chat that forced or watches the build gets the result as a new message with sound;
-//   - a chat that only subscribes to started has its card updated and hears nothing more.
-func PlanTarget(ev ci.Event, t store.Target) []Draft {
+//   - a chat that only subscribes to started has its card updated and hears nothing more;
+//   - on a connection that can re-run builds (canRerun), every message that tells of a
+//     failure (failed, problem, worse, a watched build's result) gets a Re-run button; the
+//     silent update of a card beside such a message does not.
+func PlanTarget(ev ci.Event, t store.Target, canRerun bool) []Draft {
 	base := Draft{ChatID: t.ChatID, ThreadID: t.ThreadID}
 	edit := t.CardMode != "new"
 	switch {
@@ -84,7 +92,18 @@ func PlanTarget(ev ci.Event, t store.Target) []Draft {
 	case ev.Kind != ci.KindFinished:
 		return nil
 	}
+	ds := planResult(ev, t, edit)
+	if canRerun && failed(ev.Build.Result) {
+		for i := range ds {
+			ds[i].RerunButton = !ds[i].CardOnly
+		}
+	}
+	return ds
+}
 
+// planResult is PlanTarget for a finished build.
+func planResult(ev ci.Event, t store.Target, edit bool) []Draft {
+	base := Draft{ChatID: t.ChatID, ThreadID: t.ThreadID}
 	card := func() Draft {
 		d := base
 		d.Look, d.CardKey, d.CardOnly, d.Silent = ci.KindFinished, CardKey(ev), true, true

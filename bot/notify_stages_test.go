@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -35,7 +37,7 @@ func fanOut(n int) (ci.Event, []store.Target) {
 
 func TestPlanEventGroupsByLook(t *testing.T) {
 	ev, targets := fanOut(3000)
-	p := PlanEvent(ev, targets)
+	p := PlanEvent(ev, targets, false)
 	// Each card chat gets its card and the problem; each new-mode chat the problem.
 	if want := 1000*2 + 1000 + 1000; len(p.Drafts) != want {
 		t.Errorf("%d drafts, want %d", len(p.Drafts), want)
@@ -48,7 +50,7 @@ func TestPlanEventGroupsByLook(t *testing.T) {
 			t.Fatalf("draft %+v has a look the plan does not list", d)
 		}
 	}
-	if got := PlanEvent(ev, nil); len(got.Drafts) != 0 || len(got.Looks) != 0 {
+	if got := PlanEvent(ev, nil, false); len(got.Drafts) != 0 || len(got.Looks) != 0 {
 		t.Errorf("no targets: %+v, want an empty plan", got)
 	}
 }
@@ -56,7 +58,7 @@ func TestPlanEventGroupsByLook(t *testing.T) {
 // TestRenderOncePerLook: a fan-out to 3,000 chats formats each distinct message once.
 func TestRenderOncePerLook(t *testing.T) {
 	ev, targets := fanOut(3000)
-	p := PlanEvent(ev, targets)
+	p := PlanEvent(ev, targets, false)
 	calls := map[ci.Kind]int{}
 	count := func(ev ci.Event, look ci.Kind, now time.Time) string {
 		calls[look]++
@@ -82,12 +84,21 @@ func TestRenderOncePerLook(t *testing.T) {
 	}
 }
 
-// fakeCallbacks stores button payloads in memory.
-type fakeCallbacks struct{ puts []string }
+// fakeCallbacks stores button payloads in memory and counts the round trips.
+type fakeCallbacks struct {
+	calls int
+	chats []int64
+	puts  []string
+}
 
-func (f *fakeCallbacks) PutCallback(_ context.Context, chatID int64, data string) (string, error) {
-	f.puts = append(f.puts, data)
-	return "k" + string(rune('0'+len(f.puts))), nil
+func (f *fakeCallbacks) PutCallbacks(_ context.Context, chatIDs []int64, data []string) ([]string, error) {
+	f.calls++
+	keys := make([]string, len(data))
+	for i := range data {
+		keys[i] = fmt.Sprintf("k%d", len(f.puts)+i)
+	}
+	f.chats, f.puts = append(f.chats, chatIDs...), append(f.puts, data...)
+	return keys, nil
 }
 
 // TestOutMessagesStopButton: only a chat that forced the build gets the Stop button, with
@@ -97,7 +108,7 @@ func TestOutMessagesStopButton(t *testing.T) {
 	p := PlanEvent(ev, []store.Target{
 		{ChatID: 1, Kinds: []ci.Kind{ci.KindStarted}, CardMode: "edit"},
 		{ChatID: 2, Watch: true, CardMode: "new"},
-	})
+	}, true)
 	cb := &fakeCallbacks{}
 	msgs, err := outMessages(context.Background(), cb, ev, p, Render(ev, p.Looks, time.Time{}))
 	if err != nil {
@@ -111,5 +122,81 @@ func TestOutMessagesStopButton(t *testing.T) {
 	}
 	if msgs[0].Text != msgs[1].Text {
 		t.Errorf("the two chats got different texts: %q, %q", msgs[0].Text, msgs[1].Text)
+	}
+}
+
+// TestOutMessagesRerunButton: a failure fanned out to 3,000 chats of a connection that can
+// re-run builds puts one Re-run button under each chat's failure message (none under the
+// silent card updates beside a problem), its payloads stored in one round trip.
+func TestOutMessagesRerunButton(t *testing.T) {
+	ev, targets := fanOut(3000)
+	p := PlanEvent(ev, targets, true)
+	cb := &fakeCallbacks{}
+	msgs, err := outMessages(context.Background(), cb, ev, p, Render(ev, p.Looks, ev.Build.FinishedAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb.calls != 1 {
+		t.Errorf("%d round trips to store the payloads, want 1", cb.calls)
+	}
+	if len(cb.puts) != 3000 {
+		t.Fatalf("%d payloads stored, want one per chat (3000)", len(cb.puts))
+	}
+	seen := map[int64]bool{}
+	for i, chat := range cb.chats {
+		if seen[chat] {
+			t.Fatalf("chat %d got two payloads", chat)
+		}
+		seen[chat] = true
+		if cb.puts[i] != commands.RerunData("bb", "7") {
+			t.Fatalf("payload %d = %q, want the re-run of build 7", i, cb.puts[i])
+		}
+	}
+	keyOf := map[int64]string{}
+	for i, chat := range cb.chats {
+		keyOf[chat] = fmt.Sprintf("k%d", i)
+	}
+	buttons := 0
+	for i, m := range msgs {
+		d := p.Drafts[i]
+		if d.CardOnly {
+			if m.ReplyMarkup != nil || d.RerunButton {
+				t.Fatalf("silent card update %d carries a keyboard: %s", i, m.ReplyMarkup)
+			}
+			continue
+		}
+		var kb struct {
+			InlineKeyboard [][]struct {
+				Text         string `json:"text"`
+				CallbackData string `json:"callback_data"`
+			} `json:"inline_keyboard"`
+		}
+		if err := json.Unmarshal(m.ReplyMarkup, &kb); err != nil {
+			t.Fatalf("message %d markup %q: %v", i, m.ReplyMarkup, err)
+		}
+		if len(kb.InlineKeyboard) != 1 || len(kb.InlineKeyboard[0]) != 1 ||
+			kb.InlineKeyboard[0][0].Text != RerunLabel || kb.InlineKeyboard[0][0].CallbackData != keyOf[m.ChatID] {
+			t.Fatalf("message %d to chat %d: keyboard %s, want the Re-run button with key %s", i, m.ChatID, m.ReplyMarkup, keyOf[m.ChatID])
+		}
+		buttons++
+	}
+	if buttons != 3000 {
+		t.Errorf("%d messages with the button, want 3000", buttons)
+	}
+
+	// The same failure on a connection that cannot re-run: no button, no round trip.
+	cb = &fakeCallbacks{}
+	p = PlanEvent(ev, targets, false)
+	msgs, err = outMessages(context.Background(), cb, ev, p, Render(ev, p.Looks, ev.Build.FinishedAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb.calls != 0 {
+		t.Errorf("%d round trips without buttons, want 0", cb.calls)
+	}
+	for i, m := range msgs {
+		if m.ReplyMarkup != nil {
+			t.Fatalf("message %d has a keyboard %s on a connection that cannot re-run", i, m.ReplyMarkup)
+		}
 	}
 }

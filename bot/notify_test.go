@@ -2,6 +2,9 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 	"github.com/herald-ci/herald/store/storetest"
 )
@@ -64,16 +68,64 @@ func TestPlanTarget(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.target.ChatID = 42
-			got := PlanTarget(tt.ev, tt.target)
+			got := PlanTarget(tt.ev, tt.target, false)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d messages %+v, want %d", len(got), got, len(tt.want))
 			}
 			for i, w := range tt.want {
 				m := got[i]
 				text := Render(tt.ev, []ci.Kind{m.Look}, now)[m.Look]
-				if (m.CardKey != "") != w.card || m.CardOnly != w.cardOnly || m.Silent != w.silent || m.StopButton != w.stop ||
+				if (m.CardKey != "") != w.card || m.CardOnly != w.cardOnly || m.Silent != w.silent || m.StopButton != w.stop || m.RerunButton ||
 					!strings.Contains(text, w.text) || m.ChatID != 42 {
 					t.Errorf("message %d = %+v (%q), want %+v", i, m, text, w)
+				}
+			}
+		})
+	}
+}
+
+// TestPlanTargetRerun: on a connection that can re-run builds, every message that tells of a
+// failure gets the Re-run button, and nothing else does.
+func TestPlanTargetRerun(t *testing.T) {
+	fin := func(r ci.Result, derived ...ci.Kind) ci.Event {
+		return ci.Event{Conn: "gh", Kind: ci.KindFinished, Derived: derived,
+			Build: &ci.Build{ID: "7/1", Number: 3, Builder: "CI", Result: r, Complete: true}}
+	}
+	tests := []struct {
+		name     string
+		ev       ci.Event
+		target   store.Target
+		canRerun bool
+		want     []bool // RerunButton of each draft, in order
+	}{
+		{"failure", fin(ci.ResultFailure, ci.KindFailure), store.Target{Kinds: []ci.Kind{ci.KindFailure}, CardMode: "new"}, true, []bool{true}},
+		{"failure edits the card with the button", fin(ci.ResultFailure, ci.KindFailure),
+			store.Target{Kinds: []ci.Kind{ci.KindFailure}, CardMode: "edit"}, true, []bool{true}},
+		{"problem: the button under the problem, not the silent card", fin(ci.ResultFailure, ci.KindFailure, ci.KindProblem),
+			store.Target{Kinds: []ci.Kind{ci.KindFailure, ci.KindProblem}, CardMode: "edit", Started: true}, true, []bool{false, true}},
+		{"worse", fin(ci.ResultFailure, ci.KindFailure, ci.KindWorse), store.Target{Kinds: []ci.Kind{ci.KindWorse}, CardMode: "new"}, true, []bool{true}},
+		{"exception", fin(ci.ResultException, ci.KindException), store.Target{Kinds: []ci.Kind{ci.KindException}, CardMode: "new"}, true, []bool{true}},
+		{"a watched build's failure", fin(ci.ResultFailure, ci.KindFailure), store.Target{Watch: true, CardMode: "edit"}, true, []bool{false, true}},
+		{"a started-only chat's card update", fin(ci.ResultFailure, ci.KindFailure), store.Target{Started: true, CardMode: "edit"}, true, []bool{false}},
+		{"success", fin(ci.ResultSuccess, ci.KindSuccess), store.Target{Kinds: []ci.Kind{ci.KindSuccess}, CardMode: "new"}, true, []bool{false}},
+		{"recovery", fin(ci.ResultSuccess, ci.KindSuccess, ci.KindRecovery), store.Target{Kinds: []ci.Kind{ci.KindRecovery}, CardMode: "new"}, true, []bool{false}},
+		{"warnings", fin(ci.ResultWarnings, ci.KindWarnings), store.Target{Kinds: []ci.Kind{ci.KindWarnings}, CardMode: "new"}, true, []bool{false}},
+		{"cancelled", fin(ci.ResultCancelled, ci.KindCancelled), store.Target{Kinds: []ci.Kind{ci.KindCancelled}, CardMode: "new"}, true, []bool{false}},
+		{"started", ci.Event{Conn: "gh", Kind: ci.KindStarted, Build: &ci.Build{ID: "7/2", Number: 3, Builder: "CI"}},
+			store.Target{Kinds: []ci.Kind{ci.KindStarted}, CardMode: "new"}, true, []bool{false}},
+		{"a failure on a connection that cannot re-run", fin(ci.ResultFailure, ci.KindFailure, ci.KindProblem),
+			store.Target{Kinds: []ci.Kind{ci.KindProblem}, CardMode: "new"}, false, []bool{false}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.target.ChatID = 42
+			got := PlanTarget(tt.ev, tt.target, tt.canRerun)
+			if len(got) != len(tt.want) {
+				t.Fatalf("got %d drafts %+v, want %d", len(got), got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if got[i].RerunButton != w {
+					t.Errorf("draft %d = %+v, want RerunButton %v", i, got[i], w)
 				}
 			}
 		})
@@ -139,6 +191,108 @@ func TestNotifierEndToEnd(t *testing.T) {
 	for _, m := range append(msgs1, msgs2...) {
 		if !m.NoPreview || m.ParseMode != "HTML" {
 			t.Errorf("message %+v: want HTML with link previews off", m)
+		}
+	}
+}
+
+// TestNotifierRerunButton: through the real store, a failure on a connection that can re-run
+// builds is queued with a Re-run button for each subscribed chat, whose key the chat (and
+// only it) can press; the same failure on a connection that cannot, and a success, are queued
+// without one.
+func TestNotifierRerunButton(t *testing.T) {
+	st := storetest.New(t)
+	ctx := context.Background()
+	if _, err := st.Pool().Exec(ctx, `
+		INSERT INTO chats (id, type, card_mode) VALUES (1, 'private', 'new'), (2, 'private', 'new'), (3, 'private', 'edit');
+		INSERT INTO subscriptions (chat_id, events) VALUES (1, '{failure,success}'), (2, '{problem}'), (3, '{started,failure}')`); err != nil {
+		t.Fatal(err)
+	}
+	n := NewNotifier(st, NotifyOptions{Rebuildable: func(conn string) bool { return conn == "gh" }}, zerolog.New(zerolog.NewTestWriter(t)))
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	number := 0
+	deliver := func(conn, id string, r ci.Result) {
+		t.Helper()
+		number++
+		start := t0.Add(time.Duration(number) * time.Hour)
+		b := ci.Build{Conn: conn, ID: id, Number: number, Builder: "CI", Branch: "main", StartedAt: start, FinishedAt: start.Add(time.Minute),
+			Complete: true, Result: r}
+		if err := n.Deliver(ctx, ci.Event{Conn: conn, Kind: ci.KindFinished, Build: &b, At: b.FinishedAt}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type row struct {
+		chat   int64
+		markup *string
+	}
+	take := func() []row {
+		t.Helper()
+		rows, err := st.Pool().Query(ctx, `DELETE FROM outbox RETURNING chat_id, reply_markup`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []row
+		for rows.Next() {
+			var r row
+			if err := rows.Scan(&r.chat, &r.markup); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, r)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(out, func(a, b row) int { return int(a.chat - b.chat) })
+		return out
+	}
+
+	deliver("gh", "99/1", ci.ResultSuccess) // so that the failure after it is a problem
+	for _, r := range take() {
+		if r.markup != nil {
+			t.Errorf("chat %d: keyboard %s under a success", r.chat, *r.markup)
+		}
+	}
+	deliver("gh", "100/1", ci.ResultFailure)
+	got := take()
+	if len(got) != 3 {
+		t.Fatalf("%d messages queued, want one per chat (3): %+v", len(got), got)
+	}
+	for _, r := range got {
+		if r.markup == nil {
+			t.Fatalf("chat %d's failure has no keyboard", r.chat)
+		}
+		var kb struct {
+			InlineKeyboard [][]struct {
+				Text         string `json:"text"`
+				CallbackData string `json:"callback_data"`
+			} `json:"inline_keyboard"`
+		}
+		if err := json.Unmarshal([]byte(*r.markup), &kb); err != nil || len(kb.InlineKeyboard) != 1 || len(kb.InlineKeyboard[0]) != 1 {
+			t.Fatalf("chat %d's keyboard %s: %v", r.chat, *r.markup, err)
+		}
+		b := kb.InlineKeyboard[0][0]
+		data, err := st.Callback(ctx, r.chat, b.CallbackData)
+		if b.Text != RerunLabel || err != nil || data != commands.RerunData("gh", "100/1") {
+			t.Errorf("chat %d: button %+v holds %q (%v), want the re-run of gh 100/1", r.chat, b, data, err)
+		}
+		if _, err := st.Callback(ctx, r.chat%3+1, b.CallbackData); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("chat %d's key pressed in another chat: %v, want ErrNotFound", r.chat, err)
+		}
+	}
+	var stored int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FROM callbacks`).Scan(&stored); err != nil || stored != 3 {
+		t.Errorf("%d payloads stored (%v), want one per chat (3)", stored, err)
+	}
+
+	deliver("bb", "99", ci.ResultSuccess)
+	deliver("bb", "100", ci.ResultFailure)
+	deliver("gh", "101/1", ci.ResultSuccess)
+	rest := take()
+	if len(rest) < 3 {
+		t.Fatalf("%d messages for bb's failure and gh's recovery, want at least 3: %+v", len(rest), rest)
+	}
+	for _, r := range rest {
+		if r.markup != nil {
+			t.Errorf("chat %d: keyboard %s under a message that offers no re-run", r.chat, *r.markup)
 		}
 	}
 }

@@ -17,20 +17,28 @@ import (
 // never shorter, so a part within it is safe.
 const MaxMessageLength = 4096
 
-// callbackStore keeps button payloads server-side.
+// callbackStore keeps button payloads server-side: data[i] for chat chatIDs[i], all in one
+// round trip, returning their keys in order (store.Tx.PutCallbacks).
 type callbackStore interface {
-	PutCallback(ctx context.Context, chatID int64, data string) (string, error)
+	PutCallbacks(ctx context.Context, chatIDs []int64, data []string) ([]string, error)
 }
 
 // render turns a handler's replies into outbox messages for the chat the request came from.
-// Buttons' data is stored server-side; the button carries only its short key.
+// Buttons' data is stored server-side, every reply's in one round trip; the button carries
+// only its short key.
 func render(ctx context.Context, cb callbackStore, req commands.Request, replies []commands.Reply) ([]store.OutMessage, error) {
+	chats := make([]int64, len(replies))
+	kbs := make([][][]commands.Button, len(replies))
+	for i, r := range replies {
+		chats[i], kbs[i] = req.ChatID, r.Keyboard
+	}
+	markups, err := keyboardMarkups(ctx, cb, chats, kbs)
+	if err != nil {
+		return nil, err
+	}
 	var out []store.OutMessage
-	for _, r := range replies {
-		markup, err := keyboardMarkup(ctx, cb, req.ChatID, r.Keyboard)
-		if err != nil {
-			return nil, err
-		}
+	for ri, r := range replies {
+		markup := markups[ri]
 		parts := SplitMessage(r.Text, MaxMessageLength)
 		for i, part := range parts {
 			m := store.OutMessage{
@@ -66,31 +74,61 @@ type inlineButton struct {
 	URL          string `json:"url,omitempty"`
 }
 
-func keyboardMarkup(ctx context.Context, cb callbackStore, chatID int64, kb [][]commands.Button) ([]byte, error) {
-	if len(kb) == 0 {
-		return nil, nil
-	}
-	rows := make([][]inlineButton, 0, len(kb))
-	for _, row := range kb {
-		btns := make([]inlineButton, 0, len(row))
-		for _, b := range row {
-			ib := inlineButton{Text: b.Text, URL: b.URL}
-			if b.URL == "" {
-				key, err := cb.PutCallback(ctx, chatID, b.Data)
-				if err != nil {
-					return nil, fmt.Errorf("bot: keyboard: %w", err)
+type inlineKeyboard struct {
+	InlineKeyboard [][]inlineButton `json:"inline_keyboard"`
+}
+
+// keyboardMarkups is the reply_markup of each keyboard kbs[i], whose buttons' payloads are
+// stored for chat chatIDs[i]: all of them in one round trip, however many chats a
+// notification goes to. An empty keyboard has no markup (nil).
+func keyboardMarkups(ctx context.Context, cb callbackStore, chatIDs []int64, kbs [][][]commands.Button) ([][]byte, error) {
+	var chats []int64
+	var data []string
+	for i, kb := range kbs {
+		for _, row := range kb {
+			for _, b := range row {
+				if b.URL == "" {
+					chats, data = append(chats, chatIDs[i]), append(data, b.Data)
 				}
-				ib.CallbackData = key
 			}
-			btns = append(btns, ib)
 		}
-		rows = append(rows, btns)
 	}
-	raw, err := json.Marshal(map[string]any{"inline_keyboard": rows})
-	if err != nil {
-		return nil, fmt.Errorf("bot: keyboard: %w", err)
+	var keys []string
+	if len(data) > 0 {
+		var err error
+		if keys, err = cb.PutCallbacks(ctx, chats, data); err != nil {
+			return nil, fmt.Errorf("bot: keyboard: %w", err)
+		}
+		if len(keys) != len(data) {
+			return nil, fmt.Errorf("bot: keyboard: %d keys for %d buttons", len(keys), len(data))
+		}
 	}
-	return raw, nil
+	out := make([][]byte, len(kbs))
+	next := 0
+	for i, kb := range kbs {
+		if len(kb) == 0 {
+			continue
+		}
+		rows := make([][]inlineButton, 0, len(kb))
+		for _, row := range kb {
+			btns := make([]inlineButton, 0, len(row))
+			for _, b := range row {
+				ib := inlineButton{Text: b.Text, URL: b.URL}
+				if b.URL == "" {
+					ib.CallbackData = keys[next]
+					next++
+				}
+				btns = append(btns, ib)
+			}
+			rows = append(rows, btns)
+		}
+		raw, err := json.Marshal(inlineKeyboard{InlineKeyboard: rows})
+		if err != nil {
+			return nil, fmt.Errorf("bot: keyboard: %w", err)
+		}
+		out[i] = raw
+	}
+	return out, nil
 }
 
 // SplitMessage cuts text into parts of at most limit UTF-16 code units (Telegram's unit:

@@ -69,10 +69,13 @@ func TestSplitMessage(t *testing.T) {
 // memCallbacks is a callbackStore in memory.
 type memCallbacks map[string]string
 
-func (m memCallbacks) PutCallback(ctx context.Context, chatID int64, data string) (string, error) {
-	key := fmt.Sprintf("k%d", len(m))
-	m[key] = data
-	return key, nil
+func (m memCallbacks) PutCallbacks(ctx context.Context, chatIDs []int64, data []string) ([]string, error) {
+	keys := make([]string, len(data))
+	for i, d := range data {
+		keys[i] = fmt.Sprintf("k%d", len(m))
+		m[keys[i]] = d
+	}
+	return keys, nil
 }
 
 func TestRenderKeepsButtonDataServerSide(t *testing.T) {

@@ -55,6 +55,13 @@ func StopData(conn, buildID string) string {
 	return btn{Act: "pick", Conn: conn, Build: buildID}.data("stop")
 }
 
+// RerunData is the Data of the "Re-run failed jobs" button the notifier puts under a
+// failure of build buildID on CI connection conn (a ci.Rebuilder). It is a /force button:
+// pressing it needs the force right on the build's builder (see rerun.go).
+func RerunData(conn, buildID string) string {
+	return btn{Act: "rerun", Conn: conn, Build: buildID}.data("force")
+}
+
 // staleButton answers a press on a keyboard whose conversation has ended or expired: it says
 // so and removes the keyboard.
 func staleButton(req Request, command string) Response {

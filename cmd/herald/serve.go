@@ -102,7 +102,8 @@ func (a *App) Run(ctx context.Context) error {
 		APIURL:            cfg.Telegram.APIURL,
 		Health:            health,
 	}, log.With().Str("part", "sender").Logger())
-	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1}, log.With().Str("part", "notifier").Logger())
+	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1,
+		Rebuildable: bot.RebuildersOf(providers)}, log.With().Str("part", "notifier").Logger())
 	intakeOpts := cfg.IntakeOptions()
 	intakeOpts.Health = health // not ready until it read what a previous run left unhandled
 	intake := bot.NewIntake(st, api, reg, func() string { return username }, intakeOpts, log.With().Str("part", "intake").Logger())
