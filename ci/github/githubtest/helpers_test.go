@@ -70,7 +70,11 @@ func newFixture(t *testing.T, opts Options) *fixture {
 	f.ci = srv.AddWorkflow("acme/widgets", ".github/workflows/ci.yml", "CI", ciYAML)
 	f.lint = srv.AddWorkflow("acme/widgets", ".github/workflows/lint.yml", "Lint", pushOnlyYAML)
 	base := srv.URL() + "/"
-	c, err := gh.NewClient(gh.WithAuthToken(opts.Token), gh.WithURLs(&base, &base), gh.WithDisableRateLimitCheck())
+	copts := []gh.ClientOptionsFunc{gh.WithURLs(&base, &base), gh.WithDisableRateLimitCheck()}
+	if opts.Token != "" {
+		copts = append(copts, gh.WithAuthToken(opts.Token))
+	}
+	c, err := gh.NewClient(copts...)
 	if err != nil {
 		t.Fatal(err)
 	}
