@@ -47,17 +47,27 @@ type Auditor interface {
 		command, args, conn, builder, outcome, detail string) error
 }
 
+// ButtonStore makes a button one-shot in a chat: the "Re-run failed jobs" button under a
+// failure must not re-run twice, however often it is pressed, before a restart or after.
+type ButtonStore interface {
+	// ClaimButton returns true for the first claim of payload data in chatID, false after.
+	ClaimButton(ctx context.Context, chatID int64, data string) (first bool, err error)
+	// ReleaseButton undoes a claim whose action failed before anything happened.
+	ReleaseButton(ctx context.Context, chatID int64, data string) error
+}
+
 // Storage is everything the commands keep; *store.Store implements it.
 type Storage interface {
 	NotifyStore
 	WatchStore
 	ConversationStore
+	ButtonStore
 	Auditor
 }
 
 // Deps is what the commands need from the rest of herald.
 type Deps struct {
-	CI    []ci.Provider // every CI connection; a ci.Forcer among them can force and stop
+	CI    []ci.Provider // every CI connection; a ci.Forcer, ci.Stopper or ci.Rebuilder among them can force, stop or re-run
 	Store Storage
 	// Authz returns the matrix in force now; it is called at every decision, so a reload
 	// (SIGHUP) takes effect on the next press.

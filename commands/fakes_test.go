@@ -77,6 +77,16 @@ func (f *fakeForcer) Stop(ctx context.Context, buildID, reason string) error {
 	return f.stop(ctx, buildID, reason)
 }
 
+// fakeRebuilder is a provider that can re-run builds (ci.Rebuilder) and nothing more.
+type fakeRebuilder struct {
+	*fakeCI
+	rebuild func(ctx context.Context, buildID, owner string) (ci.ForceResult, error)
+}
+
+func (f *fakeRebuilder) Rebuild(ctx context.Context, buildID, owner string) (ci.ForceResult, error) {
+	return f.rebuild(ctx, buildID, owner)
+}
+
 // Users of the tests' authz matrix.
 const (
 	admin   = int64(123456) // may force and stop everything
@@ -100,6 +110,7 @@ type env struct {
 	reg     *commands.Registry
 	deps    commands.Deps
 	bb      *fakeForcer
+	more    []ci.Provider // connections after bb (restart wires them)
 	mu      sync.Mutex
 	now     time.Time
 	forced  []ci.ForceRequest
@@ -179,7 +190,7 @@ func (e *env) restart(spec authz.Spec) {
 	e.t.Helper()
 	reg := commands.NewRegistry(nil)
 	e.deps = commands.Deps{
-		CI:    []ci.Provider{e.bb},
+		CI:    append([]ci.Provider{e.bb}, e.more...),
 		Store: e.st,
 		Clock: func() time.Time {
 			e.mu.Lock()

@@ -177,6 +177,8 @@ func (d Deps) forcePress(ctx context.Context, req Request) (Response, error) {
 		return badButton(), nil
 	}
 	switch b.Act {
+	case "rerun":
+		return d.rerunPress(ctx, req, b)
 	case "scheds":
 		return d.forceStart(ctx, req, b.Value, b.Page)
 	case "sched", "builders":
@@ -453,7 +455,11 @@ func (d Deps) forceGo(ctx context.Context, req Request, c convo) (Response, erro
 	if args != "" {
 		text += " with <code>" + Escape(args) + "</code>"
 	}
-	text += ". I will say here when it starts and how it ends."
+	if len(res.RequestIDs) > 0 {
+		text += ". I will say here when it starts and how it ends."
+	} else {
+		text += ". /status shows it." // the CI did not say which build it started
+	}
 	return Response{Notice: "Forced.", Replies: []Reply{{Edit: true, Text: text}}}, nil
 }
 

@@ -2,8 +2,11 @@ package commands_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/herald-ci/herald/ci"
 )
 
 func TestForceFlow(t *testing.T) {
@@ -68,8 +71,29 @@ func TestForceFlow(t *testing.T) {
 	}
 	log := e.audit()
 	if len(log) != 1 || log[0].Outcome != "allowed" || log[0].Builder != "pass" || log[0].Command != "force" ||
-		log[0].Args != "branch=feature/x reason=forced target=release clean=true jobs=4" || log[0].ChatID != groupID {
+		log[0].Args != "branch=feature/x reason=forced target=release clean=true jobs=4" || log[0].ChatID != groupID ||
+		log[0].Detail != "buildset 77" {
 		t.Fatalf("audit: %+v", log)
+	}
+}
+
+// TestForceWithoutRequestIDs: a CI that does not say which build it started gets no
+// promise of a follow-up, and no follow-up is stored; the audit still has its reference.
+func TestForceWithoutRequestIDs(t *testing.T) {
+	e := newEnv(t)
+	e.bb.force = func(ctx context.Context, req ci.ForceRequest) (ci.ForceResult, error) {
+		return ci.ForceResult{Ref: "dispatch of CI on main"}, nil
+	}
+	done := e.press(admin, admin, forceForm(e), "▶ Start")
+	mustContain(t, done, "🚀 Forced <b>pass</b> with <code>branch=main reason=forced target=debug</code>. /status shows it.")
+	if strings.Contains(text(done), "I will say") {
+		t.Errorf("promised a follow-up: %s", dump(done))
+	}
+	if fs, err := e.st.ChatFollowups(context.Background(), admin); err != nil || len(fs) != 0 {
+		t.Errorf("followups %+v %v, want none", fs, err)
+	}
+	if log := e.audit(); len(log) != 1 || log[0].Outcome != "allowed" || log[0].Detail != "dispatch of CI on main" {
+		t.Errorf("audit: %+v", log)
 	}
 }
 
