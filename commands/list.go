@@ -12,8 +12,8 @@ func List(d Deps) Command {
 		Name:    "list",
 		Summary: "list configured builders or workers",
 		Help: "/list builders lists the online builders; /list builders all lists every builder, " +
-			"offline ones marked.\n/list workers lists the connected workers; /list workers all " +
-			"lists every worker, disconnected ones marked.",
+			"offline ones marked.\n/list workers lists the connected workers, busy ones marked; " +
+			"/list workers all lists every worker, disconnected ones marked.",
 		Handler: HandlerFunc(func(ctx context.Context, req Request) (Response, error) {
 			if len(req.Args) == 0 {
 				return Say("What should I list? Send /list builders or /list workers (add <code>all</code> to include offline ones)."), nil
@@ -71,6 +71,8 @@ func (d Deps) listWorkers(ctx context.Context, all bool) Response {
 		for _, w := range workers {
 			name := Escape(d.label(p.Name(), w.Name))
 			switch {
+			case w.Connected && w.Busy:
+				lines = append(lines, "• "+name+" (busy)")
 			case w.Connected:
 				lines = append(lines, "• "+name)
 			case all:

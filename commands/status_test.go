@@ -23,7 +23,8 @@ func withHistory(e *env) {
 			FinishedAt: e.now.Add(-3 * time.Hour), StateText: "failed compile"}}, nil
 	}
 	e.bb.workers = func(ctx context.Context) ([]ci.Worker, error) {
-		return []ci.Worker{{Conn: "bb", Name: "w1", Connected: true}, {Conn: "bb", Name: "w2"}}, nil
+		return []ci.Worker{{Conn: "bb", Name: "w1", Connected: true}, {Conn: "bb", Name: "w2"},
+			{Conn: "bb", Name: "w3", Connected: true, Busy: true}}, nil
 	}
 }
 
@@ -48,7 +49,8 @@ func TestStatus(t *testing.T) {
 		{name: "last unknown", cmd: "/last <x>", want: []string{"There is no builder &lt;x&gt;."}},
 		{name: "list builders", cmd: "/list builders", want: []string{"• pass", "1 more offline; /list builders all shows them."}, not: []string{"old"}},
 		{name: "list builders all", cmd: "/list builders all", want: []string{"• old (offline)"}},
-		{name: "list workers", cmd: "/list workers all", want: []string{"• w1", "• w2 (disconnected)"}},
+		{name: "list workers all", cmd: "/list workers all", want: []string{"• w1\n", "• w2 (disconnected)", "• w3 (busy)"}},
+		{name: "list workers", cmd: "/list workers", want: []string{"• w1\n• w3 (busy)\n1 more disconnected"}, not: []string{"w2"}},
 		{name: "list what", cmd: "/list", want: []string{"What should I list?"}},
 		{name: "version", cmd: "/version", want: []string{"herald 1.2.3"}},
 		{name: "source", cmd: "/source", want: []string{`<a href="https://example.org/herald">`}},
