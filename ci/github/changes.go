@@ -59,26 +59,39 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 					return nil, err
 				}
 				if changedAfter(prev, since) && prev.GetStatus() == "completed" {
-					if b, ok := p.toBuild(r, prev); ok {
+					if b, ok, err := p.changedBuild(ctx, r, prev, &steps); err != nil {
+						return nil, err
+					} else if ok {
 						out = append(out, b)
 					}
 				}
 			}
-			b, ok := p.toBuild(r, run)
-			if !ok {
-				continue
+			b, ok, err := p.changedBuild(ctx, r, run, &steps)
+			if err != nil {
+				return nil, err
 			}
-			if needsFailedStep(b) && steps < maxStepRequests {
-				steps++
-				if err := p.addSteps(ctx, r, run, &b); err != nil {
-					return nil, err
-				}
+			if ok {
+				out = append(out, b)
 			}
-			out = append(out, b)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return changedAt(out[i]).Before(changedAt(out[j])) })
 	return out, nil
+}
+
+// changedBuild maps a changed run, with its failed step while *steps < maxStepRequests.
+func (p *Provider) changedBuild(ctx context.Context, r repoRef, run *gh.WorkflowRun, steps *int) (ci.Build, bool, error) {
+	b, ok := p.toBuild(r, run)
+	if !ok {
+		return ci.Build{}, false, nil
+	}
+	if needsFailedStep(b) && *steps < maxStepRequests {
+		*steps++
+		if err := p.addSteps(ctx, r, run, &b); err != nil {
+			return ci.Build{}, false, err
+		}
+	}
+	return b, true, nil
 }
 
 // changedAfter says whether a run started or was updated after since.
