@@ -26,6 +26,8 @@ func TestFormatBuild(t *testing.T) {
 			"❌ <b>linux&lt;64&gt;</b> <a href=\"https://ci.example/#/builders/1/builds/12?a=1&amp;b=2\">#12</a> failed",
 			"Branch: <code>feat/a&amp;b</code>", "Revision: <code>0123456789ab</code>", "By: alice, author bob &lt;bob@x&gt;",
 			"Reason: forced: &lt;urgent&gt;", "Duration: 3m05s", "Failed step: <code>compile</code>", "State: failed compile"}, nil},
+		{"a re-run's failure names the attempt (the provider's state line)", ci.Event{Kind: ci.KindFinished, Build: &ci.Build{Number: 4, Builder: "CI",
+			Complete: true, Result: ci.ResultFailure, StateText: "failure (attempt 2)"}}, ci.KindProblem, []string{"State: failure (attempt 2)"}, nil},
 		{"problem headline", ci.Event{Kind: ci.KindFinished, Build: &b}, ci.KindProblem, []string{"🔴 <b>Problem</b>: ❌"}, nil},
 		{"cancelled has the icon /last shows", ci.Event{Kind: ci.KindFinished, Build: &ci.Build{Number: 2, Builder: "x", Complete: true, Result: ci.ResultCancelled}},
 			ci.KindFinished, []string{commands.LookOf(ci.ResultCancelled).Icon + " <b>x</b> #2 was cancelled"}, []string{"⛔"}},

@@ -24,7 +24,8 @@ func Force(d Deps) Command {
 		Help: "/force opens a keyboard: pick the force scheduler and the builder, set the build's " +
 			"parameters (required ones are marked *; press one and send its value), then press Start. " +
 			"/force NAME starts with that builder. I tell the chat when the build starts and how it ends. " +
-			"/nay cancels.",
+			"/nay cancels. A failure on a CI that can re-run builds has a 🔁 Re-run failed jobs button " +
+			"under it: pressing it needs the same right on that builder.",
 		Handler: HandlerFunc(func(ctx context.Context, req Request) (Response, error) {
 			if req.Button != nil {
 				return d.forcePress(ctx, req)
