@@ -3,8 +3,9 @@
 # and a Postgres: $DATABASE_URL when set, otherwise the one .ci/ensure-postgres.sh finds or
 # creates (database "herald" in it is created when missing).
 # Without a config file and without $TELEGRAM_BOT_TOKEN it starts a demo: the fake Telegram
-# Bot API (cmd/fake-telegram) on 127.0.0.1:8081 and herald against it, so you can talk to
-# herald with curl (see README, "Try it without a token").
+# Bot API (cmd/fake-telegram) on 127.0.0.1:8081, a fake GitHub (cmd/fake-github) on
+# 127.0.0.1:8082 that plays workflow runs and posts signed webhooks to herald, and herald
+# against both, so you can talk to herald with curl (see README, "Try it without a token").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v go >/dev/null 2>&1 || export PATH="$PATH:/usr/local/go/bin"
@@ -36,6 +37,12 @@ if [ -n "$demo" ]; then
 	bin/fake-telegram -listen 127.0.0.1:8081 -token "$TELEGRAM_BOT_TOKEN" &
 	pids=$!
 	export TELEGRAM_API_URL=http://127.0.0.1:8081
+	# testdata/demo.yaml's ci entry "gh" names this token, secret and address; herald serves
+	# the webhook on its http listener (127.0.0.1:8080).
+	go build -o bin/fake-github ./cmd/fake-github
+	bin/fake-github -listen 127.0.0.1:8082 -token demo-github-token \
+		-webhook-url http://127.0.0.1:8080/ci/gh/webhook -webhook-secret demo-secret &
+	pids="$pids $!"
 fi
 bin/herald --config "$config" serve &
 herald=$!

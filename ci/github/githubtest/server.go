@@ -38,6 +38,10 @@ type Options struct {
 	// Log receives one line per API request and per delivery. It never sees a token or
 	// the webhook secret.
 	Log io.Writer
+	// OnDelivery, if set, is called (outside the server's lock, from the delivering
+	// goroutine) with every delivery once it is done: answered, failed or dropped.
+	// cmd/fake-github prints them.
+	OnDelivery func(Delivery)
 }
 
 // App is a GitHub App installed on the fake's repositories. Requests signed with its

@@ -78,12 +78,13 @@ func (s *Server) enqueueLocked(event, action string, repoID int64, payload any) 
 		d.Dropped, d.Done = true, true
 	case s.opts.WebhookURL == "":
 		d.Done = true
+	}
+	// Dropped and unsent deliveries go through the queue too, so OnDelivery sees every
+	// delivery once, in order.
+	s.hookQueue = append(s.hookQueue, d)
+	select {
+	case s.hookWake <- struct{}{}:
 	default:
-		s.hookQueue = append(s.hookQueue, d)
-		select {
-		case s.hookWake <- struct{}{}:
-		default:
-		}
 	}
 	s.notifyLocked()
 	return d
@@ -114,15 +115,32 @@ func (s *Server) deliverLoop() {
 				return
 			}
 		}
-		status, answer, err := s.post(d)
 		s.mu.Lock()
-		d.Done, d.Status, d.Answer = true, status, answer
-		if err != nil {
-			d.Answer = err.Error()
-		}
-		s.notifyLocked()
+		send := !d.Done
 		s.mu.Unlock()
+		if send {
+			status, answer, err := s.post(d)
+			s.mu.Lock()
+			d.Done, d.Status, d.Answer = true, status, answer
+			if err != nil {
+				d.Answer = err.Error()
+			}
+			s.notifyLocked()
+			s.mu.Unlock()
+		}
+		s.reportDelivery(d)
 	}
+}
+
+// reportDelivery hands a copy of a finished delivery to Options.OnDelivery.
+func (s *Server) reportDelivery(d *Delivery) {
+	if s.opts.OnDelivery == nil {
+		return
+	}
+	s.mu.Lock()
+	cp := *d
+	s.mu.Unlock()
+	s.opts.OnDelivery(cp)
 }
 
 // post sends one delivery with GitHub's headers and signatures.
@@ -218,6 +236,7 @@ func (s *Server) sendNow(d *Delivery) (int, string, error) {
 	}
 	s.notifyLocked()
 	s.mu.Unlock()
+	s.reportDelivery(d)
 	return status, answer, err
 }
 

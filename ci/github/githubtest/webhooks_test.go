@@ -214,3 +214,28 @@ func TestWebhooksWithoutURLAreRecorded(t *testing.T) {
 		t.Errorf("deliveries %+v", ds)
 	}
 }
+
+func TestOnDeliverySeesEveryDeliveryInOrder(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	rc := &receiver{}
+	hs := httptest.NewServer(rc)
+	t.Cleanup(hs.Close)
+	f := newFixture(t, Options{WebhookURL: hs.URL, WebhookSecret: "s", OnDelivery: func(d Delivery) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, fmt.Sprintf("%s/%s dropped=%v status=%d", d.Event, d.Action, d.Dropped, d.Status))
+	}})
+	f.srv.DropWebhooks(1)
+	id := f.srv.QueueRun("acme/widgets", f.ci, RunOptions{})
+	f.srv.CompleteRun(id, "cancelled", "", "")
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(seen) }
+	if err := f.srv.WaitFor(ctxT(t), func() bool { return count() == 2 }); err != nil {
+		t.Fatalf("OnDelivery calls %d: %v", count(), err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if fmt.Sprint(seen) != "[workflow_run/requested dropped=true status=0 workflow_run/completed dropped=false status=200]" {
+		t.Errorf("OnDelivery saw %v", seen)
+	}
+}
