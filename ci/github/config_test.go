@@ -52,7 +52,7 @@ func TestSectionValidate(t *testing.T) {
 	}{
 		{"minimal", github.Section{Repos: []string{"acme/widgets"}, Auth: bearer}, nil},
 		{"enterprise with everything", github.Section{URL: "https://ghe.example.com/api/v3", Repos: []string{"acme/widgets", "acme/docs"},
-			Auth: github.AuthSection{Type: "github_app", AppID: 1, InstallationID: 2, PrivateKeyFile: goodKey},
+			Auth:          github.AuthSection{Type: "github_app", AppID: 1, InstallationID: 2, PrivateKeyFile: goodKey},
 			WebhookSecret: "SECRET-hook", PollInterval: 10 * time.Second}, nil},
 		{"everything wrong", github.Section{URL: "ftp://x", Repos: []string{"widgets", "acme/docs", "Acme/Docs", "a/b/c"},
 			Auth: github.AuthSection{Type: "basic", Token: "SECRET-token"}, PollInterval: 9 * time.Second}, []ci.ConfigProblem{
