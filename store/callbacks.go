@@ -18,16 +18,6 @@ import (
 // on callback data and too many to guess.
 const callbackKeyBytes = 12
 
-// PutCallback stores the payload of an inline button and returns the short key to put in
-// the button's callback_data.
-func (tx *Tx) PutCallback(ctx context.Context, chatID int64, data string) (string, error) {
-	keys, err := putCallbacks(ctx, tx.tx, []int64{chatID}, []string{data})
-	if err != nil {
-		return "", err
-	}
-	return keys[0], nil
-}
-
 // PutCallbacks stores the payloads of many inline buttons, data[i] for the chat chatIDs[i],
 // in one statement, and returns their keys in the same order. A failure fanned out to
 // thousands of chats puts a button under each message: one round trip for all of them, not
