@@ -6,11 +6,13 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/ci/buildbot"
+	"github.com/herald-ci/herald/ci/github"
 )
 
 // fakeSection is a provider section of a kind herald does not have, to show that the config
@@ -205,4 +207,79 @@ func FuzzConnectionNamesAreSafeInAPath(f *testing.F) {
 			t.Errorf("name %q accepted but not a plain path segment", name)
 		}
 	})
+}
+
+// A type: github entry is read by ci/github's section: its problems at their keys' lines,
+// every one at once, no secret quoted.
+func TestGitHubEntryProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		ci   string // from line 5
+		want []string
+	}{
+		{"everything wrong at its line", "ci:\n  - name: gh\n    type: github\n    url: api.github.com\n    repos:\n      - acme/widgets\n      - widgets\n      - Acme/Widgets\n    auth:\n      type: oauth\n      token: SECRET-1\n    poll_interval: 5s\n", []string{
+			`t.yaml:8: ci[0].url must be GitHub's REST API root: https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server`,
+			`t.yaml:10: ci[0].repos: "widgets" is not owner/name`, // the list's line: its items have none of their own
+			`t.yaml:10: ci[0].repos: Acme/Widgets is listed twice`,
+			`t.yaml:14: ci[0].auth.type must be bearer or github_app`,
+			`t.yaml:16: ci[0].poll_interval must be at least 10s`,
+		}},
+		{"no repos and no auth", "ci:\n  - name: gh\n    type: github\n", []string{
+			`t.yaml:6: ci[0].repos must list at least one repository as owner/name`,
+			`t.yaml:6: ci[0].auth is required: {type: bearer, token: ...} or {type: github_app, app_id, installation_id, private_key_file}`,
+		}},
+		{"an App whose key file is missing", "ci:\n  - name: gh\n    type: github\n    repos: [acme/widgets]\n    auth:\n      type: github_app\n      app_id: 12\n      installation_id: 34\n      private_key_file: /nonexistent/app.pem\n", []string{
+			`t.yaml:13: ci[0].auth.private_key_file /nonexistent/app.pem does not exist`,
+		}},
+		{"an unknown key names github's keys", "ci:\n  - name: gh\n    type: github\n    repos: [acme/widgets]\n    auth: {type: bearer, token: SECRET-2}\n    secret: SECRET-3\n", []string{
+			`t.yaml:10: ci[0]: unknown key "secret" (known keys: name, type, url, repos, auth, webhook_secret, poll_interval)`,
+		}},
+		{"a type close to github", "ci:\n  - name: gh\n    type: githbu\n    repos: [acme/widgets]\n    auth: {type: bearer, token: SECRET-4}\n", []string{
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, not "githbu"`,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := configProblems(t, configBase+tt.ci)
+			if got != strings.Join(tt.want, "\n") {
+				t.Errorf("problems:\n%s\nwant:\n%s", got, strings.Join(tt.want, "\n"))
+			}
+			if strings.Contains(got, "SECRET") {
+				t.Errorf("a problem quotes a secret:\n%s", got)
+			}
+		})
+	}
+}
+
+// A valid github entry becomes its section, ${ENV} secrets resolved, its token and webhook
+// secret in the log filter, and a github provider through the table.
+func TestGitHubEntry(t *testing.T) {
+	raw := configBase + "ci:\n  - name: gh\n    type: github\n    url: https://ghe.example.com/api/v3\n    repos: [acme/widgets, acme/docs]\n" +
+		"    auth: {type: bearer, token: \"${GITHUB_TOKEN}\"}\n    webhook_secret: \"${GITHUB_WEBHOOK_SECRET}\"\n    poll_interval: 30s\n"
+	cfg, err := parseConfig("t.yaml", []byte(raw), testEnv(map[string]string{"GITHUB_TOKEN": "ghp-tok-1234", "GITHUB_WEBHOOK_SECRET": "hook-5678"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &github.Section{URL: "https://ghe.example.com/api/v3", Repos: []string{"acme/widgets", "acme/docs"},
+		Auth: github.AuthSection{Type: "bearer", Token: "ghp-tok-1234"}, WebhookSecret: "hook-5678", PollInterval: 30 * time.Second}
+	if !reflect.DeepEqual(cfg.CI[0].Section, want) {
+		t.Errorf("section %+v; want %+v", cfg.CI[0].Section, want)
+	}
+	secrets := map[string]bool{}
+	for _, s := range cfg.secrets() {
+		secrets[string(s)] = true
+	}
+	if !secrets["ghp-tok-1234"] || !secrets["hook-5678"] {
+		t.Errorf("log filter secrets %q; want the token and the webhook secret", cfg.secrets())
+	}
+	ps, err := newProviders(cfg, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 1 || ps[0].Kind() != "github" || ps[0].Name() != "gh" {
+		t.Fatalf("providers %v", ps)
+	}
+	if _, ok := webhookParsers(ps)["gh"]; !ok {
+		t.Errorf("the github connection takes no webhooks")
+	}
 }

@@ -1,0 +1,133 @@
+package github_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/github"
+	"github.com/herald-ci/herald/ci/github/githubtest"
+)
+
+type memSink struct {
+	mu  sync.Mutex
+	evs []ci.Event
+}
+
+func (s *memSink) Deliver(_ context.Context, ev ci.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.evs = append(s.evs, ev)
+	return nil
+}
+
+func (s *memSink) keys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, ev := range s.evs {
+		out = append(out, ev.Key())
+	}
+	return out
+}
+
+// TestFollowedByPolling: herald without webhooks learns every start and finish from the
+// Follower's catch-ups, a run that changed while nobody asked included, each once; the
+// provider polls every poll_interval; a catch-up where nothing changed costs only 304s.
+func TestFollowedByPolling(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	ctx := context.Background()
+	p := e.provider(func(c *github.Config) { c.PollInterval = 15 * time.Second })
+	if got := p.FollowOptions().Poll; got != 15*time.Second {
+		t.Errorf("poll %v, want the poll_interval", got)
+	}
+	sink := &memSink{}
+	f := ci.NewFollower(p, sink, e.clock.Now(), ci.FollowOptions{Clock: fixedClock{e.clock}})
+	e.clock.Add(time.Minute)
+	failed := e.run("acme/widgets", e.ci, "failure", "build", "Run tests")
+	running := e.run("acme/widgets", e.ci, "", "build", "Compile")
+	if err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"gh/build/" + github.BuildID(failed, 1) + "/started",
+		"gh/build/" + github.BuildID(failed, 1) + "/finished",
+		"gh/build/" + github.BuildID(running, 1) + "/started",
+	}
+	if got := sink.keys(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("events %q\nwant %q", got, want)
+	}
+	if fin := sink.evs[1].Build; fin.FailedStep != "build / Run tests" || fin.Result != ci.ResultFailure {
+		t.Errorf("finished event's build %+v", fin)
+	}
+
+	st := e.srv.Stats()
+	if err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := e.srv.Stats()
+	if len(sink.keys()) != 3 {
+		t.Errorf("an unchanged catch-up delivered %q", sink.keys()[3:])
+	}
+	if asked, not := now.Total-st.Total, now.NotModified-st.NotModified; asked == 0 || asked != not {
+		t.Errorf("unchanged catch-up: %d requests, %d of them 304", asked, not)
+	}
+
+	e.srv.CompleteRun(running, "success", "", "")
+	e.clock.Add(time.Second)
+	if err := f.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := sink.keys(); len(got) != 4 || got[3] != "gh/build/"+github.BuildID(running, 1)+"/finished" {
+		t.Errorf("after the run ended: %q", got)
+	}
+}
+
+// fixedClock is a ci.Clock on the test's clock whose waits never end (CatchUp is called
+// by hand).
+type fixedClock struct{ c *testClock }
+
+func (f fixedClock) Now() time.Time                     { return f.c.Now() }
+func (fixedClock) After(time.Duration) <-chan time.Time { return make(chan time.Time) }
+
+// A repository whose runners the token may not read (GitHub answers 403: they need admin
+// rights) is skipped; the others' runners are listed. The fake has no such token, so a proxy
+// in front of it answers the documented 403 for one repository.
+func TestWorkersSkipsForbiddenRepository(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	e.srv.AddRepo("acme/docs", "main")
+	e.srv.AddRunner("acme/widgets", "rack-1", true, false)
+	e.srv.AddRunner("acme/docs", "secret-rack", true, false)
+	target, err := url.Parse(e.srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/repos/acme/docs/actions/runners") {
+			w.Header().Set("Content-Type", "application/json; charset=utf-8")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"message":"Must have admin rights to Repository.","documentation_url":"https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-a-repository","status":"403"}`)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	p := e.provider(func(c *github.Config) { c.URL = front.URL }, "acme/widgets", "acme/docs")
+	ws, err := p.Workers(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ws) != 1 || ws[0].Name != "widgets/rack-1" || !ws[0].Connected {
+		t.Errorf("workers %+v, want widgets/rack-1 alone", ws)
+	}
+}
