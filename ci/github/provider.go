@@ -31,6 +31,7 @@ type Config struct {
 	WebhookSecret string        // empty: webhooks are refused (401) and herald polls only
 	PollInterval  time.Duration // zero means DefaultPollInterval
 	HTTPClient    *http.Client  // nil means a client with a 30 s timeout
+	OverviewTTL   time.Duration // how long an Overview is reused; zero means DefaultOverviewTTL
 	Clock         func() time.Time
 }
 
