@@ -54,6 +54,7 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 				continue
 			}
 			if a := run.GetRunAttempt(); a > 1 && run.GetRunStartedAt().After(since) {
+				p.rememberRun(run.GetID(), r) // so getRun asks r alone
 				_, prev, err := p.getRun(ctx, run.GetID(), a-1)
 				if err != nil {
 					return nil, err

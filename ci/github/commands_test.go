@@ -270,3 +270,16 @@ func TestOverview(t *testing.T) {
 		t.Errorf("an overview after the TTL, nothing changed: %d requests, %d of them 304", now.Total-st.Total, now.NotModified-st.NotModified)
 	}
 }
+
+func TestGitHubDown(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	p := e.provider(nil)
+	e.srv.Close()
+	_, err := p.Builders(context.Background())
+	if msg := userMsg(t, err); msg != "GitHub at gh did not answer" {
+		t.Errorf("message %q", msg)
+	}
+	if _, err := p.Overview(context.Background()); userMsg(t, err) != "GitHub at gh did not answer" {
+		t.Errorf("overview: %v", err)
+	}
+}
