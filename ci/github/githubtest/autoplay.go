@@ -32,6 +32,11 @@ func (s *Server) autoPlayLocked(rn *run, at *attempt) {
 	if a == nil {
 		return
 	}
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
 	repoName, wfPath, ref, inputs := rn.repo.full(), rn.wf.path, rn.branch, rn.inputs
 	s.wg.Add(1)
 	go func() {

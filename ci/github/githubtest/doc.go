@@ -38,6 +38,14 @@
 //	// workflow_run requested, in_progress, completed and the job's deliveries:
 //	err = gh.WaitFor(ctx, func() bool { return len(gh.Deliveries()) >= 6 })
 //
+// # Trying herald by hand
+//
+// cmd/fake-github serves the API on a fixed address with a demo repository that plays
+// runs by itself and prints every delivery with herald's answer (make run starts it):
+//
+//	go run ./cmd/fake-github -listen 127.0.0.1:8082 -token demo-github-token \
+//	    -webhook-url http://127.0.0.1:8080/ci/gh/webhook -webhook-secret demo-secret
+//
 // Differences from GitHub: html_url values point at the fake's own host, which serves
 // no pages; repositories hold only their workflow files; every run's pull_requests is
 // empty; jobs run one after another, named by StartRun and CompleteRun.

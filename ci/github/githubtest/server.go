@@ -162,7 +162,9 @@ func (s *Server) URL() string { return s.url }
 // runs stop where they are.
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
+		s.mu.Lock() // autoPlayLocked adds to s.wg only while open, under s.mu
 		close(s.closed)
+		s.mu.Unlock()
 		_ = s.http.Close()
 		s.wg.Wait()
 	})
