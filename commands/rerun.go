@@ -32,7 +32,7 @@ func (d Deps) rerunPress(ctx context.Context, req Request, b btn) (Response, err
 	if build.Conn == "" {
 		build.Conn = b.Conn
 	}
-	args := fmt.Sprintf("rerun build=%s #%d", build.ID, build.Number)
+	args := fmt.Sprintf("rerun build=%s #%d", b.Build, build.Number)
 	if why := d.decide(ctx, req, "force", args, b.Conn, build.Builder); why != "" {
 		// The button is the chat's, not the presser's: it stays for someone who may.
 		return Response{Notice: why}, nil
@@ -49,7 +49,7 @@ func (d Deps) rerunPress(ctx context.Context, req Request, b btn) (Response, err
 		return Response{Notice: "Already re-run from this chat."}, nil
 	}
 	cctx, cancel = d.ciContext(ctx)
-	res, err := rb.Rebuild(cctx, build.ID, fmt.Sprintf("%s (telegram %d)", displayName(req), req.UserID))
+	res, err := rb.Rebuild(cctx, b.Build, fmt.Sprintf("%s (telegram %d)", displayName(req), req.UserID))
 	cancel()
 	name := fmt.Sprintf("<b>%s</b> #%d", Escape(d.label(build.Conn, build.Builder)), build.Number)
 	if timedOut(err) {
