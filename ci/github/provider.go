@@ -1,6 +1,8 @@
 package github
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -162,9 +164,46 @@ func (p *Provider) Name() string { return p.cfg.Name }
 // Kind is "github".
 func (p *Provider) Kind() string { return "github" }
 
-// ParseWebhook reads a delivery GitHub posted (see Parser).
+// WebhookStepTimeout bounds the one request ParseWebhook makes for a failed run's failed
+// step: GitHub gives a delivery 10 seconds before it calls it failed.
+const WebhookStepTimeout = 3 * time.Second
+
+// ParseWebhook reads a delivery GitHub posted (see Parser). The payload of a completed run
+// names no job or step, so for a failure the provider asks for the attempt's jobs (one
+// request, WebhookStepTimeout at most) to say which step failed; when GitHub does not
+// answer in time the event goes on without it rather than being held up or lost.
 func (p *Provider) ParseWebhook(header http.Header, body []byte) (ci.Delivery, error) {
-	return p.parser.ParseWebhook(header, body)
+	d, err := p.parser.ParseWebhook(header, body)
+	if err != nil {
+		return d, err
+	}
+	for i, ev := range d.Events {
+		if ev.Build == nil || !needsFailedStep(*ev.Build) || ev.Build.FailedStep != "" {
+			continue
+		}
+		var e struct {
+			Repo struct {
+				FullName string `json:"full_name"`
+			} `json:"repository"`
+		}
+		if json.Unmarshal(body, &e) != nil {
+			continue
+		}
+		r, ok := p.repoOf(e.Repo.FullName)
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), WebhookStepTimeout)
+		b := *ev.Build
+		err := p.addStepsByID(ctx, r, b.ID, &b)
+		cancel()
+		if err != nil {
+			p.log.Warn().Err(err).Str("build", b.ID).Msg("github: the failed step of a delivered run could not be read; reported without it")
+			continue
+		}
+		d.Events[i].Build = &b
+	}
+	return d, nil
 }
 
 // builderName is what users call a workflow: its name, after its repository's when the
