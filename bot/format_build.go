@@ -93,7 +93,7 @@ func failed(r ci.Result) bool {
 }
 
 func buildNumber(b *ci.Build) string {
-	n := fmt.Sprintf("#%d", b.Number)
+	n := b.NumberText()
 	if b.Number == 0 && b.ID != "" {
 		n = esc(b.ID, 40)
 	}

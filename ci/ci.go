@@ -5,6 +5,7 @@ package ci
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -50,7 +51,8 @@ type Builder struct {
 type Build struct {
 	Conn        string // name of the CI connection in herald's config
 	ID          string // the provider's id, unique within the connection
-	Number      int    // the number users see, unique within the builder
+	Number      int    // the number users see, unique within the builder (and attempt)
+	Attempt     int    // which run of that number this is, when the CI re-runs a build under its number (GitHub); 0 when it does not
 	Builder     string // builder name
 	BuilderID   string
 	RequestID   string // the provider's build request id, used to follow a forced build
@@ -67,6 +69,15 @@ type Build struct {
 	CurrentStep string // name of the step running now, while running
 	FailedStep  string // the first step that failed, for failed builds
 	URL         string // a link a person can open
+}
+
+// NumberText is how messages name the build among its builder's: "#12", and "#12 (attempt 2)"
+// for a build run again under its number.
+func (b Build) NumberText() string {
+	if b.Attempt > 1 {
+		return fmt.Sprintf("#%d (attempt %d)", b.Number, b.Attempt)
+	}
+	return fmt.Sprintf("#%d", b.Number)
 }
 
 // Duration is how long the build ran, or has run until now when it is still running.

@@ -30,7 +30,7 @@ func ago(now, t time.Time) string {
 
 // buildRef is "builder #12", linked to the build when the CI gave a link.
 func (d Deps) buildRef(b ci.Build) string {
-	text := fmt.Sprintf("%s #%d", Escape(d.label(b.Conn, b.Builder)), b.Number)
+	text := fmt.Sprintf("%s %s", Escape(d.label(b.Conn, b.Builder)), b.NumberText())
 	if b.URL == "" {
 		return text
 	}

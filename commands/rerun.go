@@ -51,7 +51,7 @@ func (d Deps) rerunPress(ctx context.Context, req Request, b btn) (Response, err
 	cctx, cancel = d.ciContext(ctx)
 	res, err := rb.Rebuild(cctx, b.Build, fmt.Sprintf("%s (telegram %d)", displayName(req), req.UserID))
 	cancel()
-	name := fmt.Sprintf("<b>%s</b> #%d", Escape(d.label(build.Conn, build.Builder)), build.Number)
+	name := fmt.Sprintf("<b>%s</b> %s", Escape(d.label(build.Conn, build.Builder)), build.NumberText())
 	if timedOut(err) {
 		// The request may have reached the CI: the button stays used, and the chat is told
 		// what may have happened (in a message of its own: the failure keeps its text).

@@ -57,7 +57,7 @@ func (d Deps) stopList(ctx context.Context, req Request, typed string, page int)
 			if !m.Decide(req.UserID, "stop", r.Builder).Allowed {
 				continue
 			}
-			text := fmt.Sprintf("%s #%d", d.label(p.Name(), r.Builder), r.Number)
+			text := d.label(p.Name(), r.Builder) + " " + r.NumberText()
 			if r.CurrentStep != "" {
 				text += " (" + r.CurrentStep + ")"
 			}

@@ -218,7 +218,7 @@ func (r *buildRecord) queue(batch *pgx.Batch) {
 	batch.Queue(mergeBuildSQL,
 		r.key, b.Conn, b.ID, b.Builder, b.BuilderID, b.Number, b.Branch, b.Revision, b.Owner, b.Author, b.Reason,
 		nullTime(b.StartedAt), nullTime(b.FinishedAt), b.Complete, string(b.Result), b.StateText, b.FailedStep,
-		b.URL, b.RequestID, r.finished, nullTime(r.ev.At))
+		b.URL, b.RequestID, r.finished, nullTime(r.ev.At), b.Attempt)
 	batch.Queue(`SELECT `+buildColumns+` FROM builds WHERE conn = $1 AND build_id = $2`, b.Conn, b.ID)
 	if r.finished {
 		batch.Queue(previousBuildSQL, b.Conn, b.ID, judgingResults)
@@ -299,7 +299,7 @@ var mergeBuildSQL = `
 		SELECT $2::text, $3::text, $4::text, $5::text, $6::integer, $7::text, $8::text, $9::text, $10::text, $11::text,
 			$12::timestamptz,
 			COALESCE($13::timestamptz, CASE WHEN $20::boolean THEN COALESCE($21::timestamptz, now()) END),
-			$14::boolean, $15::text, $16::text, $17::text, $18::text, $19::text
+			$14::boolean, $15::text, $16::text, $17::text, $18::text, $19::text, $22::integer
 		WHERE NOT EXISTS (SELECT FROM d)
 		ON CONFLICT (conn, build_id) DO UPDATE SET
 			builder     = COALESCE(NULLIF(EXCLUDED.builder, ''), o.builder),
@@ -318,6 +318,7 @@ var mergeBuildSQL = `
 			failed_step = COALESCE(NULLIF(EXCLUDED.failed_step, ''), o.failed_step),
 			url         = COALESCE(NULLIF(EXCLUDED.url, ''), o.url),
 			request_id  = COALESCE(NULLIF(EXCLUDED.request_id, ''), o.request_id),
+			attempt     = COALESCE(NULLIF(EXCLUDED.attempt, 0), o.attempt),
 			updated_at  = now()
 		WHERE $20 OR NOT o.complete
 		RETURNING conn, builder, branch),
@@ -397,7 +398,7 @@ func decodeStored(key string, id int64, raw []byte) (ci.Event, int64, bool, erro
 }
 
 const buildColumns = `conn, build_id, builder, builder_id, number, branch, revision, owner, author, reason,
-	started_at, finished_at, complete, result, state_text, failed_step, url, request_id`
+	started_at, finished_at, complete, result, state_text, failed_step, url, request_id, attempt`
 
 // Cursor is where a provider starting up catches up from: the time of the newest build event
 // stored for conn, the zero time when none was stored yet. It is in one clock, the CI's: a
@@ -483,7 +484,7 @@ func scanBuild(row pgx.Row) (ci.Build, error) {
 	var result string
 	err := row.Scan(&b.Conn, &b.ID, &b.Builder, &b.BuilderID, &b.Number, &b.Branch, &b.Revision, &b.Owner,
 		&b.Author, &b.Reason, &started, &finished, &b.Complete, &result, &b.StateText, &b.FailedStep,
-		&b.URL, &b.RequestID)
+		&b.URL, &b.RequestID, &b.Attempt)
 	if err != nil {
 		return ci.Build{}, err
 	}

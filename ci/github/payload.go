@@ -2,7 +2,6 @@ package github
 
 import (
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -99,9 +98,7 @@ func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository, finished bool) 
 		b.Result = Result(run.GetConclusion())
 		b.StateText = run.GetConclusion()
 	}
-	if a := run.GetRunAttempt(); a > 1 {
-		b.StateText = fmt.Sprintf("%s (attempt %d)", b.StateText, a)
-	}
+	b.Attempt = max(run.GetRunAttempt(), 1)
 	return ci.CleanBuild(b, p.clock()), nil
 }
 

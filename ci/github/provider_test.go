@@ -318,7 +318,7 @@ func TestBuildsChangedSince(t *testing.T) {
 	if got := ids(bs); !reflect.DeepEqual(got, want) {
 		t.Fatalf("changed builds %v, want %v", got, want)
 	}
-	if b := bs[0]; !b.Complete || b.Result != ci.ResultSuccess || b.StateText != "success (attempt 2)" {
+	if b := bs[0]; !b.Complete || b.Result != ci.ResultSuccess || b.Attempt != 2 || b.NumberText() != "#1 (attempt 2)" {
 		t.Errorf("re-run of the old run %+v", b)
 	}
 	if b := bs[1]; b.Result != ci.ResultFailure || b.FailedStep != "build / Run tests" {

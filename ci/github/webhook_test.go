@@ -76,7 +76,7 @@ func withConclusion(t testing.TB, c string) []byte {
 
 func TestParseWebhook(t *testing.T) {
 	started := ci.Build{
-		Conn: "gh", ID: "11223344/1", RequestID: "11223344/1", Number: 412, Builder: "CI", BuilderID: "61234501",
+		Conn: "gh", ID: "11223344/1", RequestID: "11223344/1", Number: 412, Attempt: 1, Builder: "CI", BuilderID: "61234501",
 		Branch: "main", Revision: "4f1c2e9d8b7a6f5e4d3c2b1a09f8e7d6c5b4a392", Owner: "mona",
 		Author: "Mona Lisa", Reason: "Fix the flaky cache test",
 		StartedAt: at("2026-11-30T14:02:15Z"), URL: "https://github.com/acme/widgets/actions/runs/11223344",
@@ -93,9 +93,9 @@ func TestParseWebhook(t *testing.T) {
 	queued, running := started, started
 	queued.StateText, running.StateText = "queued", "in_progress"
 	rerun := failed
-	rerun.ID, rerun.RequestID, rerun.Owner = "11223345/2", "11223345/2", "hubot"
+	rerun.ID, rerun.RequestID, rerun.Owner, rerun.Attempt = "11223345/2", "11223345/2", "hubot", 2
 	rerun.StartedAt, rerun.FinishedAt = at("2026-11-30T14:25:40Z"), at("2026-11-30T14:31:09Z")
-	rerun.Result, rerun.StateText = ci.ResultSuccess, "success (attempt 2)"
+	rerun.Result, rerun.StateText = ci.ResultSuccess, "success"
 
 	tests := []struct {
 		name   string
