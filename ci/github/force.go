@@ -293,7 +293,9 @@ func (p *Provider) Rebuild(ctx context.Context, buildID, _ string) (ci.ForceResu
 	case run.GetStatus() != "completed":
 		return ci.ForceResult{}, ci.Userf(fmt.Errorf("github: %s: rebuild run %d: %s", p.cfg.Name, runID, run.GetStatus()),
 			fmt.Sprintf("run %d is still running (attempt %d)", run.GetRunNumber(), attempt))
-	case Result(run.GetConclusion()) != ci.ResultFailure:
+	case Result(run.GetConclusion()) != ci.ResultFailure && Result(run.GetConclusion()) != ci.ResultException:
+		// An exception is a conclusion herald does not know: GitHub decides whether it has
+		// failed jobs to re-run.
 		return ci.ForceResult{}, ci.Userf(fmt.Errorf("github: %s: rebuild run %d: %s", p.cfg.Name, runID, run.GetConclusion()),
 			fmt.Sprintf("run %d did not fail (attempt %d: %s): there are no failed jobs to re-run", run.GetRunNumber(), attempt, ci.CleanText(run.GetConclusion())))
 	}
