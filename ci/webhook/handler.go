@@ -1,7 +1,9 @@
 // Package webhook is herald's one HTTP handler for the webhooks CI systems post
 // (POST /ci/<connection>/webhook). What a delivery means is each provider's (ci.WebhookParser);
-// what herald answers is the same for every CI and lives here: a CI retries what it was not
-// answered 2xx, so the status says exactly whether to send again.
+// what herald answers is the same for every CI and lives here: 2xx only once the events are
+// stored, so the status says exactly whether the delivery took. Some CIs send again what was
+// not answered 2xx (GitLab); GitHub does not redeliver on its own, and a delivery refused
+// with 503 is found by the provider's next poll instead (ci.ChangeLister).
 package webhook
 
 import (
