@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +45,10 @@ func newAPI(cfg Config, base string) (*gh.Client, *conditional, error) {
 		under = http.DefaultTransport
 	}
 	var authed http.RoundTripper = under
-	opts := []gh.ClientOptionsFunc{gh.WithUserAgent(userAgent)}
+	// go-github refuses requests locally after a secondary limit until the time it read from
+	// Retry-After or, lacking one, from x-ratelimit-reset, which is the hourly window's end
+	// and no wait GitHub asked for: its block is capped at herald's own default wait.
+	opts := []gh.ClientOptionsFunc{gh.WithUserAgent(userAgent), gh.WithMaxSecondaryRateLimitRetryAfterDuration(DefaultSecondaryWait)}
 	switch cfg.Auth.Kind {
 	case "bearer":
 		opts = append(opts, gh.WithAuthToken(cfg.Auth.Token))
@@ -98,14 +103,14 @@ func (p *Provider) apiError(what string, err error) error {
 		}
 		return &ci.RetryAfterError{Wait: wait, Err: ci.Userf(wrapped, msg)}
 	case errors.As(err, &abuse):
-		wait := abuse.GetRetryAfter()
-		if wait <= 0 {
-			wait = DefaultSecondaryWait
-		}
-		return &ci.RetryAfterError{Wait: wait, Err: ci.Userf(wrapped,
-			fmt.Sprintf("GitHub asked herald to slow down (a secondary rate limit on %s): try again in %s", conn, wait.Round(time.Second)))}
+		return p.slowDown(wrapped, p.secondaryWait(abuse.Response, abuse.GetRetryAfter()))
 	case errors.As(err, &he) && he.Response != nil:
-		// The App's installation token could not be made.
+		// The App's installation token could not be made. ghinstallation leaves the
+		// response's body open; closing it frees the connection.
+		if he.Response.Body != nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(he.Response.Body, 64<<10))
+			_ = he.Response.Body.Close()
+		}
 		code := he.Response.StatusCode
 		if code == http.StatusUnauthorized || code == http.StatusForbidden || code == http.StatusNotFound {
 			return ci.Userf(fmt.Errorf("%w: %s: installation token: http %d", ErrAuth, conn, code),
@@ -116,6 +121,12 @@ func (p *Provider) apiError(what string, err error) error {
 	case errors.As(err, &er) && er.Response != nil:
 		msg := ci.CleanText(er.Message)
 		switch code := er.Response.StatusCode; {
+		case code == http.StatusTooManyRequests,
+			code == http.StatusForbidden && er.Response.Header.Get("Retry-After") != "":
+			// A secondary limit whose body go-github does not recognise (its
+			// documentation_url): GitHub documents 429, and a 403 with Retry-After, as
+			// "slow down" whatever the body says.
+			return p.slowDown(wrapped, p.secondaryWait(er.Response, 0))
 		case code == http.StatusUnauthorized:
 			if msg == "" {
 				msg = "Bad credentials"
@@ -134,6 +145,44 @@ func (p *Provider) apiError(what string, err error) error {
 		return p.notAnswering(wrapped)
 	}
 	return wrapped
+}
+
+// secondaryWait is how long to wait after a secondary rate limit, as GitHub's documentation
+// says: Retry-After's seconds when it is sent; else, when x-ratelimit-remaining is 0, until
+// x-ratelimit-reset; else at least DefaultSecondaryWait. x-ratelimit-reset alone is the end
+// of the hourly window, which every answer carries: no reason to wait that long. A refusal
+// go-github made itself, without asking GitHub, has no headers: its own wait (local) is
+// what is left of the last one.
+func (p *Provider) secondaryWait(resp *http.Response, local time.Duration) time.Duration {
+	if resp == nil || len(resp.Header) == 0 {
+		if local > 0 {
+			return local
+		}
+		return DefaultSecondaryWait
+	}
+	h := resp.Header
+	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+			return time.Duration(n) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil && t.After(p.now()) {
+			return t.Sub(p.now())
+		}
+	}
+	if h.Get(gh.HeaderRateRemaining) == "0" {
+		if n, err := strconv.ParseInt(h.Get(gh.HeaderRateReset), 10, 64); err == nil {
+			if wait := time.Unix(n, 0).Sub(p.now()); wait > 0 {
+				return wait
+			}
+		}
+	}
+	return DefaultSecondaryWait
+}
+
+// slowDown is the error of a secondary rate limit: wait, and a message a chat user may see.
+func (p *Provider) slowDown(err error, wait time.Duration) error {
+	return &ci.RetryAfterError{Wait: wait, Err: ci.Userf(err,
+		fmt.Sprintf("GitHub asked herald to slow down (a secondary rate limit on %s): try again in %s", p.cfg.Name, wait.Round(time.Second)))}
 }
 
 // notAnswering is the error a chat user sees when GitHub is down or unreachable.

@@ -3,10 +3,17 @@ package github_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/ci/github"
@@ -153,13 +160,58 @@ func TestRateLimits(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, githubtest.Options{})
+			// go-github reads x-ratelimit-reset by the real clock: the fake's hourly reset
+			// must lie in the real future, as GitHub's does.
+			e.clock.Set(time.Now().UTC())
 			e.srv.Limit(1, tt.status, tt.after)
-			_, err := e.provider(nil).Builders(context.Background())
+			p := e.provider(nil)
+			_, err := p.Builders(context.Background())
 			if wait, ok := ci.RetryAfter(err); !ok || wait != tt.wait {
 				t.Errorf("error %v waits %v (%v), want %v", err, wait, ok, tt.wait)
 			}
 			if msg := userMsg(t, err); !strings.HasPrefix(msg, "GitHub asked herald to slow down (a secondary rate limit on gh)") {
 				t.Errorf("message %q", msg)
+			}
+			// The client refuses locally for a while after the limit, never past
+			// DefaultSecondaryWait (not until the hourly reset).
+			_, err = p.Builders(context.Background())
+			if wait, ok := ci.RetryAfter(err); ok && wait > github.DefaultSecondaryWait {
+				t.Errorf("the next request waits %v, want at most %v", wait, github.DefaultSecondaryWait)
+			}
+		})
+	}
+	// GitHub documents any 429, and a 403 with Retry-After, as a secondary limit, whatever
+	// the body's documentation_url says.
+	for _, tt := range []struct {
+		name   string
+		status int
+		after  string
+		wait   time.Duration
+	}{
+		{"429 with another body", 429, "", github.DefaultSecondaryWait},
+		{"429 with another body and Retry-After", 429, "7", 7 * time.Second},
+		{"403 with another body and Retry-After", 403, "30", 30 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json; charset=utf-8")
+				w.Header().Set("X-RateLimit-Remaining", "4000")
+				w.Header().Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(50*time.Minute).Unix(), 10))
+				if tt.after != "" {
+					w.Header().Set("Retry-After", tt.after)
+				}
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(`{"message":"Too many requests","documentation_url":"https://docs.github.com/rest"}`))
+			}))
+			defer srv.Close()
+			p, err := github.New(github.Config{Name: "gh", URL: srv.URL, Repos: []string{"acme/widgets"},
+				Auth: github.Auth{Kind: "bearer", Token: fakeToken}}, zerolog.Nop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Builders(context.Background())
+			if wait, ok := ci.RetryAfter(err); !ok || wait != tt.wait {
+				t.Errorf("error %v waits %v (%v), want %v", err, wait, ok, tt.wait)
 			}
 		})
 	}
@@ -281,5 +333,66 @@ func TestGitHubDown(t *testing.T) {
 	}
 	if _, err := p.Overview(context.Background()); userMsg(t, err) != "GitHub at gh did not answer" {
 		t.Errorf("overview: %v", err)
+	}
+}
+
+// bodyCounter is a transport that counts the response bodies not closed yet.
+type bodyCounter struct {
+	mu   sync.Mutex
+	open int
+}
+
+func (c *bodyCounter) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.open++
+	c.mu.Unlock()
+	resp.Body = &countedBody{ReadCloser: resp.Body, c: c}
+	return resp, nil
+}
+
+func (c *bodyCounter) Open() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.open
+}
+
+type countedBody struct {
+	io.ReadCloser
+	c    *bodyCounter
+	once sync.Once
+}
+
+func (b *countedBody) Close() error {
+	b.once.Do(func() {
+		b.c.mu.Lock()
+		b.c.open--
+		b.c.mu.Unlock()
+	})
+	return b.ReadCloser.Close()
+}
+
+// A refused installation token leaves no response body open (ghinstallation hands the
+// response over with its body unread): one leaked connection per poll otherwise.
+func TestAppTokenRefusalClosesItsBody(t *testing.T) {
+	app := &githubtest.App{AppID: 4242, InstallationID: 77, PublicKey: &testKey.PublicKey}
+	e := newEnv(t, githubtest.Options{App: app})
+	e.clock.Set(time.Now().UTC())
+	keyFile := writeFile(t, "app.pem", keyPEM())
+	counter := &bodyCounter{}
+	p := e.provider(func(c *github.Config) {
+		c.Auth = github.Auth{Kind: "github_app", AppID: 4242, InstallationID: 78, PrivateKeyFile: keyFile}
+		c.HTTPClient = &http.Client{Transport: counter, Timeout: 10 * time.Second}
+	})
+	for range 3 {
+		if _, err := p.Builders(context.Background()); !errors.Is(err, github.ErrAuth) {
+			t.Fatalf("error %v, want ErrAuth", err)
+		}
+	}
+	if n := counter.Open(); n != 0 {
+		t.Errorf("%d response bodies left open after three refused token requests", n)
 	}
 }
