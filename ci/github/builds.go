@@ -33,7 +33,7 @@ const maxListPages = 10
 // or name, which is logged and skipped.
 func (p *Provider) toBuild(r repoRef, run *gh.WorkflowRun) (ci.Build, bool) {
 	name := r.Name
-	b, err := p.parser.build(run, &gh.Repository{Name: &name}, run.GetStatus() == "completed")
+	b, err := p.parser.build(run, &gh.Repository{Name: &name})
 	if err != nil {
 		p.log.Warn().Err(err).Str("repo", r.full()).Int64("run_id", run.GetID()).Msg("github: run skipped")
 		return ci.Build{}, false

@@ -59,7 +59,7 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 				if err != nil {
 					return nil, err
 				}
-				if changedAfter(prev, since) && prev.GetStatus() == "completed" {
+				if changedAfter(prev, since) && finished(prev) {
 					if b, ok, err := p.changedBuild(ctx, r, prev, &steps); err != nil {
 						return nil, err
 					} else if ok {
@@ -82,6 +82,9 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 
 // changedBuild maps a changed run, with its failed step while *steps < maxStepRequests.
 func (p *Provider) changedBuild(ctx context.Context, r repoRef, run *gh.WorkflowRun, steps *int) (ci.Build, bool, error) {
+	if awaitingApproval(run) {
+		return ci.Build{}, false, nil // neither started nor finished (payload.go)
+	}
 	b, ok := p.toBuild(r, run)
 	if !ok {
 		return ci.Build{}, false, nil

@@ -11,8 +11,10 @@ import (
 )
 
 // Results maps a workflow run's conclusion to herald's result (issue 9's table). neutral is
-// a check that chose not to judge, so nothing broke; action_required is a run that waits
-// for a person (a first-time contributor's approval, say): not broken, not clean either.
+// a check that chose not to judge, so nothing broke. action_required is a run that waits
+// for a person (a first-time contributor's approval, say): GitHub reports it completed, but
+// once approved the same run runs on, so herald takes it as not finished (see finished);
+// its entry here serves only Result's callers.
 var results = map[string]ci.Result{
 	"success":         ci.ResultSuccess,
 	"neutral":         ci.ResultSuccess,
@@ -45,9 +47,25 @@ func BuildID(runID int64, attempt int) string {
 	return strconv.FormatInt(runID, 10) + "/" + strconv.Itoa(attempt)
 }
 
-// build maps a run to a ci.Build, cleaned. finished says the run completed, so its
-// conclusion is required.
-func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository, finished bool) (ci.Build, error) {
+// awaitingApproval says whether a run waits for someone to approve it: GitHub marks it
+// completed with conclusion action_required (in its requested delivery already), and the
+// same run, same attempt, runs on once approved. herald takes such a run as neither started
+// nor finished: a delivery of it is ignored and a poll skips it, until it runs.
+func awaitingApproval(run *gh.WorkflowRun) bool {
+	return run.GetStatus() == "completed" && run.GetConclusion() == "action_required"
+}
+
+// finished says whether a run is over: its status is completed, whatever the delivery's
+// action (a run that fails at startup is completed in its requested delivery), unless it
+// waits for approval.
+func finished(run *gh.WorkflowRun) bool {
+	return run.GetStatus() == "completed" && !awaitingApproval(run)
+}
+
+// build maps a run to a ci.Build, cleaned; a finished run (see finished) needs its
+// conclusion. A run awaiting approval is mapped as not finished, its state action_required.
+func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository) (ci.Build, error) {
+	finished := finished(run)
 	var missing []string
 	if run.GetID() == 0 {
 		missing = append(missing, "workflow_run.id")
@@ -91,6 +109,9 @@ func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository, finished bool) 
 		if b.Author == "" {
 			b.Author = c.Author.GetLogin()
 		}
+	}
+	if awaitingApproval(run) {
+		b.StateText = "action_required"
 	}
 	if finished {
 		b.Complete = true

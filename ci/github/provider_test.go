@@ -348,3 +348,39 @@ func TestBuildsChangedSince(t *testing.T) {
 		t.Errorf("unchanged poll: %d requests, %d answered 304; want all of them 304", asked, not)
 	}
 }
+
+// A run waiting for approval (completed, action_required) is neither started nor finished
+// for a poll; once approved it runs on under the same id and attempt, and its real end is
+// reported. A completed run is finished whatever else it says.
+func TestRunAwaitingApproval(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	ctx := context.Background()
+	p := e.provider(nil)
+	since := e.clock.Now()
+	e.clock.Add(time.Second)
+	id := e.srv.QueueRun("acme/widgets", e.ci, githubtest.RunOptions{AwaitApproval: true})
+	e.clock.Add(time.Minute)
+	bs, err := p.BuildsChangedSince(ctx, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 0 {
+		t.Fatalf("a run awaiting approval was reported: %+v", bs)
+	}
+	if b, err := p.Build(ctx, github.BuildID(id, 1)); err != nil || b.Complete || b.StateText != "action_required" {
+		t.Errorf("the waiting run as a build: %+v, %v", b, err)
+	}
+	e.srv.ApproveRun(id)
+	e.clock.Add(time.Second)
+	e.srv.StartRun(id, "build", "Run tests")
+	e.clock.Add(time.Minute)
+	e.srv.CompleteRun(id, "success", "", "")
+	e.clock.Add(time.Second)
+	bs, err = p.BuildsChangedSince(ctx, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || bs[0].ID != github.BuildID(id, 1) || !bs[0].Complete || bs[0].Result != ci.ResultSuccess {
+		t.Errorf("the approved run: %+v", bs)
+	}
+}

@@ -78,11 +78,11 @@ func (p *Parser) ParseWebhook(header http.Header, body []byte) (ci.Delivery, err
 	default:
 		return ci.Delivery{}, ci.IgnoreEvent(fmt.Sprintf("event %s is not followed", ci.CleanText(event)))
 	}
-	ev, err := p.workflowRun(body)
+	evs, err := p.workflowRun(body)
 	if err != nil {
 		return ci.Delivery{}, err
 	}
-	d.Events = []ci.Event{ev}
+	d.Events = evs
 	return d, nil
 }
 
@@ -104,45 +104,61 @@ func (p *Parser) checkSignature(sig string, body []byte) error {
 	return nil
 }
 
-func (p *Parser) workflowRun(body []byte) (ci.Event, error) {
+func (p *Parser) workflowRun(body []byte) ([]ci.Event, error) {
 	var e gh.WorkflowRunEvent
 	if err := json.Unmarshal(body, &e); err != nil {
-		return ci.Event{}, fmt.Errorf("github: workflow_run: %w", err)
+		return nil, fmt.Errorf("github: workflow_run: %w", err)
 	}
 	if e.Repo == nil || e.Repo.GetFullName() == "" {
-		return ci.Event{}, errors.New("github: workflow_run: no repository.full_name")
+		return nil, errors.New("github: workflow_run: no repository.full_name")
 	}
 	if repo := e.Repo.GetFullName(); !p.repos[strings.ToLower(repo)] {
-		return ci.Event{}, ci.IgnoreEvent(fmt.Sprintf("repository %s is not followed", ci.CleanText(repo)))
+		return nil, ci.IgnoreEvent(fmt.Sprintf("repository %s is not followed", ci.CleanText(repo)))
 	}
-	var kind ci.Kind
 	switch a := e.GetAction(); a {
-	case "requested", "in_progress":
-		kind = ci.KindStarted
-	case "completed":
-		kind = ci.KindFinished
+	case "requested", "in_progress", "completed":
 	case "":
-		return ci.Event{}, errors.New("github: workflow_run: no action")
+		return nil, errors.New("github: workflow_run: no action")
 	default:
-		return ci.Event{}, ci.IgnoreEvent(fmt.Sprintf("workflow_run action %s is not followed", ci.CleanText(a)))
+		return nil, ci.IgnoreEvent(fmt.Sprintf("workflow_run action %s is not followed", ci.CleanText(a)))
 	}
 	if e.WorkflowRun == nil {
-		return ci.Event{}, errors.New("github: workflow_run: no workflow_run object")
+		return nil, errors.New("github: workflow_run: no workflow_run object")
 	}
-	b, err := p.build(e.WorkflowRun, e.Repo, kind == ci.KindFinished)
+	if e.GetAction() == "completed" && e.WorkflowRun.GetStatus() != "completed" {
+		// GitHub sends completed for a completed run; a payload that says otherwise is
+		// taken at its action's word, so its conclusion is required.
+		run := *e.WorkflowRun
+		run.Status = gh.Ptr("completed")
+		e.WorkflowRun = &run
+	}
+	if awaitingApproval(e.WorkflowRun) {
+		return nil, ci.IgnoreEvent("workflow_run waits for approval (action_required); it is reported once it runs")
+	}
+	b, err := p.build(e.WorkflowRun, e.Repo)
 	if err != nil {
-		return ci.Event{}, fmt.Errorf("github: workflow_run: %w", err)
+		return nil, fmt.Errorf("github: workflow_run: %w", err)
 	}
 	now := p.clock()
-	at := b.StartedAt
-	if kind == ci.KindFinished {
-		at = b.FinishedAt
+	plausible := func(t time.Time) time.Time {
+		if t.IsZero() {
+			t = ci.PlausibleTime(e.WorkflowRun.GetUpdatedAt().Time, now)
+		}
+		if t.IsZero() {
+			t = now
+		}
+		return t
 	}
-	if at.IsZero() {
-		at = ci.PlausibleTime(e.WorkflowRun.GetUpdatedAt().Time, now)
+	if !b.Complete {
+		return []ci.Event{{Conn: p.conn, Kind: ci.KindStarted, Build: &b, At: plausible(b.StartedAt)}}, nil
 	}
-	if at.IsZero() {
-		at = now
+	fin := ci.Event{Conn: p.conn, Kind: ci.KindFinished, Build: &b, At: plausible(b.FinishedAt)}
+	if e.GetAction() == "completed" {
+		return []ci.Event{fin}, nil
 	}
-	return ci.Event{Conn: p.conn, Kind: kind, Build: &b, At: at}, nil
+	// A requested or in_progress delivery of a run that is over already (one that failed at
+	// startup): its start and its end, as a catch-up reports them; the completed delivery
+	// that may follow has the same keys.
+	sb := ci.StartedView(b)
+	return []ci.Event{{Conn: p.conn, Kind: ci.KindStarted, Build: &sb, At: plausible(b.StartedAt)}, fin}, nil
 }

@@ -121,8 +121,10 @@ func TestParseWebhook(t *testing.T) {
 			kind: ci.KindFinished, want: ptr(finished(failed, ci.ResultCancelled, "cancelled")), at: failed.FinishedAt},
 		{name: "completed timed out", event: "workflow_run", body: withConclusion(t, "timed_out"),
 			kind: ci.KindFinished, want: ptr(finished(failed, ci.ResultFailure, "timed_out")), at: failed.FinishedAt},
-		{name: "completed action required", event: "workflow_run", body: withConclusion(t, "action_required"),
-			kind: ci.KindFinished, want: ptr(finished(failed, ci.ResultWarnings, "action_required")), at: failed.FinishedAt},
+		{name: "completed action required waits for approval", event: "workflow_run", body: withConclusion(t, "action_required"),
+			err: ci.ErrIgnoreEvent, reason: "workflow_run waits for approval (action_required); it is reported once it runs"},
+		{name: "requested action required waits for approval", event: "workflow_run", body: requestedAs(t, "completed", "action_required"),
+			err: ci.ErrIgnoreEvent, reason: "workflow_run waits for approval (action_required); it is reported once it runs"},
 		{name: "re-run attempt 2 is its own build", event: "workflow_run", body: fixture(t, "workflow_run_rerun_attempt2.json"),
 			kind: ci.KindFinished, want: &rerun, at: rerun.FinishedAt},
 		{name: "several repos prefix the builder", event: "workflow_run", body: fixture(t, "workflow_run_completed_success.json"),
@@ -226,6 +228,49 @@ func TestParseWebhook(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// requestedAs is the requested fixture with another status and conclusion ("" for null).
+func requestedAs(t testing.TB, status, conclusion string) []byte {
+	t.Helper()
+	b := string(fixture(t, "workflow_run_requested.json"))
+	c := "null"
+	if conclusion != "" {
+		c = `"` + conclusion + `"`
+	}
+	out := strings.Replace(b, `"status": "queued"`, `"status": "`+status+`"`, 1)
+	out = strings.Replace(out, `"conclusion": null`, `"conclusion": `+c, 1)
+	if out == b {
+		t.Fatal("the requested fixture has no queued status")
+	}
+	return []byte(out)
+}
+
+// A requested (or in_progress) delivery of a run that is over already, as one that fails at
+// startup sends it, is the run's start and its end: the completed that may follow adds
+// nothing (its key is the same), and the run is not left running.
+func TestRequestedButCompleted(t *testing.T) {
+	for _, action := range []string{"requested", "in_progress"} {
+		t.Run(action, func(t *testing.T) {
+			body := requestedAs(t, "completed", "startup_failure")
+			body = []byte(strings.Replace(string(body), `"action": "requested"`, `"action": "`+action+`"`, 1))
+			d, err := newParser().ParseWebhook(signedHeader("workflow_run", body), body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Events) != 2 || d.Events[0].Kind != ci.KindStarted || d.Events[1].Kind != ci.KindFinished {
+				t.Fatalf("events %+v, want started and finished", d.Events)
+			}
+			s, f := d.Events[0].Build, d.Events[1].Build
+			if s.Complete || s.Result != ci.ResultNone || !f.Complete || f.Result != ci.ResultFailure || f.StateText != "startup_failure" {
+				t.Errorf("started %+v\nfinished %+v", *s, *f)
+			}
+			// The completed delivery that may follow has this key: a duplicate.
+			if k := d.Events[1].Key(); k != "gh/build/11223344/1/finished" {
+				t.Errorf("finished key %q", k)
+			}
+		})
+	}
+}
 
 // TestRerunKeys is why the attempt is in the build id: a re-run's completed must not be
 // dropped as a duplicate of the first attempt's.

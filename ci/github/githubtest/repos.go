@@ -139,6 +139,17 @@ func (s *Server) repoJSON(rp *repo) repoJSON {
 	}
 }
 
+// forkJSON is a repository the fake does not hold (a fork a pull request comes from), as a
+// run's head_repository shows it.
+func (s *Server) forkJSON(full string) repoJSON {
+	owner, name, _ := strings.Cut(full, "/")
+	id := int64(len(full))*7919 + 5000000
+	return repoJSON{
+		ID: id, NodeID: nodeID("R_", id), Name: name, FullName: full, Owner: s.user(owner),
+		HTMLURL: s.webBase() + "/" + full, URL: s.url + "/repos/" + full, DefaultBranch: "main", Visibility: "public",
+	}
+}
+
 // repoFromPath resolves {owner}/{repo} or answers 404.
 func (s *Server) repoFromPath(w http.ResponseWriter, r *http.Request) (*repo, bool) {
 	s.mu.Lock()

@@ -25,6 +25,9 @@ type run struct {
 	created  time.Time
 	inputs   map[string]any // a dispatch's inputs; nil otherwise
 	attempts []*attempt     // attempts[n-1] is run_attempt n
+
+	emptyName bool   // RunOptions.EmptyName
+	headRepo  string // RunOptions.HeadRepo
 }
 
 func (rn *run) latest() *attempt { return rn.attempts[len(rn.attempts)-1] }
@@ -72,6 +75,17 @@ type RunOptions struct {
 	Actor   string // default "octocat"
 	Message string // head commit message; default "Update widgets"
 	Author  string // head commit author's name; default "Mona Octocat"
+	// AwaitApproval makes the run wait for approval, as a first-time contributor's pull
+	// request does: GitHub shows it completed with conclusion action_required from its
+	// requested delivery on, and ApproveRun lets it run on, same id, same attempt.
+	AwaitApproval bool
+	// EmptyName leaves the run's name empty, as GitHub's own requested example payload
+	// has it; the workflow keeps its name.
+	EmptyName bool
+	// HeadRepo, if set, is the owner/name of the fork the run's head commit comes from
+	// (a pull request from a fork): its head_repository. It need not be a repository
+	// of the fake.
+	HeadRepo string
 }
 
 // QueueRun creates a queued run of a workflow, as a push would, sends the
@@ -120,8 +134,12 @@ func (s *Server) queueRunLocked(wf *workflow, o RunOptions, inputs map[string]an
 		inputs: inputs,
 	}
 	wf.nextNumber++
+	rn.emptyName, rn.headRepo = o.EmptyName, o.HeadRepo
 	rn.attempts = []*attempt{{number: 1, status: "queued", started: now, updated: now,
 		triggeringActor: o.Actor, checkSuiteID: s.newIDLocked("suite")}}
+	if o.AwaitApproval {
+		rn.attempts[0].status, rn.attempts[0].conclusion = "completed", "action_required"
+	}
 	s.runs[id] = rn
 	s.runOrder = append(s.runOrder, rn)
 	s.runEventLocked(rn, "requested")
@@ -135,6 +153,20 @@ func (s *Server) mustRunLocked(runID int64) *run {
 		panic(fmt.Sprintf("githubtest: no run %d", runID))
 	}
 	return rn
+}
+
+// ApproveRun approves a run that waits for approval (RunOptions.AwaitApproval): its
+// attempt is queued again, to be started and completed as any other. It panics if the run
+// does not wait for approval.
+func (s *Server) ApproveRun(runID int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := s.mustRunLocked(runID).latest()
+	if at.status != "completed" || at.conclusion != "action_required" {
+		panic(fmt.Sprintf("githubtest: ApproveRun: run %d does not wait for approval", runID))
+	}
+	at.status, at.conclusion, at.updated = "queued", "", s.now()
+	s.notifyLocked()
 }
 
 // StartRun puts the run's latest attempt in progress (the workflow_run "in_progress"
@@ -410,9 +442,16 @@ func (s *Server) runJSON(rn *run, at *attempt) runJSON {
 	if at.number > 1 {
 		html += "/attempts/" + strconv.Itoa(at.number)
 	}
-	repoJ := s.repoJSON(rn.repo)
+	repoJ, headJ := s.repoJSON(rn.repo), s.repoJSON(rn.repo)
+	if rn.headRepo != "" {
+		headJ = s.forkJSON(rn.headRepo)
+	}
+	name := rn.wf.name
+	if rn.emptyName {
+		name = ""
+	}
 	return runJSON{
-		ID: rn.id, Name: rn.wf.name, NodeID: nodeID("WFR_", rn.id), HeadBranch: rn.branch,
+		ID: rn.id, Name: name, NodeID: nodeID("WFR_", rn.id), HeadBranch: rn.branch,
 		HeadSHA: rn.sha, Path: rn.wf.path, DisplayTitle: title, RunNumber: rn.number,
 		Event: rn.event, Status: at.status, Conclusion: concl, WorkflowID: rn.wf.id,
 		CheckSuiteID: at.checkSuiteID, CheckSuiteNodeID: nodeID("CS_", at.checkSuiteID),
@@ -429,7 +468,7 @@ func (s *Server) runJSON(rn *run, at *attempt) runJSON {
 			Author:    commitAuthor{Name: rn.author, Email: email(rn.author)},
 			Committer: commitAuthor{Name: "GitHub", Email: "noreply@github.com"},
 		},
-		Repository: repoJ, HeadRepository: repoJ,
+		Repository: repoJ, HeadRepository: headJ,
 	}
 }
 
