@@ -1,0 +1,259 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// The core of the provider: projects are builders, runs of pipelines are builds, the runners
+// the token can see are workers. A pipeline's build needs two requests: the pipeline (who
+// triggered it, when it started and finished) and its jobs, retried ones too (which run it
+// is, its current and failed job, and its commit's author and subject).
+
+// perPage is the longest page GitLab serves.
+const perPage = 100
+
+// maxJobPages bounds the pages of jobs read of one pipeline: a thousand jobs, retried ones
+// included.
+const maxJobPages = 10
+
+// maxListPages bounds the pages read of the runners.
+const maxListPages = 10
+
+// maxStepRequests bounds the running pipelines RunningBuilds reads whole; the others are
+// shown from the list alone (without owner, author or step).
+const maxStepRequests = 20
+
+// Builders lists a builder per project followed; a project is online when the token can
+// read it and its CI/CD is enabled.
+func (p *Provider) Builders(ctx context.Context) ([]ci.Builder, error) {
+	var out []ci.Builder
+	for _, pr := range p.projects {
+		proj, _, err := p.gl.Projects.GetProject(pr, nil, gl.WithContext(ctx))
+		if err != nil {
+			return nil, p.projectError(pr, err)
+		}
+		out = append(out, ci.CleanBuilder(ci.Builder{
+			Conn: p.cfg.Name, ID: pr, Name: p.builderName(pr), Description: proj.Description,
+			Online: proj.BuildsAccessLevel != gl.DisabledAccessControl,
+		}))
+	}
+	return out, nil
+}
+
+// projectError is apiError for a request about a project, with a 404 said in words: GitLab
+// answers 404 for a project the token may not see, too.
+func (p *Provider) projectError(project string, err error) error {
+	err = p.apiError("get project "+project, err)
+	if errors.Is(err, ci.ErrNotFound) {
+		return ci.Userf(err, fmt.Sprintf("GitLab at %s has no project %s that the token can see", p.cfg.Name, project))
+	}
+	return err
+}
+
+// allJobs lists every job of a pipeline, retried ones too, every page.
+func (p *Provider) allJobs(ctx context.Context, project string, pipelineID int64) ([]*gl.Job, error) {
+	var out []*gl.Job
+	opts := &gl.ListJobsOptions{ListOptions: gl.ListOptions{PerPage: perPage}, IncludeRetried: gl.Ptr(true)}
+	for range maxJobPages {
+		jobs, resp, err := p.gl.Jobs.ListPipelineJobs(project, pipelineID, opts, gl.WithContext(ctx))
+		if err != nil {
+			return nil, p.apiError(fmt.Sprintf("list jobs of pipeline %d of %s", pipelineID, project), err)
+		}
+		out = append(out, jobs...)
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
+}
+
+// pipelineBuild reads a pipeline and its jobs into a build.
+func (p *Provider) pipelineBuild(ctx context.Context, project string, pipelineID int64) (ci.Build, error) {
+	pl, _, err := p.gl.Pipelines.GetPipeline(project, pipelineID, gl.WithContext(ctx))
+	if err != nil {
+		return ci.Build{}, p.apiError(fmt.Sprintf("get pipeline %d of %s", pipelineID, project), err)
+	}
+	jobs, err := p.allJobs(ctx, project, pipelineID)
+	if err != nil {
+		return ci.Build{}, err
+	}
+	return p.parser.build(apiRun(project, pl, jobs))
+}
+
+// listBuild is a build from the pipelines list alone, for a running pipeline beyond
+// maxStepRequests.
+func (p *Provider) listBuild(project string, pl *gl.PipelineInfo) (ci.Build, error) {
+	return p.parser.build(run{
+		project: project, id: pl.ID, iid: pl.IID, status: pl.Status, ref: pl.Ref, sha: pl.SHA, webURL: pl.WebURL,
+		createdAt: deref(pl.CreatedAt), attempt: 1,
+	})
+}
+
+// RunningBuilds lists the running pipelines of every project (among each one's newest
+// hundred), with their current job.
+func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
+	var out []ci.Build
+	whole := 0
+	for _, pr := range p.projects {
+		pls, _, err := p.gl.Pipelines.ListProjectPipelines(pr, &gl.ListProjectPipelinesOptions{
+			ListOptions: gl.ListOptions{PerPage: perPage}, OrderBy: gl.Ptr("id"), Sort: gl.Ptr("desc"),
+		}, gl.WithContext(ctx))
+		if err != nil {
+			return nil, p.apiError("list pipelines of "+pr, err)
+		}
+		for _, pl := range pls {
+			if !runningStatuses[pl.Status] {
+				continue
+			}
+			var b ci.Build
+			if whole < maxStepRequests {
+				whole++
+				b, err = p.pipelineBuild(ctx, pr, pl.ID)
+			} else {
+				b, err = p.listBuild(pr, pl)
+			}
+			if errors.Is(err, ci.ErrNotFound) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return nil, err
+			}
+			if !b.Complete {
+				out = append(out, b)
+			}
+		}
+	}
+	return out, nil
+}
+
+// LastBuilds returns the last n finished pipelines of a project, newest first.
+func (p *Provider) LastBuilds(ctx context.Context, builder string, n int) ([]ci.Build, error) {
+	n = min(max(n, 1), perPage)
+	pr, ok := p.projectOf(builder)
+	if !ok {
+		return nil, p.noBuilder(builder)
+	}
+	pls, _, err := p.gl.Pipelines.ListProjectPipelines(pr, &gl.ListProjectPipelinesOptions{
+		ListOptions: gl.ListOptions{PerPage: int64(n)}, Scope: gl.Ptr("finished"), OrderBy: gl.Ptr("id"), Sort: gl.Ptr("desc"),
+	}, gl.WithContext(ctx))
+	if err != nil {
+		return nil, p.apiError("list pipelines of "+pr, err)
+	}
+	var out []ci.Build
+	for _, pl := range pls {
+		b, err := p.pipelineBuild(ctx, pr, pl.ID)
+		if errors.Is(err, ci.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b.Complete {
+			out = append(out, b)
+		}
+	}
+	return out, nil
+}
+
+// Build returns a run of a pipeline by herald's build id "<pipeline id>/<attempt>". GitLab
+// shows a pipeline as its newest run: an earlier run's id is not found.
+func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
+	pipelineID, attempt, err := parseBuildID(id)
+	if err != nil {
+		return ci.Build{}, fmt.Errorf("gitlab: %s: build %q: %w", p.cfg.Name, ci.CleanText(id), err)
+	}
+	_, b, err := p.findPipeline(ctx, pipelineID)
+	if err != nil {
+		return ci.Build{}, err
+	}
+	if b.Attempt != attempt {
+		return ci.Build{}, fmt.Errorf("gitlab: %s: pipeline %d is at run %d, not %d: %w", p.cfg.Name, pipelineID, b.Attempt, attempt, ci.ErrNotFound)
+	}
+	return b, nil
+}
+
+// pipelineProjects remembers which project a pipeline is in (pipeline ids are the
+// instance's, so one project has it), for Build, Stop and Rebuild.
+type pipelineProjects struct {
+	mu sync.Mutex
+	m  map[int64]string
+}
+
+const maxRememberedPipelines = 10000
+
+func (pp *pipelineProjects) remember(id int64, project string) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	if pp.m == nil || len(pp.m) >= maxRememberedPipelines {
+		pp.m = map[int64]string{}
+	}
+	pp.m[id] = project
+}
+
+func (pp *pipelineProjects) get(id int64) (string, bool) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	pr, ok := pp.m[id]
+	return pr, ok
+}
+
+// findPipeline reads a pipeline's current run from the project it is in: the one
+// remembered, else each followed project in turn.
+func (p *Provider) findPipeline(ctx context.Context, pipelineID int64) (string, ci.Build, error) {
+	candidates := p.projects
+	if pr, ok := p.pipelines.get(pipelineID); ok {
+		candidates = []string{pr}
+	}
+	for _, pr := range candidates {
+		b, err := p.pipelineBuild(ctx, pr, pipelineID)
+		if errors.Is(err, ci.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return "", ci.Build{}, err
+		}
+		p.pipelines.remember(pipelineID, pr)
+		return pr, b, nil
+	}
+	return "", ci.Build{}, fmt.Errorf("gitlab: %s: pipeline %d: %w", p.cfg.Name, pipelineID, ci.ErrNotFound)
+}
+
+// Workers lists the runners the token can see (GitLab's "runners available to the user"):
+// connected while online. GitLab's list does not say whether a runner is running a job, so
+// none is shown busy.
+func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
+	var out []ci.Worker
+	opts := &gl.ListRunnersOptions{ListOptions: gl.ListOptions{PerPage: perPage}}
+	for range maxListPages {
+		rs, resp, err := p.gl.Runners.ListRunners(opts, gl.WithContext(ctx))
+		if err != nil {
+			return nil, p.apiError("list runners", err)
+		}
+		for _, r := range rs {
+			name := r.Description
+			if name == "" {
+				name = r.Name
+			}
+			if name == "" {
+				name = "runner " + strconv.FormatInt(r.ID, 10)
+			}
+			out = append(out, ci.CleanWorker(ci.Worker{
+				Conn: p.cfg.Name, ID: strconv.FormatInt(r.ID, 10), Name: name, Connected: r.Status == "online",
+			}))
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, nil
+}

@@ -1,0 +1,113 @@
+package gitlab
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+var (
+	_ ci.ChangeLister = (*Provider)(nil)
+	_ ci.FollowTuner  = (*Provider)(nil)
+)
+
+// MaxChangedPipelines bounds the pipelines one catch-up reads per project (each costs two
+// requests). Past it the catch-up returns the oldest changes and stops where it stopped in
+// every project; the next poll goes on from there.
+const MaxChangedPipelines = 200
+
+// FollowOptions makes the Follower poll every poll_interval.
+func (p *Provider) FollowOptions() ci.FollowOptions {
+	return ci.FollowOptions{Poll: p.cfg.PollInterval}
+}
+
+// changed is a pipeline that changed, with when GitLab last updated it.
+type changed struct {
+	b       ci.Build
+	updated time.Time
+}
+
+// BuildsChangedSince lists, for every project, the pipelines GitLab updated after since
+// (updated_after, oldest update first, a hundred a page), each read whole as it is now
+// (ci.ChangeLister). A pipeline retried after since is its new run; its earlier run's
+// finish is in the list only if a poll or a delivery saw it before the retry.
+func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]ci.Build, error) {
+	var all []changed
+	var cutoff time.Time // when a project was cut short: the last update read there
+	for _, pr := range p.projects {
+		cs, truncated, err := p.changedIn(ctx, pr, since)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, cs...)
+		if truncated && len(cs) > 0 {
+			last := cs[len(cs)-1].updated
+			if cutoff.IsZero() || last.Before(cutoff) {
+				cutoff = last
+			}
+		}
+	}
+	var out []ci.Build
+	for _, c := range all {
+		if cutoff.IsZero() || !c.updated.After(cutoff) {
+			out = append(out, c.b)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return changedAt(out[i]).Before(changedAt(out[j])) })
+	return out, nil
+}
+
+// changedIn reads one project's pipelines updated after since, at most MaxChangedPipelines;
+// truncated says there were more.
+func (p *Provider) changedIn(ctx context.Context, project string, since time.Time) ([]changed, bool, error) {
+	var out []changed
+	seen := map[int64]bool{}
+	opts := &gl.ListProjectPipelinesOptions{
+		ListOptions:  gl.ListOptions{PerPage: perPage},
+		UpdatedAfter: gl.Ptr(since.UTC()), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc"),
+	}
+	for range MaxChangedPipelines/perPage + 2 {
+		pls, resp, err := p.gl.Pipelines.ListProjectPipelines(project, opts, gl.WithContext(ctx))
+		if err != nil {
+			return nil, false, p.apiError("list pipelines of "+project, err)
+		}
+		for _, pl := range pls {
+			if seen[pl.ID] {
+				continue // updated while the pages were read: it moved to a later page
+			}
+			if len(out) >= MaxChangedPipelines {
+				p.log.Warn().Str("project", project).Int("pipelines", MaxChangedPipelines).
+					Msg("gitlab: more pipelines changed than one catch-up reads; the next poll reads on")
+				return out, true, nil
+			}
+			seen[pl.ID] = true
+			b, err := p.pipelineBuild(ctx, project, pl.ID)
+			if errors.Is(err, ci.ErrNotFound) {
+				continue // deleted meanwhile
+			}
+			if err != nil {
+				return nil, false, err
+			}
+			p.pipelines.remember(pl.ID, project)
+			out = append(out, changed{b: b, updated: deref(pl.UpdatedAt)})
+		}
+		if resp.NextPage == 0 || len(pls) == 0 {
+			return out, false, nil
+		}
+		opts.Page = resp.NextPage
+	}
+	return out, true, nil
+}
+
+// changedAt is when a build last changed, for the order of a catch-up.
+func changedAt(b ci.Build) time.Time {
+	if b.Complete && !b.FinishedAt.IsZero() {
+		return b.FinishedAt
+	}
+	return b.StartedAt
+}

@@ -1,0 +1,290 @@
+package gitlab
+
+import (
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// One mapping from a pipeline to a ci.Build serves the API and the Pipeline Hook: both are
+// first read into a run, which holds what herald uses of either.
+
+// run is one run of a pipeline as herald reads it.
+type run struct {
+	project    string // the project's full path
+	id, iid    int64
+	status     string
+	ref, sha   string
+	webURL     string
+	user       string // who triggered the pipeline (username)
+	author     string // the commit's author
+	title      string // the commit's subject
+	createdAt  time.Time
+	startedAt  time.Time // of this run: a retry's is when it was retried
+	finishedAt time.Time
+	jobs       []job // the latest run of each job, in the pipeline's order
+	attempt    int   // 1 for the first run, 2 after one retry, ...
+}
+
+// job is one job of a run.
+type job struct {
+	id           int64
+	name, stage  string
+	status       string
+	allowFailure bool
+}
+
+// The pipeline statuses GitLab documents, by what herald makes of them. A status GitLab adds
+// later is taken as waiting: neither started nor finished, so it is not reported until the
+// pipeline reaches one herald knows.
+var (
+	runningStatuses  = map[string]bool{"created": true, "pending": true, "preparing": true, "running": true, "canceling": true}
+	finishedStatuses = map[string]ci.Result{"success": ci.ResultSuccess, "failed": ci.ResultFailure, "canceled": ci.ResultCancelled, "skipped": ci.ResultSkipped}
+)
+
+// Waiting says whether a pipeline status is neither started nor finished for herald: a
+// pipeline waiting for a person (manual), for its time (scheduled) or for a resource group
+// (waiting_for_resource), or a status herald does not know.
+func Waiting(status string) bool {
+	_, done := finishedStatuses[status]
+	return !done && !runningStatuses[status]
+}
+
+// Result is herald's result for a finished pipeline: its status, and warnings for a success
+// in which a job that is allowed to fail failed.
+func Result(status string, jobs []job) ci.Result {
+	r, ok := finishedStatuses[status]
+	if !ok {
+		return ci.ResultNone
+	}
+	if r == ci.ResultSuccess && allowedFailure(jobs) != "" {
+		return ci.ResultWarnings
+	}
+	return r
+}
+
+// BuildID is herald's id of one run of a pipeline: "<pipeline id>/<attempt>". A retried
+// pipeline keeps its id and number and runs again, and its second finish is news; with the
+// attempt in the id, ci.Event.Key keeps the runs' events apart.
+func BuildID(pipelineID int64, attempt int) string {
+	return strconv.FormatInt(pipelineID, 10) + "/" + strconv.Itoa(max(attempt, 1))
+}
+
+// parseBuildID splits a BuildID; a bare pipeline id is its first attempt.
+func parseBuildID(id string) (pipelineID int64, attempt int, err error) {
+	pid, att, ok := strings.Cut(id, "/")
+	if !ok {
+		att = "1"
+	}
+	pipelineID, err1 := strconv.ParseInt(pid, 10, 64)
+	attempt, err2 := strconv.Atoi(att)
+	if err1 != nil || err2 != nil || pipelineID <= 0 || attempt <= 0 {
+		return 0, 0, errors.Join(errBadID, ci.ErrNotFound)
+	}
+	return pipelineID, attempt, nil
+}
+
+var errBadID = errors.New("gitlab: a build id is <pipeline id>/<attempt>")
+
+// stepName is how a job is named as a build's step: "stage / job".
+func stepName(j job) string {
+	if j.stage == "" {
+		return j.name
+	}
+	return j.stage + " / " + j.name
+}
+
+// currentStep is the first job running.
+func currentStep(jobs []job) string {
+	for _, j := range jobs {
+		if j.status == "running" {
+			return stepName(j)
+		}
+	}
+	return ""
+}
+
+// failedStep is the first job that failed and was not allowed to.
+func failedStep(jobs []job) string {
+	for _, j := range jobs {
+		if j.status == "failed" && !j.allowFailure {
+			return stepName(j)
+		}
+	}
+	return ""
+}
+
+// allowedFailure is the first job that failed and was allowed to.
+func allowedFailure(jobs []job) string {
+	for _, j := range jobs {
+		if j.status == "failed" && j.allowFailure {
+			return stepName(j)
+		}
+	}
+	return ""
+}
+
+// mapper turns runs into builds for one connection.
+type mapper struct {
+	conn     string
+	prefixed bool // builders are full paths when several projects share the connection
+	clock    func() time.Time
+}
+
+// builderName is what users call a project: its last path segment, or its full path when
+// the connection follows several projects.
+func builderName(project string, prefixed bool) string {
+	if prefixed {
+		return project
+	}
+	return project[strings.LastIndex(project, "/")+1:]
+}
+
+// build maps a run to a ci.Build, cleaned.
+func (m mapper) build(r run) (ci.Build, error) {
+	var missing []string
+	if r.id <= 0 {
+		missing = append(missing, "id")
+	}
+	if r.iid <= 0 {
+		missing = append(missing, "iid")
+	}
+	if r.status == "" {
+		missing = append(missing, "status")
+	}
+	if r.project == "" {
+		missing = append(missing, "project path")
+	}
+	if len(missing) > 0 {
+		return ci.Build{}, errors.New("gitlab: pipeline without " + strings.Join(missing, ", "))
+	}
+	id := BuildID(r.id, r.attempt)
+	b := ci.Build{
+		Conn: m.conn,
+		ID:   id,
+		// A forced pipeline and a retry are followed by the id Force and Rebuild return.
+		RequestID: id,
+		Number:    int(r.iid),
+		Attempt:   max(r.attempt, 1),
+		Builder:   builderName(r.project, m.prefixed),
+		BuilderID: r.project,
+		Branch:    r.ref,
+		Revision:  r.sha,
+		Owner:     r.user,
+		Author:    r.author,
+		Reason:    r.title,
+		StartedAt: r.startedAt,
+		URL:       r.webURL,
+		StateText: r.status,
+	}
+	if b.StartedAt.IsZero() && !Waiting(r.status) {
+		b.StartedAt = r.createdAt
+	}
+	if res := Result(r.status, r.jobs); res != ci.ResultNone {
+		b.Complete = true
+		b.Result = res
+		b.FinishedAt = r.finishedAt
+		if b.FinishedAt.IsZero() {
+			b.FinishedAt = m.clock()
+		}
+		switch res {
+		case ci.ResultFailure:
+			b.FailedStep = failedStep(r.jobs)
+		case ci.ResultWarnings:
+			b.FailedStep = allowedFailure(r.jobs)
+			b.StateText = "success with warnings"
+		}
+	} else {
+		b.CurrentStep = currentStep(r.jobs)
+	}
+	return ci.CleanBuild(b, m.clock()), nil
+}
+
+// subject is a commit message's first line.
+func subject(msg string) string {
+	s, _, _ := strings.Cut(msg, "\n")
+	return strings.TrimSpace(s)
+}
+
+// attempts reads the runs of a pipeline from all its jobs, the retried ones too (the jobs
+// API with include_retried): GitLab keeps a retried job and adds a new one under its name,
+// so the n-th job of a name ran in the n-th run. The run is the most any name ran; its
+// start is when its first new job was made. It returns the latest job of each name, in the
+// order the names first appear (the pipeline's order: jobs are made stage by stage).
+//
+// A job retried automatically (the retry: keyword) makes a new job too, so it counts as a
+// run of its own.
+func attempts(all []*gl.Job) (latest []job, attempt int, start time.Time) {
+	sorted := append([]*gl.Job(nil), all...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	index := map[string]int{}
+	count := map[string]int{}
+	var created [][]time.Time // created[k]: creation times of the (k+1)-th jobs of the names
+	attempt = 1
+	for _, j := range sorted {
+		count[j.Name]++
+		n := count[j.Name]
+		attempt = max(attempt, n)
+		for len(created) < n {
+			created = append(created, nil)
+		}
+		if j.CreatedAt != nil {
+			created[n-1] = append(created[n-1], *j.CreatedAt)
+		}
+		v := job{id: j.ID, name: j.Name, stage: j.Stage, status: j.Status, allowFailure: j.AllowFailure}
+		if i, ok := index[j.Name]; ok {
+			latest[i] = v
+		} else {
+			index[j.Name] = len(latest)
+			latest = append(latest, v)
+		}
+	}
+	if attempt > 1 {
+		for _, t := range created[attempt-1] {
+			if start.IsZero() || t.Before(start) {
+				start = t
+			}
+		}
+	}
+	return latest, attempt, start
+}
+
+// apiRun reads a pipeline of the API and all its jobs (see attempts) into a run.
+func apiRun(project string, pl *gl.Pipeline, jobs []*gl.Job) run {
+	r := run{
+		project: project, id: pl.ID, iid: pl.IID, status: pl.Status, ref: pl.Ref, sha: pl.SHA,
+		webURL: pl.WebURL, createdAt: deref(pl.CreatedAt), startedAt: deref(pl.StartedAt), finishedAt: deref(pl.FinishedAt),
+	}
+	if pl.User != nil {
+		r.user = pl.User.Username
+	}
+	var start time.Time
+	r.jobs, r.attempt, start = attempts(jobs)
+	if r.attempt > 1 && !start.IsZero() {
+		r.startedAt = start
+	}
+	for _, j := range jobs {
+		if j.Commit != nil && (j.Commit.AuthorName != "" || j.Commit.Title != "" || j.Commit.Message != "") {
+			r.author = j.Commit.AuthorName
+			r.title = j.Commit.Title
+			if r.title == "" {
+				r.title = subject(j.Commit.Message)
+			}
+			break
+		}
+	}
+	return r
+}
+
+func deref(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return *t
+}
