@@ -29,17 +29,91 @@ const perPage = 100
 const maxListPages = 10
 
 // toBuild maps a run of repository r (the webhook's mapping, see payload.go) and remembers
-// which repository the run is in. ok is false for a run GitHub sent without its id, number
-// or name, which is logged and skipped.
-func (p *Provider) toBuild(r repoRef, run *gh.WorkflowRun) (ci.Build, bool) {
-	name := r.Name
-	b, err := p.parser.build(run, &gh.Repository{Name: &name})
+// which repository the run is in. The repository is named as GitHub spells it (the run
+// carries it), as a delivery names it. A run without a name is named after its workflow,
+// read by workflow_id when no list of workflows was read yet. ok is false for a run GitHub
+// sent without its id or number, or a name herald can find, which is logged and skipped.
+func (p *Provider) toBuild(ctx context.Context, r repoRef, run *gh.WorkflowRun) (ci.Build, bool) {
+	repo := run.GetRepository()
+	if repo.GetName() == "" || repo.GetFullName() == "" {
+		c := p.canonicalKnown(r)
+		name, full := c.Name, c.full()
+		repo = &gh.Repository{Name: &name, FullName: &full}
+	}
+	wfName := ""
+	if run.GetName() == "" {
+		wfName = p.workflowName(ctx, r, run.GetWorkflowID())
+	}
+	b, err := p.parser.build(run, repo, wfName)
 	if err != nil {
 		p.log.Warn().Err(err).Str("repo", r.full()).Int64("run_id", run.GetID()).Msg("github: run skipped")
 		return ci.Build{}, false
 	}
 	p.rememberRun(run.GetID(), r)
 	return b, true
+}
+
+// workflowName is the name of a workflow of r by its id: from the last list of workflows
+// read, else from a new one; "" when it is not found.
+func (p *Provider) workflowName(ctx context.Context, r repoRef, id int64) string {
+	if id == 0 {
+		return ""
+	}
+	p.mu.Lock()
+	name, ok := p.wfNames[id]
+	p.mu.Unlock()
+	if ok {
+		return name
+	}
+	if _, err := p.listWorkflows(ctx, r); err != nil {
+		p.log.Warn().Err(err).Str("repo", r.full()).Int64("workflow_id", id).Msg("github: the workflow of a run without a name could not be read")
+		return ""
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wfNames[id]
+}
+
+// maxWorkflowNames bounds the workflow id → name map; when full it starts over.
+const maxWorkflowNames = 10000
+
+// canonicalKnown is r as GitHub spells it when herald has read it (canonical), else as the
+// config writes it.
+func (p *Provider) canonicalKnown(r repoRef) repoRef {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.canon[strings.ToLower(r.full())]; ok {
+		return c
+	}
+	return r
+}
+
+// canonical is r as GitHub spells it (owner/name are case-insensitive, and a builder's
+// name holds the repository's): read once per repository, GET /repos/{owner}/{repo}.
+func (p *Provider) canonical(ctx context.Context, r repoRef) (repoRef, error) {
+	p.mu.Lock()
+	c, ok := p.canon[strings.ToLower(r.full())]
+	p.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	repo, _, err := p.gh.Repositories.Get(ctx, r.Owner, r.Name)
+	if err != nil {
+		return repoRef{}, p.apiError("get repository "+r.full(), err)
+	}
+	return p.learnCanonical(r, repo), nil
+}
+
+// learnCanonical records how GitHub spells r, from a repository GitHub answered.
+func (p *Provider) learnCanonical(r repoRef, repo *gh.Repository) repoRef {
+	c := r
+	if ref, err := parseRepo(repo.GetFullName()); err == nil && strings.EqualFold(ref.full(), r.full()) {
+		c = ref
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.canon[strings.ToLower(r.full())] = c
+	return c
 }
 
 // maxRememberedRuns bounds the run → repository map; when full it starts over (a forgotten
@@ -101,6 +175,14 @@ func (p *Provider) listWorkflows(ctx context.Context, r repoRef) ([]*gh.Workflow
 			return nil, p.apiError("list workflows of "+r.full(), err)
 		}
 		out = append(out, ws.Workflows...)
+		p.mu.Lock()
+		if len(p.wfNames) >= maxWorkflowNames {
+			p.wfNames = map[int64]string{}
+		}
+		for _, w := range ws.Workflows {
+			p.wfNames[w.GetID()] = w.GetName()
+		}
+		p.mu.Unlock()
 		if resp.NextPage == 0 {
 			break
 		}
@@ -134,7 +216,11 @@ func (p *Provider) Builders(ctx context.Context) ([]ci.Builder, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, p.workflowBuilders(r, ws)...)
+		c, err := p.canonical(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.workflowBuilders(c, ws)...)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
@@ -212,7 +298,7 @@ func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
 	out := make([]ci.Build, 0, len(all))
 	steps := 0
 	for _, x := range all {
-		b, ok := p.toBuild(x.r, x.run)
+		b, ok := p.toBuild(ctx, x.r, x.run)
 		if !ok {
 			continue
 		}
@@ -298,7 +384,7 @@ func (p *Provider) LastBuilds(ctx context.Context, builder string, n int) ([]ci.
 	}
 	var out []ci.Build
 	for _, run := range runs {
-		if b, ok := p.toBuild(r, run); ok && b.Complete {
+		if b, ok := p.toBuild(ctx, r, run); ok && b.Complete {
 			out = append(out, b)
 		}
 	}
@@ -336,7 +422,7 @@ func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
 	if err != nil {
 		return ci.Build{}, err
 	}
-	b, ok := p.toBuild(r, run)
+	b, ok := p.toBuild(ctx, r, run)
 	if !ok {
 		return ci.Build{}, fmt.Errorf("github: %s: run %d is missing its id, number or name", p.cfg.Name, runID)
 	}
@@ -354,6 +440,10 @@ func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
 func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 	var out []ci.Worker
 	for _, r := range p.repos {
+		c, err := p.canonical(ctx, r)
+		if err != nil {
+			return nil, err
+		}
 		opts := &gh.ListRunnersOptions{ListOptions: gh.ListOptions{PerPage: perPage}}
 		for range maxListPages {
 			rs, resp, err := p.gh.Actions.ListRunners(ctx, r.Owner, r.Name, opts)
@@ -366,7 +456,7 @@ func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 			}
 			for _, rn := range rs.Runners {
 				out = append(out, ci.CleanWorker(ci.Worker{
-					Conn: p.cfg.Name, ID: strconv.FormatInt(rn.GetID(), 10), Name: p.builderName(r, rn.GetName()),
+					Conn: p.cfg.Name, ID: strconv.FormatInt(rn.GetID(), 10), Name: p.builderName(c, rn.GetName()),
 					Connected: rn.GetStatus() == "online", Busy: rn.GetBusy(),
 				}))
 			}

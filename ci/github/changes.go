@@ -85,7 +85,7 @@ func (p *Provider) changedBuild(ctx context.Context, r repoRef, run *gh.Workflow
 	if awaitingApproval(run) {
 		return ci.Build{}, false, nil // neither started nor finished (payload.go)
 	}
-	b, ok := p.toBuild(r, run)
+	b, ok := p.toBuild(ctx, r, run)
 	if !ok {
 		return ci.Build{}, false, nil
 	}

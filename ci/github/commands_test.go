@@ -216,7 +216,7 @@ func TestRateLimits(t *testing.T) {
 		})
 	}
 	t.Run("primary limit spent", func(t *testing.T) {
-		e := newEnv(t, githubtest.Options{RateLimit: 1})
+		e := newEnv(t, githubtest.Options{RateLimit: 2}) // Builders reads the workflows and the repository
 		p := e.provider(nil)
 		if _, err := p.Builders(context.Background()); err != nil {
 			t.Fatal(err)

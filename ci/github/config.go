@@ -74,6 +74,9 @@ func (s *Section) Validate() []ci.ConfigProblem {
 			seen[k] = true
 		}
 	}
+	if msg := sameName(s.Repos); msg != "" {
+		ps = append(ps, ci.ConfigProblem{Key: "repos", Msg: msg})
+	}
 	ps = append(ps, s.Auth.validate()...)
 	if s.PollInterval != 0 && s.PollInterval < MinPollInterval {
 		ps = append(ps, ci.ConfigProblem{Key: "poll_interval", Msg: "poll_interval must be at least 10s"})
@@ -121,8 +124,20 @@ func checkAPIURL(raw string) string {
 		return "url must not hold credentials: put them in auth"
 	case u.RawQuery != "" || u.Fragment != "":
 		return "url must not have a query or a fragment"
+	case strings.EqualFold(u.Hostname(), "github.com") || strings.EqualFold(u.Hostname(), "www.github.com"):
+		return "url " + u.Scheme + "://" + u.Host + " is GitHub's web site, not its REST API: use https://api.github.com (or leave url out)"
 	}
 	return ""
+}
+
+// lacksAPIPath says whether an API root looks like an Enterprise Server's host without its
+// /api/v3: every call would answer 404. It may be right (a proxy), so it is only a warning.
+func lacksAPIPath(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || strings.EqualFold(u.Hostname(), "api.github.com") {
+		return false
+	}
+	return strings.Trim(u.Path, "/") == ""
 }
 
 // parseRepo reads owner/name.
@@ -133,6 +148,27 @@ func parseRepo(s string) (repoRef, error) {
 		return repoRef{}, fmt.Errorf("github: repository %q is not owner/name", ci.CleanText(s))
 	}
 	return repoRef{Owner: owner, Name: name}, nil
+}
+
+// sameName says which two repositories have the same name but different owners, or "":
+// a connection's builders are named "<repository>/<workflow>", so they would share
+// builders. Repositories listed twice are another problem.
+func sameName(repos []string) string {
+	byName := map[string]string{}
+	for _, r := range repos {
+		ref, err := parseRepo(r)
+		if err != nil {
+			continue
+		}
+		k := strings.ToLower(ref.Name)
+		if first, ok := byName[k]; ok && !strings.EqualFold(first, r) {
+			return fmt.Sprintf("repos: %s and %s have the same name; use two connections", first, r)
+		}
+		if _, ok := byName[k]; !ok {
+			byName[k] = r
+		}
+	}
+	return ""
 }
 
 // readPrivateKey reads a GitHub App's private key file and checks that it is a PEM RSA

@@ -41,6 +41,7 @@ func (p *Provider) dispatchables(ctx context.Context) ([]dispatchable, error) {
 		if err != nil {
 			return nil, p.apiError("get repository "+r.full(), err)
 		}
+		c := p.learnCanonical(r, repo)
 		def := repo.GetDefaultBranch()
 		bs, _, err := p.gh.Repositories.ListBranches(ctx, r.Owner, r.Name, &gh.BranchListOptions{ListOptions: gh.ListOptions{PerPage: perPage}})
 		if err != nil {
@@ -67,7 +68,7 @@ func (p *Provider) dispatchables(ctx context.Context) ([]dispatchable, error) {
 			if !ok {
 				continue
 			}
-			name := p.builderName(r, w.GetName())
+			name := p.builderName(c, w.GetName())
 			out = append(out, dispatchable{
 				sched: ci.CleanForceScheduler(ci.ForceScheduler{
 					Conn: p.cfg.Name, Name: name, Label: name, Builders: []string{name},

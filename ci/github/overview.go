@@ -81,16 +81,20 @@ func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {
 		if err != nil {
 			return ci.Overview{}, err
 		}
-		builders := p.workflowBuilders(r, ws)
+		c, err := p.canonical(ctx, r)
+		if err != nil {
+			return ci.Overview{}, err
+		}
+		builders := p.workflowBuilders(c, ws)
 		ov.Builders = append(ov.Builders, builders...)
 		runs, _, err := p.runsWhere(ctx, r, &gh.ListWorkflowRunsOptions{ListOptions: gh.ListOptions{PerPage: perPage}})
 		if err != nil {
 			return ci.Overview{}, err
 		}
 		for _, run := range runs { // newest first
-			b, ok := p.toBuild(r, run)
+			b, ok := p.toBuild(ctx, r, run)
 			switch {
-			case !ok:
+			case !ok, awaitingApproval(run):
 			case !b.Complete:
 				if steps < maxStepRequests && run.GetStatus() == "in_progress" {
 					steps++
@@ -117,7 +121,7 @@ func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {
 				return ci.Overview{}, p.apiError("list runs of "+b.Name, err)
 			}
 			for _, run := range page.WorkflowRuns {
-				if lb, ok := p.toBuild(r, run); ok && lb.Complete {
+				if lb, ok := p.toBuild(ctx, r, run); ok && lb.Complete {
 					ov.Last[b.Name] = lb
 				}
 			}

@@ -64,8 +64,14 @@ func finished(run *gh.WorkflowRun) bool {
 
 // build maps a run to a ci.Build, cleaned; a finished run (see finished) needs its
 // conclusion. A run awaiting approval is mapped as not finished, its state action_required.
-func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository) (ci.Build, error) {
+// repo is the run's repository as GitHub names it; workflowName is the workflow's name,
+// which stands for a run's name GitHub left empty (its own example payload has one).
+func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository, workflowName string) (ci.Build, error) {
 	finished := finished(run)
+	name := run.GetName()
+	if name == "" {
+		name = workflowName
+	}
 	var missing []string
 	if run.GetID() == 0 {
 		missing = append(missing, "workflow_run.id")
@@ -73,7 +79,7 @@ func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository) (ci.Build, erro
 	if run.GetRunNumber() == 0 {
 		missing = append(missing, "workflow_run.run_number")
 	}
-	if run.GetName() == "" {
+	if name == "" {
 		missing = append(missing, "workflow_run.name")
 	}
 	if finished && run.GetConclusion() == "" {
@@ -82,7 +88,7 @@ func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository) (ci.Build, erro
 	if len(missing) > 0 {
 		return ci.Build{}, errors.New("missing " + strings.Join(missing, ", "))
 	}
-	builder := run.GetName()
+	builder := name
 	if p.prefixed {
 		builder = repo.GetName() + "/" + builder
 	}
@@ -96,7 +102,7 @@ func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository) (ci.Build, erro
 		Number:    run.GetRunNumber(),
 		Builder:   builder,
 		BuilderID: workflowID(run),
-		Branch:    run.GetHeadBranch(),
+		Branch:    branch(run, repo),
 		Revision:  run.GetHeadSHA(),
 		Owner:     owner(run),
 		Reason:    reason(run),
@@ -121,6 +127,22 @@ func (p *Parser) build(run *gh.WorkflowRun, repo *gh.Repository) (ci.Build, erro
 	}
 	b.Attempt = max(run.GetRunAttempt(), 1)
 	return ci.CleanBuild(b, p.clock()), nil
+}
+
+// branch is the run's head branch; a run of a pull request from a fork (its head repository
+// is not the repository) has the fork's branch, named "<fork owner>:<branch>" as GitHub
+// names it on a pull request, so that a contributor's main is not the repository's main.
+func branch(run *gh.WorkflowRun, repo *gh.Repository) string {
+	b := run.GetHeadBranch()
+	head := run.GetHeadRepository().GetFullName()
+	if b == "" || head == "" || repo.GetFullName() == "" || strings.EqualFold(head, repo.GetFullName()) {
+		return b
+	}
+	owner := run.GetHeadRepository().GetOwner().GetLogin()
+	if owner == "" {
+		owner, _, _ = strings.Cut(head, "/")
+	}
+	return owner + ":" + b
 }
 
 func workflowID(run *gh.WorkflowRun) string {

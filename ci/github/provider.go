@@ -66,8 +66,10 @@ type Provider struct {
 	now    func() time.Time
 
 	mu          sync.Mutex
-	runRepo     map[int64]repoRef // run id → its repository, for Build, Stop and Rebuild
-	runnersDeny map[string]bool   // repositories whose runners the token may not read (logged once)
+	runRepo     map[int64]repoRef  // run id → its repository, for Build, Stop and Rebuild
+	runnersDeny map[string]bool    // repositories whose runners the token may not read (logged once)
+	canon       map[string]repoRef // lower-cased owner/name → as GitHub spells it (canonical)
+	wfNames     map[int64]string   // workflow id → name, from the last lists of workflows
 
 	ovLock    chan struct{} // held while an Overview is fetched or read
 	ov        *ci.Overview  // the last one fetched, under ovLock
@@ -108,6 +110,9 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 			repos = append(repos, ref)
 		}
 	}
+	if msg := sameName(cfg.Repos); msg != "" {
+		return nil, fmt.Errorf("github: config %s: %s", cfg.Name, msg)
+	}
 	switch cfg.Auth.Kind {
 	case "bearer":
 		if cfg.Auth.Token == "" {
@@ -142,20 +147,39 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Provider{
-		cfg:   cfg,
-		gh:    client,
-		cond:  cond,
-		repos: repos,
-		parser: NewParser(ParserConfig{
-			Conn: cfg.Name, Repos: cfg.Repos, Secret: cfg.WebhookSecret, Clock: cfg.Clock,
-		}),
+	p := &Provider{
+		cfg:         cfg,
+		gh:          client,
+		cond:        cond,
+		repos:       repos,
 		log:         log.With().Str("ci", cfg.Name).Logger(),
 		now:         cfg.Clock,
 		runRepo:     map[int64]repoRef{},
 		runnersDeny: map[string]bool{},
+		canon:       map[string]repoRef{},
+		wfNames:     map[int64]string{},
 		ovLock:      make(chan struct{}, 1),
-	}, nil
+	}
+	if lacksAPIPath(cfg.URL) {
+		p.log.Warn().Str("url", cfg.URL).Msg("github: url has no path; GitHub Enterprise Server's REST API is https://HOST/api/v3")
+	}
+	p.parser = NewParser(ParserConfig{
+		Conn: cfg.Name, Repos: cfg.Repos, Secret: cfg.WebhookSecret, Clock: cfg.Clock,
+		WorkflowName: p.deliveredWorkflowName,
+	})
+	return p, nil
+}
+
+// deliveredWorkflowName names the workflow of a delivered run that has no name, in
+// WebhookStepTimeout at most.
+func (p *Provider) deliveredWorkflowName(repo string, id int64) string {
+	r, ok := p.repoOf(repo)
+	if !ok {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), WebhookStepTimeout)
+	defer cancel()
+	return p.workflowName(ctx, r, id)
 }
 
 // Name is the connection's name.

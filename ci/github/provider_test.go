@@ -384,3 +384,56 @@ func TestRunAwaitingApproval(t *testing.T) {
 		t.Errorf("the approved run: %+v", bs)
 	}
 }
+
+// The poll names builds as a delivery does: a fork's branch after its owner, a run without
+// a name after its workflow, the repository as GitHub spells it whatever the config writes.
+func TestPolledNamesMatchDeliveries(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	e.srv.AddRepo("acme/docs", "trunk")
+	ctx := context.Background()
+	since := e.clock.Now()
+	e.clock.Add(time.Second)
+	fork := e.srv.QueueRun("acme/widgets", e.ci, githubtest.RunOptions{HeadRepo: "mona/widgets", Branch: "main", Event: "pull_request"})
+	e.clock.Add(time.Second)
+	nameless := e.srv.QueueRun("acme/widgets", e.lint, githubtest.RunOptions{EmptyName: true})
+	e.clock.Add(time.Second)
+	p := e.provider(nil, "Acme/Widgets", "acme/docs")
+	bs, err := p.BuildsChangedSince(ctx, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]ci.Build{}
+	for _, b := range bs {
+		byID[b.ID] = b
+	}
+	if b := byID[github.BuildID(fork, 1)]; b.Branch != "mona:main" || b.Builder != "widgets/CI" {
+		t.Errorf("fork run: branch %q builder %q, want mona:main and widgets/CI", b.Branch, b.Builder)
+	}
+	if b := byID[github.BuildID(nameless, 1)]; b.Builder != "widgets/Lint" {
+		t.Errorf("run without a name: builder %q, want widgets/Lint (%+v)", b.Builder, bs)
+	}
+	builders, err := p.Builders(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, b := range builders {
+		names = append(names, b.Name)
+	}
+	if !reflect.DeepEqual(names, []string{"widgets/CI", "widgets/Lint"}) {
+		t.Errorf("builders %q, want GitHub's spelling of the repository", names)
+	}
+	// The delivery of the same run names the same builder.
+	e.srv.CompleteRun(fork, "failure", "build", "Run tests")
+	var body []byte
+	for _, d := range e.srv.Deliveries() {
+		if d.Event == "workflow_run" && d.Action == "completed" {
+			body = d.Body
+		}
+	}
+	parser := github.NewParser(github.ParserConfig{Conn: "gh", Repos: []string{"Acme/Widgets", "acme/docs"}, Secret: testSecret})
+	d, err := parser.ParseWebhook(signedHeader("workflow_run", body), body)
+	if err != nil || d.Events[0].Build.Builder != "widgets/CI" || d.Events[0].Build.Branch != "mona:main" {
+		t.Errorf("delivered fork run: %+v, %v", d, err)
+	}
+}

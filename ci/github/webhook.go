@@ -29,6 +29,9 @@ type ParserConfig struct {
 	Repos  []string // owner/name of every repository the connection follows
 	Secret string   // the webhook secret; empty refuses every delivery
 	Clock  func() time.Time
+	// WorkflowName, if set, names a workflow by its repository (owner/name) and id, for a
+	// delivery whose run and workflow both have an empty name; "" when it cannot.
+	WorkflowName func(repo string, workflowID int64) string
 }
 
 // Parser reads the webhooks of one GitHub connection. It implements ci.WebhookParser.
@@ -38,6 +41,8 @@ type Parser struct {
 	repos    map[string]bool // lower-cased owner/name: GitHub matches them case-insensitively
 	prefixed bool            // builders are "<repo>/<workflow>" when several repos share a connection
 	clock    func() time.Time
+
+	workflowName func(repo string, workflowID int64) string // ParserConfig.WorkflowName
 }
 
 var _ ci.WebhookParser = (*Parser)(nil)
@@ -53,7 +58,7 @@ func NewParser(cfg ParserConfig) *Parser {
 	}
 	return &Parser{
 		conn: cfg.Conn, secret: []byte(cfg.Secret), repos: repos,
-		prefixed: len(repos) > 1, clock: cfg.Clock,
+		prefixed: len(repos) > 1, clock: cfg.Clock, workflowName: cfg.WorkflowName,
 	}
 }
 
@@ -135,7 +140,11 @@ func (p *Parser) workflowRun(body []byte) ([]ci.Event, error) {
 	if awaitingApproval(e.WorkflowRun) {
 		return nil, ci.IgnoreEvent("workflow_run waits for approval (action_required); it is reported once it runs")
 	}
-	b, err := p.build(e.WorkflowRun, e.Repo)
+	wfName := e.GetWorkflow().GetName()
+	if wfName == "" && e.WorkflowRun.GetName() == "" && p.workflowName != nil {
+		wfName = p.workflowName(e.Repo.GetFullName(), e.WorkflowRun.GetWorkflowID())
+	}
+	b, err := p.build(e.WorkflowRun, e.Repo, wfName)
 	if err != nil {
 		return nil, fmt.Errorf("github: workflow_run: %w", err)
 	}

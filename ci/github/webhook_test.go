@@ -245,6 +245,33 @@ func requestedAs(t testing.TB, status, conclusion string) []byte {
 	return []byte(out)
 }
 
+// A run of a pull request from a fork names its branch after the fork's owner, so that a
+// contributor's main is not the repository's main; a run without a name is its workflow's.
+func TestForkBranchAndEmptyName(t *testing.T) {
+	body := string(fixture(t, "workflow_run_completed_failure.json"))
+	fork := `"head_repository": {"id": 800200, "name": "widgets", "full_name": "mona/widgets", "private": false, "owner": {"login": "mona", "id": 583231, "type": "User"}}`
+	out := strings.Replace(body, `"head_repository": {"id": 700100, "name": "widgets", "full_name": "acme/widgets", "private": false, "owner": {"login": "acme", "id": 9919, "type": "Organization"}}`, fork, 1)
+	out = strings.Replace(out, `"name": "CI",`, `"name": "",`, 1)
+	if out == body || strings.Count(out, `"name": "CI"`) != 1 {
+		t.Fatal("the failure fixture changed")
+	}
+	d, err := newParser().ParseWebhook(signedHeader("workflow_run", []byte(out)), []byte(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := d.Events[0].Build; b.Branch != "mona:main" || b.Builder != "CI" {
+		t.Errorf("fork run: branch %q builder %q, want mona:main and CI", b.Branch, b.Builder)
+	}
+	// The same repository spelt otherwise is no fork.
+	same := strings.Replace(body, `"full_name": "acme/widgets", "private": false, "owner": {"login": "acme", "id": 9919, "type": "Organization"}}
+  },`, `"full_name": "Acme/Widgets", "private": false, "owner": {"login": "Acme", "id": 9919, "type": "Organization"}}
+  },`, 1)
+	d, err = newParser().ParseWebhook(signedHeader("workflow_run", []byte(same)), []byte(same))
+	if err != nil || d.Events[0].Build.Branch != "main" {
+		t.Errorf("the repository's own branch: %+v, %v", d, err)
+	}
+}
+
 // A requested (or in_progress) delivery of a run that is over already, as one that fails at
 // startup sends it, is the run's start and its end: the completed that may follow adds
 // nothing (its key is the same), and the run is not left running.
