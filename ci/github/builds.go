@@ -50,6 +50,11 @@ func (p *Provider) toBuild(ctx context.Context, r repoRef, run *gh.WorkflowRun) 
 		return ci.Build{}, false
 	}
 	p.rememberRun(run.GetID(), r)
+	if b.Complete {
+		p.untrack(b.ID)
+	} else {
+		p.track(r, run.GetID(), b.Attempt)
+	}
 	return b, true
 }
 

@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"time"
 
@@ -18,10 +19,13 @@ var (
 // Lookback is how long before a catch-up's since a run may have been created and still
 // change after since. GitHub's list of runs filters by creation time only, and newest first;
 // a run's updated_at is not a filter. A job on a GitHub-hosted runner is stopped after 6
-// hours, so a run created earlier than that has finished; the list is read back to runs
-// created Lookback before since, and no further. What it cannot find: a run on a
-// self-hosted runner that runs longer, and a re-run of a run created before then (a re-run
-// keeps its run's created_at); their webhooks still bring them, and Build reads them.
+// hours, so most runs created earlier have finished; the list is read back to runs created
+// Lookback before since, and no further. A run may last far longer, though (queued, jobs one
+// after another, waiting for approval: up to 35 days), and a re-run keeps its run's
+// created_at: so each poll also reads by id the attempts herald saw start and not finish,
+// and the ones its own /force and re-run button started (tracked.go). Those are kept in
+// memory only: after a restart the lookback alone covers them, and a run created more than
+// Lookback before then, still running, is found by its webhooks alone (Build reads it).
 const Lookback = 6*time.Hour + 10*time.Minute
 
 // maxChangePages bounds the pages of runs one catch-up reads per repository: 2,000 runs, far
@@ -39,17 +43,21 @@ func (p *Provider) FollowOptions() ci.FollowOptions {
 // every poll, so when nothing changed it costs a 304, which GitHub does not count against
 // the rate limit. A failed run comes with its failed step (the first maxStepRequests).
 //
+// The attempts followed by id (tracked.go) that the lists did not hold are read too.
+//
 // A run re-run after since is its newest attempt now; its previous attempt may have
 // finished after since too (a quick "Re-run failed jobs"), so that one is read as well.
 func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]ci.Build, error) {
 	var out []ci.Build
 	steps := 0
+	listed := map[string]bool{} // build ids read in the lists
 	for _, r := range p.repos {
 		runs, err := p.runsCreatedSince(ctx, r, since.Add(-Lookback))
 		if err != nil {
 			return nil, err
 		}
 		for _, run := range runs {
+			listed[BuildID(run.GetID(), run.GetRunAttempt())] = true
 			if !changedAfter(run, since) {
 				continue
 			}
@@ -74,6 +82,29 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 			if ok {
 				out = append(out, b)
 			}
+		}
+	}
+	for _, t := range p.trackedRuns() {
+		if listed[t.id] {
+			continue
+		}
+		run, err := p.getAttempt(ctx, t)
+		if errors.Is(err, ci.ErrNotFound) {
+			p.untrack(t.id) // deleted
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !changedAfter(run, since) {
+			continue
+		}
+		b, ok, err := p.changedBuild(ctx, t.repo, run, &steps)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			out = append(out, b)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return changedAt(out[i]).Before(changedAt(out[j])) })

@@ -131,3 +131,58 @@ func TestWorkersSkipsForbiddenRepository(t *testing.T) {
 		t.Errorf("workers %+v, want widgets/rack-1 alone", ws)
 	}
 }
+
+// A run that outlives the lookback (queued for long, jobs one after another) and a re-run of
+// a run created before it are not in the list a poll reads: the attempts herald saw start,
+// and the one its re-run button started, are read by id until they finish.
+func TestLongRunsAreReadByID(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	ctx := context.Background()
+	p := e.provider(nil)
+	long := e.run("acme/widgets", e.ci, "", "build", "Compile")
+	old := e.run("acme/widgets", e.ci, "failure", "build", "Run tests")
+	since := e.clock.Now().Add(-time.Hour)
+	bs, err := p.BuildsChangedSince(ctx, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 {
+		t.Fatalf("first poll %v", ids(bs))
+	}
+	e.clock.Add(github.Lookback + time.Hour)
+	res, err := p.Rebuild(ctx, github.BuildID(old, 1), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Minute)
+	e.srv.StartRun(old, "build", "Run tests")
+	e.srv.StartRun(long, "deploy", "Upload")
+	e.clock.Add(time.Minute)
+	e.srv.CompleteRun(long, "success", "", "")
+	e.srv.CompleteRun(old, "success", "", "")
+	e.clock.Add(time.Minute)
+
+	since = e.clock.Now().Add(-5 * time.Minute)
+	bs, err = p.BuildsChangedSince(ctx, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ci.Build{}
+	for _, b := range bs {
+		got[b.ID] = b
+	}
+	if b := got[github.BuildID(long, 1)]; !b.Complete || b.Result != ci.ResultSuccess {
+		t.Errorf("the long run: %+v (changed: %v)", b, ids(bs))
+	}
+	if b := got[res.RequestIDs[0]]; !b.Complete || b.Result != ci.ResultSuccess || b.Attempt != 2 {
+		t.Errorf("the re-run of the old run: %+v (changed: %v)", b, ids(bs))
+	}
+	// Finished, they are read no more.
+	before := e.srv.Stats().ByRoute["GET /repos/{owner}/{repo}/actions/runs/{run}/attempts/{attempt}"]
+	if _, err := p.BuildsChangedSince(ctx, since); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.Stats().ByRoute["GET /repos/{owner}/{repo}/actions/runs/{run}/attempts/{attempt}"] - before; n != 0 {
+		t.Errorf("%d attempts read after they finished", n)
+	}
+}

@@ -153,6 +153,7 @@ func (p *Provider) Force(ctx context.Context, req ci.ForceRequest) (ci.ForceResu
 	}
 	if id := details.GetWorkflowRunID(); id > 0 {
 		p.rememberRun(id, d.repo)
+		p.track(d.repo, id, 1)
 		return ci.ForceResult{Ref: "run " + strconv.FormatInt(id, 10), RequestIDs: []string{BuildID(id, 1)}}, nil
 	}
 	return ci.ForceResult{Ref: "workflow_dispatch of " + req.Builder + " on " + ref}, nil
@@ -303,6 +304,7 @@ func (p *Provider) Rebuild(ctx context.Context, buildID, _ string) (ci.ForceResu
 	if _, err := p.gh.Actions.RerunFailedJobsByID(ctx, r.Owner, r.Name, runID); err != nil {
 		return ci.ForceResult{}, p.refusal(fmt.Sprintf("re-run run %d", runID), fmt.Sprintf("re-run run %d", run.GetRunNumber()), err)
 	}
+	p.track(r, runID, attempt+1)
 	return ci.ForceResult{
 		Ref:        fmt.Sprintf("run %d attempt %d", runID, attempt+1),
 		RequestIDs: []string{BuildID(runID, attempt+1)},

@@ -66,10 +66,12 @@ type Provider struct {
 	now    func() time.Time
 
 	mu          sync.Mutex
-	runRepo     map[int64]repoRef  // run id → its repository, for Build, Stop and Rebuild
-	runnersDeny map[string]bool    // repositories whose runners the token may not read (logged once)
-	canon       map[string]repoRef // lower-cased owner/name → as GitHub spells it (canonical)
-	wfNames     map[int64]string   // workflow id → name, from the last lists of workflows
+	runRepo     map[int64]repoRef     // run id → its repository, for Build, Stop and Rebuild
+	runnersDeny map[string]bool       // repositories whose runners the token may not read (logged once)
+	canon       map[string]repoRef    // lower-cased owner/name → as GitHub spells it (canonical)
+	wfNames     map[int64]string      // workflow id → name, from the last lists of workflows
+	tracked     map[string]trackedRun // build id → attempt followed by id (tracked.go)
+	trackSeq    uint64
 
 	ovLock    chan struct{} // held while an Overview is fetched or read
 	ov        *ci.Overview  // the last one fetched, under ovLock
@@ -158,6 +160,7 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		runnersDeny: map[string]bool{},
 		canon:       map[string]repoRef{},
 		wfNames:     map[int64]string{},
+		tracked:     map[string]trackedRun{},
 		ovLock:      make(chan struct{}, 1),
 	}
 	if lacksAPIPath(cfg.URL) {
@@ -201,20 +204,28 @@ func (p *Provider) ParseWebhook(header http.Header, body []byte) (ci.Delivery, e
 	if err != nil {
 		return d, err
 	}
+	var e struct {
+		Repo struct {
+			FullName string `json:"full_name"`
+		} `json:"repository"`
+	}
+	if len(d.Events) == 0 || json.Unmarshal(body, &e) != nil {
+		return d, nil
+	}
+	r, ok := p.repoOf(e.Repo.FullName)
+	if !ok {
+		return d, nil
+	}
 	for i, ev := range d.Events {
-		if ev.Build == nil || !needsFailedStep(*ev.Build) || ev.Build.FailedStep != "" {
+		if ev.Build == nil {
 			continue
 		}
-		var e struct {
-			Repo struct {
-				FullName string `json:"full_name"`
-			} `json:"repository"`
+		if ev.Build.Complete {
+			p.untrack(ev.Build.ID)
+		} else if runID, attempt, err := parseBuildID(ev.Build.ID); err == nil {
+			p.track(r, runID, attempt)
 		}
-		if json.Unmarshal(body, &e) != nil {
-			continue
-		}
-		r, ok := p.repoOf(e.Repo.FullName)
-		if !ok {
+		if !needsFailedStep(*ev.Build) || ev.Build.FailedStep != "" {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), WebhookStepTimeout)
