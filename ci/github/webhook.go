@@ -1,6 +1,7 @@
 package github
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,11 @@ func (p *Parser) ParseWebhook(header http.Header, body []byte) (ci.Delivery, err
 	if err := p.checkSignature(header.Get(headerSignature), body); err != nil {
 		return ci.Delivery{}, err
 	}
+	if formEncoded(header, body) {
+		// GitHub's other content type posts payload=<url-encoded JSON>: every event would
+		// fail to parse while the ping, which herald ignores, succeeds.
+		return ci.Delivery{}, errors.New("github: the delivery is form-encoded: set the webhook's Content type to application/json")
+	}
 	d := ci.Delivery{ID: ci.CleanText(header.Get(headerDelivery))}
 	event := header.Get(headerEvent)
 	switch event {
@@ -89,6 +95,14 @@ func (p *Parser) ParseWebhook(header http.Header, body []byte) (ci.Delivery, err
 	}
 	d.Events = evs
 	return d, nil
+}
+
+// formEncoded says whether a delivery is the webhook's application/x-www-form-urlencoded
+// form rather than JSON.
+func formEncoded(header http.Header, body []byte) bool {
+	ct, _, _ := strings.Cut(header.Get("Content-Type"), ";")
+	return strings.EqualFold(strings.TrimSpace(ct), "application/x-www-form-urlencoded") ||
+		bytes.HasPrefix(bytes.TrimSpace(body), []byte("payload="))
 }
 
 // checkSignature insists on the SHA-256 form: go-github's check also takes SHA-1, which

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -164,6 +165,12 @@ func TestParseWebhook(t *testing.T) {
 			header: func(h http.Header) { h.Del("X-Hub-Signature-256") },
 			err:    ci.ErrBadSignature, reason: "no X-Hub-Signature-256 header"},
 
+		{name: "form-encoded delivery", event: "workflow_run", body: formBody(t, "workflow_run_completed_success.json"),
+			header: func(h http.Header) { h.Set("Content-Type", "application/x-www-form-urlencoded") },
+			reason: "github: the delivery is form-encoded: set the webhook's Content type to application/json"},
+		{name: "form-encoded ping", event: "ping", body: formBody(t, "ping.json"),
+			header: func(h http.Header) { h.Del("Content-Type") },
+			reason: "github: the delivery is form-encoded: set the webhook's Content type to application/json"},
 		{name: "malformed body", event: "workflow_run", body: []byte(`{"action": "completed", "workflow_run": `),
 			reason: "github: workflow_run: unexpected end of JSON input"},
 		{name: "no event header", event: "", body: fixture(t, "ping.json"), reason: "github: no X-Github-Event header"},
@@ -228,6 +235,12 @@ func TestParseWebhook(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// formBody is a fixture as a webhook whose content type is application/x-www-form-urlencoded
+// posts it.
+func formBody(t testing.TB, name string) []byte {
+	return []byte("payload=" + url.QueryEscape(string(fixture(t, name))))
+}
 
 // requestedAs is the requested fixture with another status and conclusion ("" for null).
 func requestedAs(t testing.TB, status, conclusion string) []byte {
