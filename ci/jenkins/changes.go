@@ -1,0 +1,74 @@
+package jenkins
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+var (
+	_ ci.ChangeLister = (*Provider)(nil)
+	_ ci.FollowTuner  = (*Provider)(nil)
+)
+
+// longSilence is how far back a since must be for a catch-up to read catchUpBuilds of each
+// job instead of pollBuilds: after a restart or an outage more builds of one job may have
+// run than a poll reads.
+const longSilence = 10 * time.Minute
+
+// FollowOptions makes the Follower poll every poll_interval.
+func (p *Provider) FollowOptions() ci.FollowOptions {
+	return ci.FollowOptions{Poll: p.cfg.PollInterval}
+}
+
+// BuildsChangedSince lists the builds of every followed job that started or finished after
+// since (start time plus duration), oldest first, each as it is now, in one request: each
+// job's newest pollBuilds, or catchUpBuilds when since is longer than longSilence ago. A
+// failed Pipeline build comes with its failed stage (the first maxStepRequests).
+func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]ci.Build, error) {
+	n := pollBuilds
+	if p.now().Sub(since) > longSilence {
+		n = catchUpBuilds
+	}
+	jobs, err := p.readJobs(ctx, n, "")
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out      []ci.Build
+		pipeline []bool
+	)
+	now := p.now()
+	for _, j := range jobs {
+		for _, jb := range j.JSON.Builds {
+			b, ok := toBuild(p.cfg.Name, j, jb, now)
+			if !ok || !changedAfter(b, since) {
+				continue
+			}
+			out = append(out, b)
+			pipeline = append(pipeline, isPipeline(jb))
+		}
+	}
+	// Only failures want their stage here: a running build's stage changes by the second.
+	for i := range out {
+		pipeline[i] = pipeline[i] && out[i].Complete
+	}
+	p.addStages(ctx, out, pipeline)
+	sort.SliceStable(out, func(a, b int) bool { return changedAt(out[a]).Before(changedAt(out[b])) })
+	return out, nil
+}
+
+// changedAfter says whether a build started or finished after since.
+func changedAfter(b ci.Build, since time.Time) bool {
+	return b.StartedAt.After(since) || (b.Complete && b.FinishedAt.After(since))
+}
+
+// changedAt is when a build last changed, for the order of a catch-up.
+func changedAt(b ci.Build) time.Time {
+	if b.Complete && !b.FinishedAt.IsZero() {
+		return b.FinishedAt
+	}
+	return b.StartedAt
+}

@@ -1,0 +1,195 @@
+package jenkins
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/glob"
+)
+
+// DefaultPollInterval is how often herald reads the jobs when the config does not say.
+const DefaultPollInterval = 15 * time.Second
+
+// Config is one Jenkins connection from herald's config.
+type Config struct {
+	Name          string   // connection name
+	URL           string   // Jenkins' root
+	Auth          Auth     // how herald signs in
+	Jobs          []string // globs over full job names; empty: every job
+	PollInterval  time.Duration
+	WebhookSecret string       // the Notification plugin endpoint's password; empty refuses every post
+	HTTPClient    *http.Client // nil means a client with a 30 s timeout
+	OverviewTTL   time.Duration
+	Clock         func() time.Time
+}
+
+// Auth is how herald authenticates to Jenkins.
+type Auth struct {
+	Kind     string // "basic" or "none"
+	Username string
+	Password string // an API token of Username
+}
+
+// Provider follows the jobs of one Jenkins. It is safe for concurrent use.
+type Provider struct {
+	cfg    Config
+	c      *client
+	jobs   []glob.Pattern
+	parser *Parser
+	log    zerolog.Logger
+	now    func() time.Time
+
+	mu        sync.Mutex
+	branchOf  map[string]string // full name of a multibranch pipeline's branch job → its branch, from the last read
+	noWfapi   bool              // Jenkins answered 404 to wfapi: Pipeline: Stage View is not installed
+	deepLog   bool              // the folder depth limit was logged
+	ovLock    chan struct{}
+	ov        *ci.Overview
+	ovErr     error
+	ovErrTill time.Time
+}
+
+var (
+	_ ci.Provider      = (*Provider)(nil)
+	_ ci.WebhookParser = (*Provider)(nil)
+)
+
+// New checks cfg and makes a provider; it does not contact Jenkins. Its errors never quote
+// the password or the webhook secret.
+func New(cfg Config, log zerolog.Logger) (*Provider, error) {
+	if cfg.Name == "" {
+		return nil, errors.New("jenkins: config: name is empty")
+	}
+	if msg := checkRootURL(cfg.URL); msg != "" {
+		return nil, fmt.Errorf("jenkins: config %s: %s", cfg.Name, msg)
+	}
+	switch cfg.Auth.Kind {
+	case "basic":
+		if cfg.Auth.Username == "" || cfg.Auth.Password == "" {
+			return nil, fmt.Errorf("jenkins: config %s: basic auth needs a username and a password", cfg.Name)
+		}
+	case "none":
+	default:
+		return nil, fmt.Errorf("jenkins: config %s: auth kind %q is not basic or none", cfg.Name, ci.CleanText(cfg.Auth.Kind))
+	}
+	var jobs []glob.Pattern
+	for _, j := range cfg.Jobs {
+		pat, err := glob.Compile(j)
+		if err != nil {
+			return nil, fmt.Errorf("jenkins: config %s: jobs: %w", cfg.Name, err)
+		}
+		jobs = append(jobs, pat)
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	root, _ := url.Parse(cfg.URL) // checked above
+	if !strings.HasSuffix(root.Path, "/") {
+		root.Path += "/"
+	}
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 30 * time.Second}
+	}
+	jar, _ := cookiejar.New(nil) // never fails without options
+	p := &Provider{
+		cfg: cfg,
+		c: &client{
+			conn: cfg.Name, root: root, user: cfg.Auth.Username, password: cfg.Auth.Password,
+			hc: &http.Client{
+				Transport: hc.Transport, Timeout: hc.Timeout, Jar: jar,
+				// A POST Jenkins answers with a redirect (stop goes to the build's page) has
+				// done its work: the page is not needed.
+				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+			},
+		},
+		jobs:     jobs,
+		log:      log.With().Str("ci", cfg.Name).Logger(),
+		now:      cfg.Clock,
+		branchOf: map[string]string{},
+		ovLock:   make(chan struct{}, 1),
+	}
+	p.parser = NewParser(ParserConfig{Conn: cfg.Name, Jobs: cfg.Jobs, Secret: cfg.WebhookSecret, Root: root.String(), Clock: cfg.Clock,
+		BranchOf: p.knownBranch})
+	return p, nil
+}
+
+// Name is the connection's name.
+func (p *Provider) Name() string { return p.cfg.Name }
+
+// Kind is "jenkins".
+func (p *Provider) Kind() string { return "jenkins" }
+
+// follows says whether a job's full name is among the jobs followed.
+func (p *Provider) follows(fullName string) bool {
+	if len(p.jobs) == 0 {
+		return true
+	}
+	for _, pat := range p.jobs {
+		if pat.Match(fullName) {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildID is herald's id of a build: "<job full name>#<number>", unique on the connection.
+func BuildID(job string, number int) string { return job + "#" + strconv.Itoa(number) }
+
+// parseBuildID splits a BuildID.
+func parseBuildID(id string) (job string, number int, err error) {
+	i := strings.LastIndexByte(id, '#')
+	if i > 0 {
+		number, err = strconv.Atoi(id[i+1:])
+	}
+	if i <= 0 || err != nil || number <= 0 {
+		return "", 0, fmt.Errorf("jenkins: build id %q is not <job>#<number>: %w", ci.CleanText(id), ci.ErrNotFound)
+	}
+	return id[:i], number, nil
+}
+
+// queueRequestID is the RequestID of the build a queue item becomes: Jenkins numbers queue
+// items across the whole instance and every build says which item it came from (queueId),
+// so the build that /force or the rebuild button queued is known the moment it starts.
+func queueRequestID(queueID int64) string {
+	if queueID <= 0 {
+		return ""
+	}
+	return "queue/" + strconv.FormatInt(queueID, 10)
+}
+
+// jobPath is the path of a job below the root, from its full name: "a/b" is "job/a/job/b/".
+// A multibranch pipeline's branch job is named with its slashes encoded ("feature%2Fx"), so
+// its segment is escaped again, as Jenkins' own URLs have it.
+func jobPath(fullName string) string {
+	var b strings.Builder
+	for _, seg := range strings.Split(fullName, "/") {
+		b.WriteString("job/")
+		b.WriteString(url.PathEscape(seg))
+		b.WriteString("/")
+	}
+	return b.String()
+}
+
+// buildPath is the path of a build below the root.
+func buildPath(job string, number int) string {
+	return jobPath(job) + strconv.Itoa(number) + "/"
+}
+
+func (p *Provider) noJob(job string) error {
+	return ci.Userf(fmt.Errorf("jenkins: %s: job %q: %w", p.cfg.Name, job, ci.ErrNotFound),
+		fmt.Sprintf("no job %s on %s", job, p.cfg.Name))
+}

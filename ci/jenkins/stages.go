@@ -1,0 +1,96 @@
+package jenkins
+
+import (
+	"context"
+	"strings"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// A Pipeline build's stages come from the workflow API of the Pipeline: Stage View plugin
+// (<build>/wfapi/describe): the stage running now is the build's current step, the first
+// stage that failed its failed step. A freestyle build has no stages; a Jenkins without the
+// plugin answers 404 for every build, after which herald stops asking.
+
+// describeJSON is wfapi/describe's answer, the fields herald reads.
+type describeJSON struct {
+	Status string `json:"status"`
+	Stages []struct {
+		Name   string `json:"name"`
+		Status string `json:"status"` // SUCCESS, FAILED, IN_PROGRESS, PAUSED_PENDING_INPUT, NOT_EXECUTED, ABORTED, UNSTABLE
+	} `json:"stages"`
+}
+
+// isPipeline says whether a build is a Pipeline's (a WorkflowRun), which has stages.
+func isPipeline(b buildJSON) bool { return strings.HasSuffix(b.Class, ".WorkflowRun") }
+
+// wantsStage says whether a build's stage is worth a request: it runs, or it failed.
+func wantsStage(b ci.Build) bool {
+	return !b.Complete || b.Result == ci.ResultFailure
+}
+
+// addStages fills the current or failed stage of the builds whose pipeline[i] is true, the
+// first maxStepRequests that want one. A build whose stages cannot be read is shown without.
+func (p *Provider) addStages(ctx context.Context, bs []ci.Build, pipeline []bool) {
+	asked := 0
+	for i := range bs {
+		if !pipeline[i] || !wantsStage(bs[i]) || asked >= maxStepRequests {
+			continue
+		}
+		p.mu.Lock()
+		off := p.noWfapi
+		p.mu.Unlock()
+		if off || ctx.Err() != nil {
+			return
+		}
+		asked++
+		job, number, err := parseBuildID(bs[i].ID)
+		if err != nil {
+			continue
+		}
+		var d describeJSON
+		err = p.c.getJSON(ctx, buildPath(job, number)+"wfapi/describe", nil, &d)
+		if statusOf(err) == 404 {
+			p.mu.Lock()
+			first := !p.noWfapi
+			p.noWfapi = true
+			p.mu.Unlock()
+			if first {
+				p.log.Info().Msg("jenkins: no workflow API (Pipeline: Stage View plugin); builds are shown without their stage")
+			}
+			return
+		}
+		if err != nil {
+			p.log.Debug().Err(err).Str("build", bs[i].ID).Msg("jenkins: stages not read")
+			continue
+		}
+		if bs[i].Complete {
+			bs[i].FailedStep = ci.CleanText(failedStage(d))
+		} else {
+			bs[i].CurrentStep = ci.CleanText(currentStage(d))
+		}
+	}
+}
+
+// currentStage is the stage running now, or the one waiting for a person's input.
+func currentStage(d describeJSON) string {
+	for _, s := range d.Stages {
+		switch s.Status {
+		case "IN_PROGRESS":
+			return s.Name
+		case "PAUSED_PENDING_INPUT":
+			return s.Name + " (waiting for input)"
+		}
+	}
+	return ""
+}
+
+// failedStage is the first stage that failed.
+func failedStage(d describeJSON) string {
+	for _, s := range d.Stages {
+		if s.Status == "FAILED" {
+			return s.Name
+		}
+	}
+	return ""
+}

@@ -1,0 +1,250 @@
+package jenkins
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/glob"
+)
+
+// The Notification plugin posts a job's state as JSON at every phase of a build (QUEUED,
+// STARTED, COMPLETED, FINALIZED) to each endpoint URL a job lists. It sends no signature and
+// no header of its own, but when the endpoint URL carries user info
+// (https://herald:SECRET@herald.example.com/ci/jk/webhook) it sends it as Basic
+// authorization: herald takes that password as the shared secret and compares it in
+// constant time. The user name is not checked. Nothing else of the plugin's JSON is trusted
+// more than the poll: a delivery is the fast path, and the next poll reads the same build
+// from the API.
+
+// ParserConfig is what a Parser needs of its connection.
+type ParserConfig struct {
+	Conn   string   // the connection's name in herald's config
+	Jobs   []string // the jobs followed (globs); empty: all
+	Secret string   // the endpoint URL's password; empty refuses every delivery
+	Root   string   // Jenkins' root, for a payload without its full_url
+	Clock  func() time.Time
+	// BranchOf, if set, names the branch of a multibranch pipeline's branch job (the payload
+	// does not say its job is one); "" when it is not one.
+	BranchOf func(fullName string) string
+}
+
+// Parser reads the Notification plugin's posts for one connection. It implements
+// ci.WebhookParser.
+type Parser struct {
+	cfg  ParserConfig
+	jobs []glob.Pattern
+}
+
+var _ ci.WebhookParser = (*Parser)(nil)
+
+// NewParser returns the parser for one connection; a bad job pattern follows no job (the
+// config's validation reports it).
+func NewParser(cfg ParserConfig) *Parser {
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	p := &Parser{cfg: cfg}
+	for _, j := range cfg.Jobs {
+		if pat, err := glob.Compile(j); err == nil {
+			p.jobs = append(p.jobs, pat)
+		}
+	}
+	return p
+}
+
+// notificationJSON is the plugin's JSON format (its field names are its model's, in
+// lower_case_with_underscores), the fields herald reads.
+type notificationJSON struct {
+	Name  string `json:"name"`
+	URL   string `json:"url"` // the job's path below the root: job/app/job/main/
+	Build *struct {
+		FullURL    string            `json:"full_url"`
+		Number     int               `json:"number"`
+		QueueID    int64             `json:"queue_id"`
+		Phase      string            `json:"phase"`
+		Status     string            `json:"status"` // the result, once there is one
+		URL        string            `json:"url"`    // the build's path below the root
+		Timestamp  json.RawMessage   `json:"timestamp"`
+		Duration   int64             `json:"duration"`
+		Parameters map[string]string `json:"parameters"`
+		SCM        struct {
+			URL    string `json:"url"`
+			Branch string `json:"branch"`
+			Commit string `json:"commit"`
+		} `json:"scm"`
+	} `json:"build"`
+}
+
+// ParseWebhook checks the secret, then reads the post. See ci.WebhookParser.
+func (p *Parser) ParseWebhook(header http.Header, body []byte) (ci.Delivery, error) {
+	if err := p.checkSecret(header.Get("Authorization")); err != nil {
+		return ci.Delivery{}, err
+	}
+	var n notificationJSON
+	if err := json.Unmarshal(body, &n); err != nil {
+		return ci.Delivery{}, fmt.Errorf("jenkins: notification: %w", err)
+	}
+	if n.Build == nil {
+		return ci.Delivery{}, errors.New("jenkins: notification: no build object")
+	}
+	var kind ci.Kind
+	switch ph := n.Build.Phase; ph {
+	case "STARTED":
+		kind = ci.KindStarted
+	case "COMPLETED", "FINALIZED":
+		// Both say the build ended: the second is the same event (by key) and changes nothing.
+		kind = ci.KindFinished
+	case "QUEUED":
+		return ci.Delivery{}, ci.IgnoreEvent("phase QUEUED: herald reports builds when they start")
+	case "":
+		return ci.Delivery{}, errors.New("jenkins: notification: no build.phase")
+	default:
+		return ci.Delivery{}, ci.IgnoreEvent(fmt.Sprintf("phase %s is not followed", ci.CleanText(ph)))
+	}
+	full, err := fullNameOf(n.URL, n.Name)
+	if err != nil {
+		return ci.Delivery{}, err
+	}
+	if !p.follows(full) {
+		return ci.Delivery{}, ci.IgnoreEvent(fmt.Sprintf("job %s is not followed", full))
+	}
+	if n.Build.Number <= 0 {
+		return ci.Delivery{}, errors.New("jenkins: notification: no build.number")
+	}
+	if kind == ci.KindFinished && n.Build.Status == "" {
+		return ci.Delivery{}, fmt.Errorf("jenkins: notification: phase %s without build.status", n.Build.Phase)
+	}
+	now := p.cfg.Clock()
+	at := ci.PlausibleTime(notificationTime(n.Build.Timestamp), now)
+	if at.IsZero() {
+		at = now
+	}
+	b := ci.Build{
+		Conn:      p.cfg.Conn,
+		ID:        BuildID(full, n.Build.Number),
+		Number:    n.Build.Number,
+		Builder:   full,
+		BuilderID: full,
+		RequestID: queueRequestID(n.Build.QueueID),
+		Revision:  n.Build.SCM.Commit,
+		URL:       n.Build.FullURL,
+		StateText: "building",
+	}
+	if b.URL == "" && n.Build.URL != "" {
+		b.URL = strings.TrimSuffix(p.cfg.Root, "/") + "/" + strings.TrimPrefix(n.Build.URL, "/")
+	}
+	switch {
+	case p.cfg.BranchOf != nil && p.cfg.BranchOf(full) != "":
+		b.Branch = p.cfg.BranchOf(full)
+	case n.Build.Parameters["BRANCH_NAME"] != "":
+		b.Branch = n.Build.Parameters["BRANCH_NAME"]
+	case n.Build.Parameters["GIT_BRANCH"] != "":
+		b.Branch = gitBranch(n.Build.Parameters["GIT_BRANCH"])
+	case n.Build.SCM.Branch != "":
+		b.Branch = gitBranch(n.Build.SCM.Branch)
+	}
+	if kind == ci.KindStarted {
+		b.StartedAt = at
+	} else {
+		b.Complete = true
+		b.Result = Result(n.Build.Status)
+		b.StateText = strings.ToLower(n.Build.Status)
+		b.FinishedAt = at
+		if n.Build.Duration > 0 {
+			b.StartedAt = at.Add(-time.Duration(n.Build.Duration) * time.Millisecond)
+		}
+	}
+	b = ci.CleanBuild(b, now)
+	return ci.Delivery{Events: []ci.Event{{Conn: p.cfg.Conn, Kind: kind, Build: &b, At: at}}}, nil
+}
+
+// checkSecret compares the Basic password with the secret in constant time. The plugin
+// sends the URL's user info as Java keeps it, still percent-encoded, so a secret with
+// characters a URL must escape matches either way.
+func (p *Parser) checkSecret(auth string) error {
+	if p.cfg.Secret == "" {
+		return ci.BadSignature("no webhook secret is configured for this connection")
+	}
+	if auth == "" {
+		return ci.BadSignature("no Authorization header: the endpoint URL must carry the secret, as https://herald:SECRET@HOST/ci/NAME/webhook")
+	}
+	r := &http.Request{Header: http.Header{"Authorization": {auth}}}
+	_, pass, ok := r.BasicAuth()
+	if !ok {
+		return ci.BadSignature("the Authorization header is not Basic user:secret")
+	}
+	match := subtle.ConstantTimeCompare([]byte(pass), []byte(p.cfg.Secret)) == 1
+	if dec, err := url.PathUnescape(pass); err == nil && dec != pass {
+		match = subtle.ConstantTimeCompare([]byte(dec), []byte(p.cfg.Secret)) == 1 || match
+	}
+	if !match {
+		return ci.BadSignature("the password in the Authorization header is not the webhook secret")
+	}
+	return nil
+}
+
+func (p *Parser) follows(full string) bool {
+	if len(p.cfg.Jobs) == 0 {
+		return true
+	}
+	for _, pat := range p.jobs {
+		if pat.Match(full) {
+			return true
+		}
+	}
+	return false
+}
+
+// fullNameOf is a job's full name from its path below the root ("job/app/job/main/" is
+// app/main); a payload without the path names a top-level job.
+func fullNameOf(path, name string) (string, error) {
+	if path == "" {
+		if name == "" {
+			return "", errors.New("jenkins: notification: no name or url of the job")
+		}
+		return ci.CleanText(name), nil
+	}
+	segs := strings.Split(strings.Trim(path, "/"), "/")
+	var names []string
+	for i := 0; i < len(segs); i++ {
+		if segs[i] != "job" || i+1 >= len(segs) {
+			return "", fmt.Errorf("jenkins: notification: url %q is not job/NAME/…", ci.CleanText(path))
+		}
+		n, err := url.PathUnescape(segs[i+1])
+		if err != nil || n == "" {
+			return "", fmt.Errorf("jenkins: notification: url %q is not job/NAME/…", ci.CleanText(path))
+		}
+		names = append(names, n)
+		i++
+	}
+	return ci.CleanText(strings.Join(names, "/")), nil
+}
+
+// notificationTime reads the plugin's timestamp: milliseconds, or (in older releases) text
+// like 2026-12-01T10:00:00.5+00:00. Anything else is the zero time.
+func notificationTime(raw json.RawMessage) time.Time {
+	var ms int64
+	if json.Unmarshal(raw, &ms) == nil {
+		return msTime(ms)
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if t, err := time.Parse(time.RFC3339, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// ParseWebhook reads a post of the Notification plugin (see Parser), naming the branch of a
+// multibranch pipeline's branch job as the last poll found it.
+func (p *Provider) ParseWebhook(header http.Header, body []byte) (ci.Delivery, error) {
+	return p.parser.ParseWebhook(header, body)
+}
