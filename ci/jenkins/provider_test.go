@@ -232,7 +232,7 @@ func TestBuildsChangedSince(t *testing.T) {
 	e := newEnv(t, jenkinstest.Options{})
 	p := e.provider(nil)
 	e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "SUCCESS") // 10:00–10:01
-	since := e.clock.Now().Add(time.Second)                                            // 10:01:01
+	since := e.clock.Now().Add(time.Second)                                          // 10:01:01
 	e.clock.Add(time.Minute)
 	n := e.play(e.web[0], jenkinstest.Trigger{Cause: jenkinstest.SCMCause}, "FAILURE") // 10:02–10:03
 	e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "")          // 10:03–
