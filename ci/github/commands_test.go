@@ -49,7 +49,7 @@ func TestForce(t *testing.T) {
 		t.Fatalf("dispatches %+v", ds)
 	}
 	d := ds[0]
-	wantInputs := map[string]any{"environment": "production", "debug": true, "note": "from the chat"}
+	wantInputs := map[string]any{"environment": "production", "debug": "true", "note": "from the chat"}
 	if d.Repo != "acme/widgets" || d.WorkflowID != e.ci || d.Ref != "develop" || !reflect.DeepEqual(d.Inputs, wantInputs) {
 		t.Errorf("dispatch %+v, want develop with %v", d, wantInputs)
 	}

@@ -159,9 +159,10 @@ func (p *Provider) Force(ctx context.Context, req ci.ForceRequest) (ci.ForceResu
 	return ci.ForceResult{Ref: "workflow_dispatch of " + req.Builder + " on " + ref}, nil
 }
 
-// dispatchParams checks a force form's values against its fields and types them as the
-// dispatch API takes them: booleans and numbers as JSON booleans and numbers, the rest as
-// strings. An input left empty is not sent, so the workflow's own default applies.
+// dispatchParams checks a force form's values against its fields and gives them as the
+// dispatch API takes them: every value a string ("true", "2.5"), as GitHub's examples send
+// them and as older API descriptions type them (a JSON boolean or number is refused by
+// some). An input left empty without a default is not sent.
 func dispatchParams(s ci.ForceScheduler, params map[string]string) (string, map[string]any, error) {
 	known := map[string]bool{}
 	for _, f := range s.Fields {
@@ -197,15 +198,13 @@ func dispatchParams(s ci.ForceScheduler, params map[string]string) (string, map[
 			if err != nil {
 				return "", nil, ci.Userf(err, fmt.Sprintf("%s must be true or false", fieldName(f)))
 			}
-			inputs[f.Name] = b
+			inputs[f.Name] = strconv.FormatBool(b)
 		case ci.FieldInt:
-			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-				inputs[f.Name] = n
-			} else if x, err := strconv.ParseFloat(v, 64); err == nil {
-				inputs[f.Name] = x
-			} else {
+			v = strings.TrimSpace(v)
+			if _, err := strconv.ParseFloat(v, 64); err != nil {
 				return "", nil, ci.Userf(err, fmt.Sprintf("%s must be a number", fieldName(f)))
 			}
+			inputs[f.Name] = v
 		case ci.FieldChoice:
 			ok := false
 			for _, c := range f.Choices {

@@ -117,9 +117,9 @@ func TestDispatchParams(t *testing.T) {
 		msg    string // a user error's message
 	}{
 		{name: "defaults", params: nil, ref: "main",
-			inputs: map[string]any{"environment": "staging", "dry_run": true, "replicas": int64(3)}},
-		{name: "typed values", params: map[string]string{"@ref": "develop", "dry_run": "False", "replicas": "2.5", "note": "hi", "environment": "production"},
-			ref: "develop", inputs: map[string]any{"environment": "production", "dry_run": false, "replicas": 2.5, "note": "hi"}},
+			inputs: map[string]any{"environment": "staging", "dry_run": "true", "replicas": "3"}},
+		{name: "values as strings", params: map[string]string{"@ref": "develop", "dry_run": "False", "replicas": "2.5", "note": "hi", "environment": "production"},
+			ref: "develop", inputs: map[string]any{"environment": "production", "dry_run": "false", "replicas": "2.5", "note": "hi"}},
 		{name: "unknown input", params: map[string]string{"colour": "red"}, msg: "Deploy has no input colour"},
 		{name: "bad choice", params: map[string]string{"environment": "moon"}, msg: "input environment must be one of staging, production"},
 		{name: "bad boolean", params: map[string]string{"dry_run": "maybe"}, msg: "input dry_run must be true or false"},

@@ -47,6 +47,20 @@ func (s *Server) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusUnprocessableEntity, "Invalid request.\n\n\"ref\" wasn't supplied.", dispatchDocs)
 		return
 	}
+	// The documentation types inputs as an object of at most 25 properties, and its
+	// examples give every value as a string. GitHub's exact words for these two refusals
+	// are not documented; these follow the form of its other body validation messages.
+	if len(body.Inputs) > maxDispatchInputs {
+		s.fail(w, r, http.StatusUnprocessableEntity, fmt.Sprintf("Invalid request.\n\nNo more than %d properties are allowed; %d were supplied.", maxDispatchInputs, len(body.Inputs)), dispatchDocs)
+		return
+	}
+	for _, k := range sortedKeys(body.Inputs) {
+		if _, ok := body.Inputs[k].(string); !ok {
+			v, _ := json.Marshal(body.Inputs[k])
+			s.fail(w, r, http.StatusUnprocessableEntity, fmt.Sprintf("Invalid request.\n\nFor 'properties/%s', %s is not a string.", k, v), dispatchDocs)
+			return
+		}
+	}
 	s.mu.Lock()
 	branch := strings.TrimPrefix(body.Ref, "refs/heads/")
 	if !wf.repo.hasBranch(branch) {
@@ -78,6 +92,18 @@ func (s *Server) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.ok(w, r, map[string]any{"workflow_run_id": rn.id, "run_url": runURL, "html_url": html})
+}
+
+// maxDispatchInputs is the most inputs a dispatch may give.
+const maxDispatchInputs = 25
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // checkInputs validates dispatch inputs against the declared ones and fills in

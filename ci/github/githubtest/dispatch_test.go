@@ -22,6 +22,9 @@ func TestDispatchRefusals(t *testing.T) {
 		{"missing required input", ci, `{"ref":"main","inputs":{"debug":"true"}}`, "Required input 'note' not provided"},
 		{"choice not offered", ci, `{"ref":"main","inputs":{"note":"x","environment":"moon"}}`, "Provided value 'moon' for input 'environment' not in the list of allowed values"},
 		{"no ref", ci, `{"inputs":{}}`, "Invalid request.\n\n\"ref\" wasn't supplied."},
+		{"a boolean not as a string", ci, `{"ref":"main","inputs":{"note":"x","debug":true}}`, "Invalid request.\n\nFor 'properties/debug', true is not a string."},
+		{"a number not as a string", ci, `{"ref":"main","inputs":{"note":3}}`, "Invalid request.\n\nFor 'properties/note', 3 is not a string."},
+		{"more than 25 inputs", ci, manyInputs(26), "Invalid request.\n\nNo more than 25 properties are allowed; 26 were supplied."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, _, body := f.do(http.MethodPost, tc.path, testToken, tc.body)
@@ -35,12 +38,22 @@ func TestDispatchRefusals(t *testing.T) {
 	}
 }
 
+// manyInputs is a dispatch body with n string inputs.
+func manyInputs(n int) string {
+	in := map[string]string{}
+	for i := range n {
+		in[fmt.Sprintf("in%02d", i)] = "x"
+	}
+	b, _ := json.Marshal(map[string]any{"ref": "main", "inputs": in})
+	return string(b)
+}
+
 func TestDispatchCreatesRun(t *testing.T) {
 	f := newFixture(t, Options{})
 	ctx := ctxT(t)
 	// Without return_run_details: 204 and no body.
 	status, _, body := f.do(http.MethodPost, "/repos/acme/widgets/actions/workflows/ci.yml/dispatches", testToken,
-		`{"ref":"refs/heads/develop","inputs":{"note":"first","debug":true}}`)
+		`{"ref":"refs/heads/develop","inputs":{"note":"first","debug":"true"}}`)
 	if status != http.StatusNoContent || len(body) != 0 {
 		t.Fatalf("dispatch: %d %q", status, body)
 	}
@@ -55,7 +68,7 @@ func TestDispatchCreatesRun(t *testing.T) {
 	if len(ds) != 2 {
 		t.Fatalf("dispatches %+v", ds)
 	}
-	if ds[0].Ref != "refs/heads/develop" || ds[0].Inputs["note"] != "first" || ds[0].Inputs["debug"] != true || ds[0].WorkflowID != f.ci || ds[0].Repo != "acme/widgets" {
+	if ds[0].Ref != "refs/heads/develop" || ds[0].Inputs["note"] != "first" || ds[0].Inputs["debug"] != "true" || ds[0].WorkflowID != f.ci || ds[0].Repo != "acme/widgets" {
 		t.Errorf("first dispatch %+v", ds[0])
 	}
 	if details.GetWorkflowRunID() != ds[1].RunID || details.GetRunURL() != fmt.Sprintf("%s/repos/acme/widgets/actions/runs/%d", f.srv.URL(), ds[1].RunID) || details.GetHTMLURL() == "" {
@@ -79,13 +92,13 @@ func TestAutoPlay(t *testing.T) {
 	var calls []string
 	f.srv.SetAutoPlay(&AutoPlay{Step: time.Millisecond, Conclusion: func(repo, path, ref string, inputs map[string]any, attempt int) string {
 		calls = append(calls, fmt.Sprintf("%s %s %s %v %d", repo, path, ref, inputs["debug"], attempt))
-		if inputs["debug"] == true && attempt == 1 {
+		if inputs["debug"] == "true" && attempt == 1 {
 			return "failure"
 		}
 		return "success"
 	}})
 	status, _, body := f.do(http.MethodPost, "/repos/acme/widgets/actions/workflows/ci.yml/dispatches", testToken,
-		`{"ref":"main","inputs":{"note":"x","debug":true},"return_run_details":true}`)
+		`{"ref":"main","inputs":{"note":"x","debug":"true"},"return_run_details":true}`)
 	if status != http.StatusOK {
 		t.Fatalf("dispatch %d %s", status, body)
 	}
