@@ -26,7 +26,7 @@ var (
 )
 
 // QueueFollowWait is how long Force and Rebuild read the queue item for the build it
-// became, to name it in the audit; a build still waiting for an executor then is named by
+// became, to name it in the audit (Config.QueueWait changes it); a build still waiting for an executor then is named by
 // its queue item, and followed all the same.
 const QueueFollowWait = 2 * time.Second
 
@@ -248,9 +248,9 @@ func queueItemID(loc string) int64 {
 }
 
 // followQueue reads a queue item until it has become a build, is cancelled, or
-// QueueFollowWait has passed (number 0).
+// Config.QueueWait has passed (number 0).
 func (p *Provider) followQueue(ctx context.Context, id int64) (number int, cancelled bool, err error) {
-	ctx, cancel := context.WithTimeout(ctx, QueueFollowWait)
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.QueueWait)
 	defer cancel()
 	for {
 		var item struct {

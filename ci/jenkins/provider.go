@@ -27,9 +27,10 @@ type Config struct {
 	Auth          Auth     // how herald signs in
 	Jobs          []string // globs over full job names; empty: every job
 	PollInterval  time.Duration
-	WebhookSecret string       // the Notification plugin endpoint's password; empty refuses every post
-	HTTPClient    *http.Client // nil means a client with a 30 s timeout
-	OverviewTTL   time.Duration
+	WebhookSecret string        // the Notification plugin endpoint's password; empty refuses every post
+	HTTPClient    *http.Client  // nil means a client with a 30 s timeout
+	OverviewTTL   time.Duration // how long an Overview is reused; zero means DefaultOverviewTTL
+	QueueWait     time.Duration // how long Force reads its queue item for the build; zero means QueueFollowWait
 	Clock         func() time.Time
 }
 
@@ -95,6 +96,9 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = QueueFollowWait
 	}
 	root, _ := url.Parse(cfg.URL) // checked above
 	if !strings.HasSuffix(root.Path, "/") {

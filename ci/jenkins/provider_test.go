@@ -95,7 +95,10 @@ func (e *env) provider(change func(*jenkins.Config)) *jenkins.Provider {
 // on the clock; it returns the build's number.
 func (e *env) play(job string, t jenkinstest.Trigger, result string) int {
 	q := e.srv.Enqueue(job, t)
-	n := e.srv.Start(q)
+	n := e.srv.QueuedBuild(q) // AutoStart
+	if n == 0 {
+		n = e.srv.Start(q)
+	}
 	e.clock.Add(time.Minute)
 	if result != "" {
 		e.srv.Finish(job, n, result)

@@ -236,3 +236,14 @@ func (s *Server) SetNodes(nodes ...Node) {
 	}
 	s.changedLocked()
 }
+
+// QueuedBuild is the number of the build a queue item became; 0 while it waits (or was
+// cancelled).
+func (s *Server) QueuedBuild(queueID int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if q, ok := s.queue[queueID]; ok && q.build != nil {
+		return q.build.number
+	}
+	return 0
+}
