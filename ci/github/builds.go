@@ -277,8 +277,13 @@ func (p *Provider) runsWhere(ctx context.Context, r repoRef, opts *gh.ListWorkfl
 	return runs.WorkflowRuns, resp, nil
 }
 
-// RunningBuilds lists the queued and running runs of every repository with the step running
-// now (the first maxStepRequests of them).
+// runningStatuses are the statuses of a run that has not completed, each its own filter of
+// the list (GitHub filters by one status at a time).
+var runningStatuses = []string{"in_progress", "queued", "requested", "waiting", "pending"}
+
+// RunningBuilds lists the runs of every repository that have not completed (queued,
+// waiting for an environment's reviewers, running...) with the step running now (the first
+// maxStepRequests of them). Each status is one request, a 304 while nothing changed.
 func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
 	type running struct {
 		r   repoRef
@@ -287,7 +292,7 @@ func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
 	var all []running
 	seen := map[int64]bool{}
 	for _, r := range p.repos {
-		for _, status := range []string{"in_progress", "queued"} {
+		for _, status := range runningStatuses {
 			runs, _, err := p.runsWhere(ctx, r, &gh.ListWorkflowRunsOptions{Status: status, ListOptions: gh.ListOptions{PerPage: perPage}})
 			if err != nil {
 				return nil, err

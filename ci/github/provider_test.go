@@ -437,3 +437,29 @@ func TestPolledNamesMatchDeliveries(t *testing.T) {
 		t.Errorf("delivered fork run: %+v, %v", d, err)
 	}
 }
+
+// Every run not completed is running for /status: waiting for an environment's reviewers,
+// pending in a concurrency group, requested, as well as queued and in progress.
+func TestRunningBuildsEveryStatus(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	want := map[string]string{}
+	for _, status := range []string{"waiting", "pending", "requested"} {
+		id := e.run("acme/widgets", e.ci, "queued", "", "")
+		e.srv.HoldRun(id, status)
+		want[github.BuildID(id, 1)] = status
+	}
+	want[github.BuildID(e.run("acme/widgets", e.ci, "queued", "", ""), 1)] = "queued"
+	want[github.BuildID(e.run("acme/widgets", e.ci, "", "build", "Compile"), 1)] = "in_progress"
+	e.run("acme/widgets", e.ci, "success", "build", "Compile")
+	bs, err := e.provider(nil).RunningBuilds(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, b := range bs {
+		got[b.ID] = b.StateText
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("running builds %v, want %v", got, want)
+	}
+}

@@ -169,6 +169,20 @@ func (s *Server) ApproveRun(runID int64) {
 	s.notifyLocked()
 }
 
+// HoldRun puts the run's latest attempt in status (waiting: a job waits for an
+// environment's reviewers; pending: for a concurrency group; requested), as it is before
+// StartRun. It panics if the attempt is completed or status is none of those.
+func (s *Server) HoldRun(runID int64, status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	at := s.mustRunLocked(runID).latest()
+	if at.status == "completed" || (status != "waiting" && status != "pending" && status != "requested") {
+		panic(fmt.Sprintf("githubtest: HoldRun: run %d is %s; cannot be %s", runID, at.status, status))
+	}
+	at.status, at.updated = status, s.now()
+	s.notifyLocked()
+}
+
 // StartRun puts the run's latest attempt in progress (the workflow_run "in_progress"
 // delivery on the first call) with jobName running stepName. A job not seen before
 // starts (workflow_job "queued" then "in_progress"), and a job that was running
@@ -186,9 +200,10 @@ func (s *Server) startRunLocked(rn *run, jobName, stepName string) {
 	}
 	now := s.now()
 	at.updated = now
-	if at.status == "queued" {
+	if at.status != "in_progress" {
+		// run_started_at stays the attempt's creation: GitHub sets it when the attempt is
+		// made (its example of a queued run has it), not when a runner takes it.
 		at.status = "in_progress"
-		at.started = now
 		s.runEventLocked(rn, "in_progress")
 	}
 	if jobName == "" {
