@@ -143,8 +143,9 @@ func changedAt(b ci.Build) time.Time {
 }
 
 // runsCreatedSince reads a repository's runs newest first, a page of a hundred at a time,
-// until a page reaches runs created before from (or the list ends); each run once, though a
-// run made while the pages are read moves the others down a place.
+// until a whole page holds only runs created before from (or the list ends); each run once,
+// though a run made while the pages are read moves the others down a place. GitHub does not
+// promise the order, so one old run on a page does not end the reading.
 func (p *Provider) runsCreatedSince(ctx context.Context, r repoRef, from time.Time) ([]*gh.WorkflowRun, error) {
 	var out []*gh.WorkflowRun
 	seen := map[int64]bool{}
@@ -160,12 +161,12 @@ func (p *Provider) runsCreatedSince(ctx context.Context, r repoRef, from time.Ti
 		if err != nil {
 			return nil, err
 		}
-		older := false
+		older := len(runs) > 0 // every run of the page is older than from
 		for _, run := range runs {
 			if run.GetCreatedAt().Before(from) {
-				older = true
 				continue
 			}
+			older = false
 			if !seen[run.GetID()] {
 				seen[run.GetID()] = true
 				out = append(out, run)

@@ -2,6 +2,8 @@ package github_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/ci/github"
@@ -184,5 +188,83 @@ func TestLongRunsAreReadByID(t *testing.T) {
 	}
 	if n := e.srv.Stats().ByRoute["GET /repos/{owner}/{repo}/actions/runs/{run}/attempts/{attempt}"] - before; n != 0 {
 		t.Errorf("%d attempts read after they finished", n)
+	}
+}
+
+// GitHub does not promise the order of its list of runs: a run older than the lookback on a
+// page does not stop the reading, only a page of nothing but older runs does.
+func TestChangesReadOnPastAnOldRun(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	run := func(id int, created time.Time) map[string]any {
+		return map[string]any{"id": id, "name": "CI", "run_number": id, "run_attempt": 1, "workflow_id": 7,
+			"status": "completed", "conclusion": "success", "head_branch": "main",
+			"created_at": created.Format(time.RFC3339), "run_started_at": created.Format(time.RFC3339),
+			"updated_at": created.Add(time.Minute).Format(time.RFC3339)}
+	}
+	page := func(n int) []map[string]any {
+		var out []map[string]any
+		switch n {
+		case 1:
+			for i := range 100 {
+				created := now.Add(-time.Duration(i) * time.Second)
+				if i == 50 {
+					created = now.Add(-30 * time.Hour) // out of order
+				}
+				out = append(out, run(1000-i, created))
+			}
+		case 2:
+			out = append(out, run(800, now.Add(-2*time.Minute)))
+			for i := range 99 {
+				out = append(out, run(700-i, now.Add(-20*time.Hour)))
+			}
+		case 3:
+			for i := range 100 {
+				out = append(out, run(500-i, now.Add(-21*time.Hour)))
+			}
+		}
+		return out
+	}
+	var mu sync.Mutex
+	asked := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/repos/acme/widgets/actions/runs" {
+			http.NotFound(w, r)
+			return
+		}
+		p := r.URL.Query().Get("page")
+		if p == "" {
+			p = "1"
+		}
+		mu.Lock()
+		asked[p] = true
+		mu.Unlock()
+		n := map[string]int{"1": 1, "2": 2, "3": 3}[p]
+		if n < 4 {
+			w.Header().Set("Link", fmt.Sprintf(`<http://%s/repos/acme/widgets/actions/runs?page=%d>; rel="next"`, r.Host, n+1))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"total_count": 400, "workflow_runs": page(n)})
+	}))
+	defer srv.Close()
+	p, err := github.New(github.Config{Name: "gh", URL: srv.URL, Repos: []string{"acme/widgets"},
+		Auth: github.Auth{Kind: "bearer", Token: fakeToken}, Clock: func() time.Time { return now }}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := p.BuildsChangedSince(context.Background(), now.Add(-10*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, b := range bs {
+		found = found || b.ID == "800/1"
+	}
+	if !found {
+		t.Errorf("run 800 on page 2 was not read (%d builds)", len(bs))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !asked["3"] || asked["4"] {
+		t.Errorf("pages asked %v, want 1 to 3: page 3 is all older than the lookback", asked)
 	}
 }

@@ -281,7 +281,7 @@ func TestWorkers(t *testing.T) {
 func TestBuildsChangedSince(t *testing.T) {
 	e := newEnv(t, githubtest.Options{})
 	ctx := context.Background()
-	for range 100 { // long before the lookback
+	for range 300 { // long before the lookback
 		e.run("acme/widgets", e.lint, "success", "lint", "Lint")
 	}
 	e.clock.Add(8 * time.Hour)
@@ -329,10 +329,10 @@ func TestBuildsChangedSince(t *testing.T) {
 	}
 	const route = "GET /repos/{owner}/{repo}/actions/runs"
 	after := e.srv.Stats()
-	if pages := after.ByRoute[route] - before.ByRoute[route]; pages != 2 {
+	if pages := after.ByRoute[route] - before.ByRoute[route]; pages != 3 {
 		// Page 1: the newest 100; page 2 reaches the old run and the runs before the lookback;
-		// page 3 is never asked.
-		t.Errorf("%d pages of runs read, want 2", pages)
+		// page 3 holds only runs before the lookback, so page 4 is never asked.
+		t.Errorf("%d pages of runs read, want 3", pages)
 	}
 
 	// Nothing changed: the same pages again, every request answered 304.
