@@ -173,7 +173,7 @@ func (p *Parser) checkSecret(auth string) error {
 		return ci.BadSignature("no webhook secret is configured for this connection")
 	}
 	if auth == "" {
-		return ci.BadSignature("no Authorization header: the endpoint URL must carry the secret, as https://herald:SECRET@HOST/ci/NAME/webhook")
+		return ci.BadSignature("no Authorization header: the endpoint URL must carry the secret, as https://herald:<secret>@HOST/ci/NAME/webhook")
 	}
 	r := &http.Request{Header: http.Header{"Authorization": {auth}}}
 	_, pass, ok := r.BasicAuth()
