@@ -396,3 +396,33 @@ func TestAppTokenRefusalClosesItsBody(t *testing.T) {
 		t.Errorf("%d response bodies left open after three refused token requests", n)
 	}
 }
+
+// GitHub runs the workflow file as the dispatched branch holds it: its inputs are the ones
+// checked and sent, not the default branch's.
+func TestForceReadsTheFileAtTheBranch(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	ctx := context.Background()
+	develop := strings.Replace(ciWorkflow, "      note:\n        description: A note for the run\n        required: true\n",
+		"      region:\n        type: choice\n        options: [eu, us]\n        default: eu\n", 1)
+	if develop == ciWorkflow {
+		t.Fatal("the workflow changed")
+	}
+	e.srv.SetWorkflowFile("acme/widgets", e.ci, "develop", develop)
+	p := e.provider(nil)
+	if _, err := p.Force(ctx, ci.ForceRequest{Builder: "CI", Params: map[string]string{"@ref": "develop", "region": "us"}}); err != nil {
+		t.Fatal(err)
+	}
+	ds := e.srv.Dispatches()
+	if len(ds) != 1 || ds[0].Inputs["region"] != "us" || ds[0].Inputs["note"] != nil {
+		t.Fatalf("dispatches %+v, want develop's inputs", ds)
+	}
+	// The default branch's input is not develop's.
+	_, err := p.Force(ctx, ci.ForceRequest{Builder: "CI", Params: map[string]string{"@ref": "develop", "note": "x"}})
+	if msg := userMsg(t, err); msg != "CI has no input note" {
+		t.Errorf("message %q", msg)
+	}
+	// On the default branch the default branch's file holds.
+	if _, err := p.Force(ctx, ci.ForceRequest{Builder: "CI", Params: map[string]string{"note": "x"}}); err != nil {
+		t.Errorf("force on main: %v", err)
+	}
+}

@@ -16,7 +16,8 @@ import (
 // /force is a workflow_dispatch, /stop cancels a run, the re-run button is "Re-run failed
 // jobs". A workflow is offered to /force when its file, at the repository's default branch,
 // declares workflow_dispatch (workflowfile.go); its force scheduler is named like the builder
-// and offers that builder alone.
+// and offers that builder alone. A dispatch on another branch is checked against the file as
+// that branch holds it, which GitHub runs.
 
 var (
 	_ ci.Forcer    = (*Provider)(nil)
@@ -29,7 +30,10 @@ type dispatchable struct {
 	sched      ci.ForceScheduler
 	repo       repoRef
 	workflowID int64
+	path       string // the workflow file
 	inputs     []dispatchInput
+	def        string   // the default branch, whose file gave inputs
+	branches   []string // the default branch first
 }
 
 // dispatchables reads, for every repository, its default branch, its branches (the first
@@ -74,7 +78,7 @@ func (p *Provider) dispatchables(ctx context.Context) ([]dispatchable, error) {
 					Conn: p.cfg.Name, Name: name, Label: name, Builders: []string{name},
 					Fields: forceFields(inputs, branches, def),
 				}),
-				repo: r, workflowID: w.GetID(), inputs: inputs,
+				repo: r, workflowID: w.GetID(), path: w.GetPath(), inputs: inputs, def: def, branches: branches,
 			})
 		}
 	}
@@ -142,7 +146,11 @@ func (p *Provider) Force(ctx context.Context, req ci.ForceRequest) (ci.ForceResu
 		return ci.ForceResult{}, ci.Userf(fmt.Errorf("github: %s: force %s: %w", p.cfg.Name, req.Builder, ci.ErrNotFound),
 			fmt.Sprintf("workflow %s on %s cannot be started by hand (its file declares no workflow_dispatch)", req.Builder, p.cfg.Name))
 	}
-	ref, inputs, err := dispatchParams(d.sched, req.Params)
+	sched, err := p.schedulerAt(ctx, d, req.Params[refField])
+	if err != nil {
+		return ci.ForceResult{}, err
+	}
+	ref, inputs, err := dispatchParams(sched, req.Params)
 	if err != nil {
 		return ci.ForceResult{}, err
 	}
@@ -157,6 +165,27 @@ func (p *Provider) Force(ctx context.Context, req ci.ForceRequest) (ci.ForceResu
 		return ci.ForceResult{Ref: "run " + strconv.FormatInt(id, 10), RequestIDs: []string{BuildID(id, 1)}}, nil
 	}
 	return ci.ForceResult{Ref: "workflow_dispatch of " + req.Builder + " on " + ref}, nil
+}
+
+// schedulerAt is a dispatchable's form as the workflow file on ref declares it: GitHub runs
+// the file at the ref dispatched, and its inputs may differ from the default branch's, which
+// the form offered. ref "" is the default branch. One request (a 304 when read before).
+func (p *Provider) schedulerAt(ctx context.Context, d *dispatchable, ref string) (ci.ForceScheduler, error) {
+	if ref == "" || ref == d.def {
+		return d.sched, nil
+	}
+	inputs, ok, err := p.readDispatch(ctx, d.repo, d.path, ref)
+	if err != nil {
+		return ci.ForceScheduler{}, err
+	}
+	if !ok {
+		// No such ref, no such file there, or no workflow_dispatch in it: GitHub's answer
+		// to the dispatch says which.
+		return d.sched, nil
+	}
+	s := d.sched
+	s.Fields = ci.CleanForceScheduler(ci.ForceScheduler{Fields: forceFields(inputs, d.branches, d.def)}).Fields
+	return s, nil
 }
 
 // dispatchParams checks a force form's values against its fields and gives them as the

@@ -68,12 +68,13 @@ func (s *Server) dispatchWorkflow(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusUnprocessableEntity, "No ref found for: "+body.Ref, dispatchDocs)
 		return
 	}
-	if !wf.dispatch {
+	file := wf.at(branch) // GitHub runs the file as the ref holds it
+	if !file.dispatch {
 		s.mu.Unlock()
 		s.fail(w, r, http.StatusUnprocessableEntity, "Workflow does not have 'workflow_dispatch' trigger", dispatchDocs)
 		return
 	}
-	inputs, msg := checkInputs(wf.inputs, body.Inputs)
+	inputs, msg := checkInputs(file.inputs, body.Inputs)
 	if msg != "" {
 		s.mu.Unlock()
 		s.fail(w, r, http.StatusUnprocessableEntity, msg, dispatchDocs)

@@ -240,10 +240,13 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request) {
 	}
 	ref = strings.TrimPrefix(ref, "refs/heads/")
 	known := rp.hasBranch(ref) || s.isSHALocked(rp, ref)
-	var wf *workflow
+	var (
+		wf   *workflow
+		file workflowFile
+	)
 	for _, x := range rp.workflows {
 		if x.path == p {
-			wf = x
+			wf, file = x, x.at(s.branchOfLocked(rp, ref))
 		}
 	}
 	s.mu.Unlock()
@@ -255,16 +258,16 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request) {
 		s.notFound(w, r)
 		return
 	}
-	enc := base64.StdEncoding.EncodeToString([]byte(wf.yaml))
+	enc := base64.StdEncoding.EncodeToString([]byte(file.yaml))
 	var lines []string
 	for len(enc) > 60 {
 		lines = append(lines, enc[:60])
 		enc = enc[60:]
 	}
 	lines = append(lines, enc)
-	sum := sha1.Sum([]byte(fmt.Sprintf("blob %d\x00%s", len(wf.yaml), wf.yaml)))
+	sum := sha1.Sum([]byte(fmt.Sprintf("blob %d\x00%s", len(file.yaml), file.yaml)))
 	c := contentJSON{
-		Type: "file", Encoding: "base64", Size: len(wf.yaml), Name: path.Base(p), Path: p,
+		Type: "file", Encoding: "base64", Size: len(file.yaml), Name: path.Base(p), Path: p,
 		Content: strings.Join(lines, "\n") + "\n", SHA: hex.EncodeToString(sum[:]),
 	}
 	c.URL = s.url + "/repos/" + rp.full() + "/contents/" + p + "?ref=" + ref
@@ -273,6 +276,20 @@ func (s *Server) getContents(w http.ResponseWriter, r *http.Request) {
 	c.DownloadURL = s.webBase() + "/raw/" + rp.full() + "/" + ref + "/" + p
 	c.Links.Self, c.Links.Git, c.Links.HTML = c.URL, c.GitURL, c.HTMLURL
 	s.ok(w, r, c)
+}
+
+// branchOfLocked is the branch a ref names: itself, or the branch whose head is that sha
+// ("" when none is).
+func (s *Server) branchOfLocked(rp *repo, ref string) string {
+	if rp.hasBranch(ref) {
+		return ref
+	}
+	for _, b := range rp.branches {
+		if rp.sha(b) == ref {
+			return b
+		}
+	}
+	return ""
 }
 
 // isSHALocked reports whether ref is the head sha of a branch or of a run.

@@ -21,6 +21,53 @@ type workflow struct {
 	dispatch   bool    // the file has an on: workflow_dispatch trigger
 	inputs     []input // its declared inputs, in file order
 	nextNumber int     // run_number of the next run
+
+	// onBranch holds the file as it is on the branches where it differs from the above
+	// (the default branch's): SetWorkflowFile.
+	onBranch map[string]*workflowFile
+}
+
+// workflowFile is a workflow file as one branch holds it.
+type workflowFile struct {
+	yaml     string
+	dispatch bool
+	inputs   []input
+}
+
+// at is the file as branch holds it.
+func (wf *workflow) at(branch string) workflowFile {
+	if f, ok := wf.onBranch[branch]; ok {
+		return *f
+	}
+	return workflowFile{yaml: wf.yaml, dispatch: wf.dispatch, inputs: wf.inputs}
+}
+
+// SetWorkflowFile changes a workflow's file on one branch only, as a commit to that branch
+// does: the contents API at that ref serves it, and a dispatch on that branch is checked
+// against its inputs (GitHub runs the file at the ref dispatched). YAML that does not parse
+// panics.
+func (s *Server) SetWorkflowFile(repoName string, workflowID int64, branch, src string) {
+	dispatch, inputs, err := parseTriggers(src)
+	if err != nil {
+		panic(fmt.Sprintf("githubtest: SetWorkflowFile(%d): %v", workflowID, err))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.mustRepoLocked(repoName)
+	if !rp.hasBranch(branch) {
+		panic(fmt.Sprintf("githubtest: SetWorkflowFile: no branch %s in %s", branch, repoName))
+	}
+	for _, wf := range rp.workflows {
+		if wf.id == workflowID {
+			if wf.onBranch == nil {
+				wf.onBranch = map[string]*workflowFile{}
+			}
+			wf.onBranch[branch] = &workflowFile{yaml: src, dispatch: dispatch, inputs: inputs}
+			s.notifyLocked()
+			return
+		}
+	}
+	panic(fmt.Sprintf("githubtest: SetWorkflowFile: no workflow %d in %s", workflowID, repoName))
 }
 
 // input is one declared workflow_dispatch input.
