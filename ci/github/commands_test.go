@@ -426,3 +426,36 @@ func TestForceReadsTheFileAtTheBranch(t *testing.T) {
 		t.Errorf("force on main: %v", err)
 	}
 }
+
+// hookTransport calls before on every request whose path ends with suffix, then sends it.
+type hookTransport struct {
+	suffix string
+	before func()
+}
+
+func (h *hookTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, h.suffix) && h.before != nil {
+		h.before()
+		h.before = nil
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// Someone else re-runs the run (and it fails again) between herald's read and its re-run:
+// the attempt herald follows is the one its re-run made, read back from GitHub.
+func TestRebuildFollowsTheAttemptItMade(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	failed := e.run("acme/widgets", e.ci, "failure", "build", "Run tests")
+	hook := &hookTransport{suffix: "/rerun-failed-jobs", before: func() {
+		e.srv.RerunFailed(failed)
+		e.srv.CompleteRun(failed, "failure", "build", "Run tests")
+	}}
+	p := e.provider(func(c *github.Config) { c.HTTPClient = &http.Client{Transport: hook, Timeout: 10 * time.Second} })
+	res, err := p.Rebuild(context.Background(), github.BuildID(failed, 1), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.RequestIDs, []string{github.BuildID(failed, 3)}) {
+		t.Errorf("rebuild result %+v, want attempt 3", res)
+	}
+}

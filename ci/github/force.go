@@ -307,7 +307,7 @@ func (p *Provider) Stop(ctx context.Context, buildID, _ string) error {
 }
 
 // Rebuild re-runs the failed jobs of a run whose newest attempt failed; the result names
-// the attempt that will run. GitHub records who re-ran it as the token's owner: owner has
+// the attempt that will run, read from the run after GitHub accepted the re-run. GitHub records who re-ran it as the token's owner: owner has
 // no place there.
 func (p *Provider) Rebuild(ctx context.Context, buildID, _ string) (ci.ForceResult, error) {
 	runID, _, err := parseBuildID(buildID)
@@ -332,9 +332,17 @@ func (p *Provider) Rebuild(ctx context.Context, buildID, _ string) (ci.ForceResu
 	if _, err := p.gh.Actions.RerunFailedJobsByID(ctx, r.Owner, r.Name, runID); err != nil {
 		return ci.ForceResult{}, p.refusal(fmt.Sprintf("re-run run %d", runID), fmt.Sprintf("re-run run %d", run.GetRunNumber()), err)
 	}
-	p.track(r, runID, attempt+1)
+	// The 201 names no attempt, and someone may have re-run the run between herald's read
+	// and its request: the run as it is now has the attempt to follow.
+	next := attempt + 1
+	if _, now, err := p.getRun(ctx, runID, 0); err == nil && now.GetRunAttempt() > attempt {
+		next = now.GetRunAttempt()
+	} else if err != nil {
+		p.log.Warn().Err(err).Int64("run_id", runID).Msg("github: the re-run's attempt could not be read; following the next one")
+	}
+	p.track(r, runID, next)
 	return ci.ForceResult{
-		Ref:        fmt.Sprintf("run %d attempt %d", runID, attempt+1),
-		RequestIDs: []string{BuildID(runID, attempt+1)},
+		Ref:        fmt.Sprintf("run %d attempt %d", runID, next),
+		RequestIDs: []string{BuildID(runID, next)},
 	}, nil
 }
