@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	gh "github.com/google/go-github/v89/github"
 
@@ -444,12 +445,17 @@ func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
 	return b, nil
 }
 
-// Workers lists the self-hosted runners of every repository: connected while online, busy
-// while running a job. A repository whose runners the token may not read (they need admin
-// rights, or an App's administration permission) is skipped, and said once in the log.
+// Workers lists the self-hosted runners registered to every repository (not an
+// organisation's, which this endpoint does not list): connected while online, busy while
+// running a job. A repository whose runners the token may not read (they need admin rights,
+// or an App's administration permission) is skipped, and not asked again for
+// RunnersDeniedPause.
 func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 	var out []ci.Worker
 	for _, r := range p.repos {
+		if p.runnersDenied(r) {
+			continue
+		}
 		c, err := p.canonical(ctx, r)
 		if err != nil {
 			return nil, err
@@ -479,13 +485,25 @@ func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 	return out, nil
 }
 
-// deniedRunners logs, once per repository, that its runners cannot be read.
+// RunnersDeniedPause is how long herald leaves a repository's runners alone after GitHub
+// denied the token them: the answer will not change until someone changes the token's
+// rights, and asking every poll would spend a request each time.
+const RunnersDeniedPause = time.Hour
+
+// runnersDenied says whether a repository's runners were denied less than
+// RunnersDeniedPause ago.
+func (p *Provider) runnersDenied(r repoRef) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.now().Before(p.runnersDeny[r.full()])
+}
+
+// deniedRunners pauses asking for a repository's runners, and says so in the log (once
+// per pause).
 func (p *Provider) deniedRunners(r repoRef, err error) {
 	p.mu.Lock()
-	first := !p.runnersDeny[r.full()]
-	p.runnersDeny[r.full()] = true
+	p.runnersDeny[r.full()] = p.now().Add(RunnersDeniedPause)
 	p.mu.Unlock()
-	if first {
-		p.log.Warn().Err(err).Str("repo", r.full()).Msg("github: the token may not list this repository's runners; /list workers skips it")
-	}
+	p.log.Warn().Err(err).Str("repo", r.full()).Dur("pause", RunnersDeniedPause).
+		Msg("github: the token may not list this repository's runners (repository runners need admin rights; organisation runners are not listed); /list workers skips it for an hour")
 }

@@ -116,8 +116,13 @@ func TestWorkersSkipsForbiddenRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	var mu sync.Mutex
+	denied := 0
 	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/repos/acme/docs/actions/runners") {
+			mu.Lock()
+			denied++
+			mu.Unlock()
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
 			w.WriteHeader(http.StatusForbidden)
 			io.WriteString(w, `{"message":"Must have admin rights to Repository.","documentation_url":"https://docs.github.com/rest/actions/self-hosted-runners#list-self-hosted-runners-for-a-repository","status":"403"}`)
@@ -133,6 +138,20 @@ func TestWorkersSkipsForbiddenRepository(t *testing.T) {
 	}
 	if len(ws) != 1 || ws[0].Name != "widgets/rack-1" || !ws[0].Connected {
 		t.Errorf("workers %+v, want widgets/rack-1 alone", ws)
+	}
+	// The denial holds for an hour: not asked again until then.
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return denied
+	}
+	e.clock.Add(59 * time.Minute)
+	if ws, err := p.Workers(context.Background()); err != nil || len(ws) != 1 || count() != 1 {
+		t.Errorf("workers within the hour: %+v, %v; the denied repository asked %d times, want 1", ws, err, count())
+	}
+	e.clock.Add(2 * time.Minute)
+	if _, err := p.Workers(context.Background()); err != nil || count() != 2 {
+		t.Errorf("workers after the hour: %v; the denied repository asked %d times, want 2", err, count())
 	}
 }
 

@@ -67,7 +67,7 @@ type Provider struct {
 
 	mu          sync.Mutex
 	runRepo     map[int64]repoRef     // run id → its repository, for Build, Stop and Rebuild
-	runnersDeny map[string]bool       // repositories whose runners the token may not read (logged once)
+	runnersDeny map[string]time.Time  // repository → until when its runners are not asked (denied)
 	canon       map[string]repoRef    // lower-cased owner/name → as GitHub spells it (canonical)
 	wfNames     map[int64]string      // workflow id → name, from the last lists of workflows
 	tracked     map[string]trackedRun // build id → attempt followed by id (tracked.go)
@@ -157,7 +157,7 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		log:         log.With().Str("ci", cfg.Name).Logger(),
 		now:         cfg.Clock,
 		runRepo:     map[int64]repoRef{},
-		runnersDeny: map[string]bool{},
+		runnersDeny: map[string]time.Time{},
 		canon:       map[string]repoRef{},
 		wfNames:     map[int64]string{},
 		tracked:     map[string]trackedRun{},
