@@ -2,11 +2,13 @@ package gitlab
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -93,7 +95,7 @@ func (p *Provider) apiError(what string, err error) error {
 	case errors.Is(err, gl.ErrNotFound):
 		return fmt.Errorf("gitlab: %s: %s: %w", conn, what, ci.ErrNotFound)
 	case errors.As(err, &er) && er.Response != nil:
-		msg := ci.CleanText(er.Message)
+		msg := message(er)
 		switch code := er.Response.StatusCode; {
 		case code == http.StatusUnauthorized:
 			if msg == "" {
@@ -115,6 +117,42 @@ func (p *Provider) apiError(what string, err error) error {
 		return p.notAnswering(wrapped)
 	}
 	return wrapped
+}
+
+// message is GitLab's own words in an error's body: its "message" or "error", a string or
+// an object of field → messages ({"message":{"base":["Reference not found"]}}), cleaned.
+func message(er *gl.ErrorResponse) string {
+	var body struct {
+		Message any `json:"message"`
+		Error   any `json:"error"`
+	}
+	if json.Unmarshal(er.Body, &body) != nil {
+		return ""
+	}
+	var parts []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case string:
+			parts = append(parts, v)
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(v))
+			for k := range v {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				walk(v[k])
+			}
+		}
+	}
+	walk(body.Message)
+	walk(body.Error)
+	return ci.CleanText(strings.Join(parts, "; "))
 }
 
 // retryAfter is how long a 429 asks herald to wait: Retry-After in seconds, else until

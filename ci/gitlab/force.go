@@ -153,7 +153,7 @@ func (p *Provider) refusal(what, action string, err error) error {
 	if errors.As(err, &er) && er.Response != nil {
 		switch code := er.Response.StatusCode; code {
 		case http.StatusBadRequest, http.StatusForbidden, http.StatusConflict, http.StatusUnprocessableEntity:
-			msg := ci.CleanText(er.Message)
+			msg := message(er)
 			if msg == "" {
 				msg = http.StatusText(code)
 			}

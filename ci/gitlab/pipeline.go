@@ -44,7 +44,7 @@ type job struct {
 // later is taken as waiting: neither started nor finished, so it is not reported until the
 // pipeline reaches one herald knows.
 var (
-	runningStatuses  = map[string]bool{"created": true, "pending": true, "preparing": true, "running": true, "canceling": true}
+	runningStatuses  = map[string]bool{"created": true, "pending": true, "preparing": true, "running": true, "canceling": true, "waiting_for_callback": true}
 	finishedStatuses = map[string]ci.Result{"success": ci.ResultSuccess, "failed": ci.ResultFailure, "canceled": ci.ResultCancelled, "skipped": ci.ResultSkipped}
 )
 
@@ -212,47 +212,56 @@ func subject(msg string) string {
 	return strings.TrimSpace(s)
 }
 
-// attempts reads the runs of a pipeline from all its jobs, the retried ones too (the jobs
-// API with include_retried): GitLab keeps a retried job and adds a new one under its name,
-// so the n-th job of a name ran in the n-th run. The run is the most any name ran; its
-// start is when its first new job was made. It returns the latest job of each name, in the
-// order the names first appear (the pipeline's order: jobs are made stage by stage).
-//
-// A job retried automatically (the retry: keyword) makes a new job too, so it counts as a
-// run of its own.
-func attempts(all []*gl.Job) (latest []job, attempt int, start time.Time) {
+// runs is what the jobs of a pipeline, the retried ones too (the jobs API with
+// include_retried), tell of its runs. GitLab keeps a retried job and makes a new one under
+// its name, so the n-th job of a name ran in the n-th run; the pipeline is at the most runs
+// any name had. A job retried automatically (the retry: keyword) makes a new job too, so it
+// counts as a run of its own.
+type runs struct {
+	latest  []job             // the latest job of each name, in the order the names first appear (jobs are made stage by stage)
+	attempt int               // the run the pipeline is at
+	runOf   map[int64]int     // job id → the run that made it
+	started map[int]time.Time // run (from 2) → when its first new job was made
+}
+
+func readRuns(all []*gl.Job) runs {
 	sorted := append([]*gl.Job(nil), all...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	r := runs{attempt: 1, runOf: map[int64]int{}, started: map[int]time.Time{}}
 	index := map[string]int{}
 	count := map[string]int{}
-	var created [][]time.Time // created[k]: creation times of the (k+1)-th jobs of the names
-	attempt = 1
 	for _, j := range sorted {
 		count[j.Name]++
 		n := count[j.Name]
-		attempt = max(attempt, n)
-		for len(created) < n {
-			created = append(created, nil)
-		}
-		if j.CreatedAt != nil {
-			created[n-1] = append(created[n-1], *j.CreatedAt)
+		r.attempt = max(r.attempt, n)
+		r.runOf[j.ID] = n
+		if t := deref(j.CreatedAt); n > 1 && !t.IsZero() {
+			if s, ok := r.started[n]; !ok || t.Before(s) {
+				r.started[n] = t
+			}
 		}
 		v := job{id: j.ID, name: j.Name, stage: j.Stage, status: j.Status, allowFailure: j.AllowFailure}
 		if i, ok := index[j.Name]; ok {
-			latest[i] = v
+			r.latest[i] = v
 		} else {
-			index[j.Name] = len(latest)
-			latest = append(latest, v)
+			index[j.Name] = len(r.latest)
+			r.latest = append(r.latest, v)
 		}
 	}
-	if attempt > 1 {
-		for _, t := range created[attempt-1] {
-			if start.IsZero() || t.Before(start) {
-				start = t
-			}
-		}
+	return r
+}
+
+// runWith is the run that jobs (the latest jobs when a hook was sent) belong to: the
+// newest run that made one of them; the pipeline's current run when none is known.
+func (r runs) runWith(jobIDs []int64) int {
+	n := 0
+	for _, id := range jobIDs {
+		n = max(n, r.runOf[id])
 	}
-	return latest, attempt, start
+	if n == 0 {
+		return r.attempt
+	}
+	return n
 }
 
 // apiRun reads a pipeline of the API and all its jobs (see attempts) into a run.
@@ -264,9 +273,9 @@ func apiRun(project string, pl *gl.Pipeline, jobs []*gl.Job) run {
 	if pl.User != nil {
 		r.user = pl.User.Username
 	}
-	var start time.Time
-	r.jobs, r.attempt, start = attempts(jobs)
-	if r.attempt > 1 && !start.IsZero() {
+	rs := readRuns(jobs)
+	r.jobs, r.attempt = rs.latest, rs.attempt
+	if start := rs.started[r.attempt]; !start.IsZero() {
 		r.startedAt = start
 	}
 	for _, j := range jobs {

@@ -120,7 +120,7 @@ func (p *Provider) ParseWebhook(header http.Header, body []byte) (ci.Delivery, e
 }
 
 // webhookAttempt is the parser's AttemptFunc: the jobs API, WebhookAttemptTimeout at most.
-func (p *Provider) webhookAttempt(project string, pipelineID int64) (int, time.Time, error) {
+func (p *Provider) webhookAttempt(project string, pipelineID int64, jobIDs []int64) (int, time.Time, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), WebhookAttemptTimeout)
 	defer cancel()
 	jobs, err := p.allJobs(ctx, project, pipelineID)
@@ -129,8 +129,9 @@ func (p *Provider) webhookAttempt(project string, pipelineID int64) (int, time.T
 			Msg("gitlab: the run of a delivered pipeline could not be read; left to the next poll")
 		return 0, time.Time{}, err
 	}
-	_, n, start := attempts(jobs)
-	return n, start, nil
+	rs := readRuns(jobs)
+	n := rs.runWith(jobIDs)
+	return n, rs.started[n], nil
 }
 
 // builderName is what users call a project (see builderName).

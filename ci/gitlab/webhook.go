@@ -23,10 +23,12 @@ const (
 	headerIdempotency = "Idempotency-Key"     // the same across GitLab's retries of a delivery
 )
 
-// AttemptFunc reads from the API which run of a pipeline is the current one and when it
-// started (zero for the first run: its start is the pipeline's). The Pipeline Hook names
-// only the latest jobs, which do not tell a retried pipeline's runs apart.
-type AttemptFunc func(project string, pipelineID int64) (attempt int, start time.Time, err error)
+// AttemptFunc reads from the API which run of a pipeline the jobs a Pipeline Hook names
+// (the latest jobs when it was sent) belong to, and when that run started (zero for the
+// first run: its start is the pipeline's). The hook alone does not tell a retried
+// pipeline's runs apart, and a hook read after a retry is still about the run it was
+// sent for.
+type AttemptFunc func(project string, pipelineID int64, jobIDs []int64) (attempt int, start time.Time, err error)
 
 // ParserConfig is what a Parser needs of its connection.
 type ParserConfig struct {
@@ -134,7 +136,11 @@ func (p *Parser) pipeline(body []byte) (ci.Event, error) {
 		return ci.Event{}, err
 	}
 	if p.attempt != nil {
-		n, start, err := p.attempt(project, a.ID)
+		ids := make([]int64, len(e.Builds))
+		for i, b := range e.Builds {
+			ids[i] = b.ID
+		}
+		n, start, err := p.attempt(project, a.ID, ids)
 		if err != nil {
 			// Unanswered it would be lost to GitLab, which does not deliver again what was
 			// answered 4xx; the next poll reads the pipeline whole.

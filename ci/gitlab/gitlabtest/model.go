@@ -116,12 +116,16 @@ type apiBranch struct {
 }
 
 type apiCommitRef struct {
-	ID         string `json:"id"`
-	ShortID    string `json:"short_id"`
-	Title      string `json:"title"`
-	Message    string `json:"message"`
-	AuthorName string `json:"author_name"`
-	CreatedAt  string `json:"created_at"`
+	ID            string `json:"id"`
+	ShortID       string `json:"short_id"`
+	Title         string `json:"title"`
+	Message       string `json:"message"`
+	AuthorName    string `json:"author_name"`
+	AuthorEmail   string `json:"author_email"`
+	AuthoredDate  string `json:"authored_date"`
+	CommitterName string `json:"committer_name"`
+	CommittedDate string `json:"committed_date"`
+	CreatedAt     string `json:"created_at"`
 }
 
 // apiPipelineInfo is an entry of the pipelines list.

@@ -22,7 +22,11 @@ func (s *Server) renderCommit(c Commit) apiCommitRef {
 	if len(short) > 8 {
 		short = short[:8]
 	}
-	return apiCommitRef{ID: c.SHA, ShortID: short, Title: subject(c.Message), Message: c.Message, AuthorName: c.AuthorName}
+	at := apiTime(s.opts.Clock())
+	return apiCommitRef{
+		ID: c.SHA, ShortID: short, Title: subject(c.Message), Message: c.Message, AuthorName: c.AuthorName, AuthorEmail: c.AuthorEmail,
+		AuthoredDate: at, CommitterName: c.AuthorName, CommittedDate: at, CreatedAt: at,
+	}
 }
 
 func (s *Server) renderUser(u User) apiUser {
@@ -75,7 +79,6 @@ func (s *Server) renderJobLocked(pl *pipeline, j *job) apiJob {
 		User:     s.renderUser(j.user),
 		Pipeline: apiJobPipeline{ID: pl.id, ProjectID: pl.project.id, Ref: pl.ref, SHA: pl.sha, Status: pl.status},
 	}
-	v.Commit.CreatedAt = apiTime(pl.createdAt)
 	if !j.startedAt.IsZero() && !j.finishedAt.IsZero() {
 		d := j.finishedAt.Sub(j.startedAt).Seconds()
 		v.Duration = &d
