@@ -8,6 +8,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -66,6 +70,10 @@ type ghOptions struct {
 	prefix string // the fake's API prefix: "" (github.com) or "/api/v3" (Enterprise Server)
 	poll   string // poll_interval; default 1h, so that what a test sees comes from webhooks
 	chats  string // YAML appended after the ci: section (chats:, authz: …)
+	// webhookFirst puts a proxy between herald and the fake that holds the answer to a
+	// dispatch or a re-run until herald has answered the run's workflow_run "requested"
+	// delivery: GitHub's webhook may well arrive before its API answer is read.
+	webhookFirst bool
 }
 
 // ghEnv is one test's installation.
@@ -111,6 +119,10 @@ func newGitHubEnv(t *testing.T, o ghOptions) *ghEnv {
 	e.lint = gh.AddWorkflow(ghRepo, ".github/workflows/lint.yml", "Lint", lintWorkflow)
 	gh.AddRunner(ghRepo, "runner-1", true, false)
 
+	apiURL := gh.URL()
+	if o.webhookFirst {
+		apiURL = e.webhookFirstProxy(o.prefix)
+	}
 	poll := o.poll
 	if poll == "" {
 		poll = "1h"
@@ -123,7 +135,7 @@ func newGitHubEnv(t *testing.T, o ghOptions) *ghEnv {
     auth: {type: bearer, token: "${HERALD_E2E_GH_TOKEN}"}
     webhook_secret: "${HERALD_E2E_GH_SECRET}"
     poll_interval: %s
-`, gh.URL(), ghRepo, poll) + o.chats
+`, apiURL, ghRepo, poll) + o.chats
 	f, err := os.OpenFile(h.configPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +167,52 @@ func newGitHubEnv(t *testing.T, o ghOptions) *ghEnv {
 		}
 	})
 	return e
+}
+
+// webhookFirstProxy serves the fake's API through a proxy (see ghOptions.webhookFirst) and
+// returns the API root on it.
+func (e *ghEnv) webhookFirstProxy(prefix string) string {
+	t := e.t
+	target, err := url.Parse(strings.TrimSuffix(e.gh.URL(), prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = holdTransport{e: e}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	return srv.URL + prefix
+}
+
+// holdTransport forwards requests to the fake and holds a successful dispatch's or re-run's
+// answer until every workflow_run "requested" delivery is answered by herald.
+type holdTransport struct{ e *ghEnv }
+
+func (h holdTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	held := r.Method == http.MethodPost &&
+		(strings.HasSuffix(r.URL.Path, "/dispatches") || strings.HasSuffix(r.URL.Path, "/rerun-failed-jobs"))
+	requested := func() (n, answered int) {
+		for _, d := range h.e.gh.Deliveries() {
+			if d.Event == "workflow_run" && d.Action == "requested" && !d.Redelive {
+				n++
+				if d.Done && d.Status != 0 {
+					answered++
+				}
+			}
+		}
+		return n, answered
+	}
+	before, _ := requested()
+	resp, err := http.DefaultTransport.RoundTrip(r)
+	if err != nil || !held || resp.StatusCode >= 300 {
+		return resp, err
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 60*time.Second)
+	defer cancel()
+	if werr := h.e.gh.WaitFor(ctx, func() bool { n, answered := requested(); return n > before && answered == n }); werr != nil {
+		h.e.t.Errorf("proxy: the run's requested delivery was not answered: %v", werr)
+	}
+	return resp, nil
 }
 
 // startGitHub is newGitHubEnv, then herald started and its first catch-up answered by the

@@ -302,6 +302,9 @@ func TestE2EGitHubMissedWebhookCaughtByPolling(t *testing.T) {
 	}
 }
 
+// refFieldName is ci/github's internal name of the force form's branch field.
+const refFieldName = "@ref"
+
 // /force with an input: the branch picked from the repository, one input typed; GitHub gets
 // a dispatch with that ref and input, and the chat hears the run start and end.
 func TestE2EGitHubForceWithInput(t *testing.T) {
@@ -341,7 +344,10 @@ func TestE2EGitHubForceWithInput(t *testing.T) {
 		return m.MessageID != form.MessageID && containsAll(m.Text, "note: <code>hello-e2e</code>", "branch*: <code>develop</code>")
 	})
 	qid := press(t, e.tg, chat, alice, form, "Start")
-	waitText(t, e.tg, alice.ID, "🚀 Forced <b>CI</b>", "note=hello-e2e", "I will say here when it starts and how it ends")
+	forced := waitText(t, e.tg, alice.ID, "🚀 Forced <b>CI</b>", "note=hello-e2e", "I will say here when it starts and how it ends")
+	if strings.Contains(forced.Text, refFieldName) {
+		t.Errorf("the chat is shown the form's internal field name %s, which the form called branch: %q", refFieldName, forced.Text)
+	}
 	if a := waitAnswer(t, e.tg, qid); a.Text != "Forced." {
 		t.Errorf("Start's callback answer = %q; want \"Forced.\"", a.Text)
 	}
@@ -446,8 +452,7 @@ func TestE2EGitHubRerunButton(t *testing.T) {
 	e.waitGH("attempt 2 to complete", func() bool { r := e.run(id); return r.RunAttempt == 2 && r.Status == "completed" })
 	e.checkAnswers(e.barrier())
 
-	// The new attempt is named in what the chat hears of it, its start too.
-	waitSent(t, e.tg, team.ID, append(ciAttempt(n2, 2), "started")...)
+	// The new attempt is named in what the chat hears of it.
 	waitText(t, e.tg, team.ID, append(ciAttempt(n2, 2), "🟢 <b>Recovery</b>", "succeeded")...)
 	kinds := finishedKinds(t, e.h, "CI")
 	if k := kinds[fmt.Sprintf("#%d/2", n2)]; !strings.Contains(k, `"recovery"`) {
@@ -493,5 +498,60 @@ func TestE2EGitHubEnterprise(t *testing.T) {
 	}
 	if st := e.gh.Stats(); st.ByRoute["-"] != 0 {
 		t.Errorf("herald made %d requests outside the API's routes (Stats %+v)", st.ByRoute["-"], st)
+	}
+}
+
+// GitHub may post a run's "requested" webhook before herald has read the answer to the
+// dispatch that made it. The chat that forced it still hears it start and end.
+func TestE2EGitHubForceFollowedWhenWebhookCameFirst(t *testing.T) {
+	t.Parallel()
+	e := startGitHub(t, ghOptions{chats: forceAuthz, webhookFirst: true})
+	e.gh.SetAutoPlay(&githubtest.AutoPlay{Step: 300 * time.Millisecond})
+	chat := telegramtest.PrivateChat(alice) // subscribed to nothing: only the follow-up speaks
+
+	e.tg.SendText(chat, alice, "/force")
+	form := waitText(t, e.tg, alice.ID, "Force <b>CI</b> with:")
+	press(t, e.tg, chat, alice, form, "Start")
+	waitText(t, e.tg, alice.ID, "🚀 Forced <b>CI</b>", "I will say here when it starts and how it ends")
+	ds := e.gh.Dispatches()
+	if len(ds) != 1 || ds[0].Ref != "main" {
+		t.Fatalf("dispatches at GitHub = %+v; want one on main", ds)
+	}
+	n := e.runNumber(ds[0].RunID)
+	e.waitGH("the run to complete", func() bool { return e.run(ds[0].RunID).Status == "completed" })
+	e.checkAnswers(e.barrier())
+
+	msgs := e.tg.Messages(alice.ID)
+	started := false // as sent: a live card may have been edited into the result since
+	for _, m := range e.tg.AllSent() {
+		started = started || m.ChatID == alice.ID && containsAll(m.Text, append(ciNum(n), "started")...)
+	}
+	if !started {
+		t.Errorf("alice was not told that CI #%d started:\n%s", n, dumpMessages(msgs))
+	}
+	if countWith(msgs, append(ciNum(n), "succeeded")...) != 1 {
+		t.Errorf("alice was not told once that CI #%d succeeded:\n%s", n, dumpMessages(msgs))
+	}
+}
+
+// The same for a re-run: its "requested" webhook may come before herald has read the answer
+// to the re-run, and the chat that pressed the button still hears how it ended.
+func TestE2EGitHubRerunFollowedWhenWebhookCameFirst(t *testing.T) {
+	t.Parallel()
+	// Alice's chat hears failures only: the re-run's success reaches it by the follow-up.
+	e := startGitHub(t, ghOptions{chats: subscribe(alice.ID, "failure") + forceAuthz, webhookFirst: true})
+	e.gh.SetAutoPlay(&githubtest.AutoPlay{Step: 300 * time.Millisecond})
+	chat := telegramtest.PrivateChat(alice)
+
+	id, n := e.play("main", "failure")
+	e.checkAnswers(e.barrier())
+	failure := waitText(t, e.tg, alice.ID, append(ciNum(n), "failed")...)
+	press(t, e.tg, chat, alice, failure, "Re-run failed jobs")
+	waitText(t, e.tg, alice.ID, "🔁 Re-running the failed jobs of <b>CI</b> #"+fmt.Sprint(n), "I will say here how it ends")
+	e.waitGH("attempt 2 to complete", func() bool { r := e.run(id); return r.RunAttempt == 2 && r.Status == "completed" })
+	e.checkAnswers(e.barrier())
+
+	if got := countText(e.tg, alice.ID, append(ciAttempt(n, 2), "succeeded")...); got != 1 {
+		t.Errorf("alice was told %d times that attempt 2 of CI #%d succeeded; want once:\n%s", got, n, dumpMessages(e.tg.Messages(alice.ID)))
 	}
 }
