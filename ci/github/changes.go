@@ -107,7 +107,22 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 			out = append(out, b)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return changedAt(out[i]).Before(changedAt(out[j])) })
+	// GitHub lists newest first and stamps whole seconds: runs that changed in the same
+	// second are put in the order they were made (started, then number and attempt), so a
+	// fix that finished with its failure is classified after it.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if ca, cb := changedAt(a), changedAt(b); !ca.Equal(cb) {
+			return ca.Before(cb)
+		}
+		if !a.StartedAt.Equal(b.StartedAt) {
+			return a.StartedAt.Before(b.StartedAt)
+		}
+		if a.Number != b.Number {
+			return a.Number < b.Number
+		}
+		return a.Attempt < b.Attempt
+	})
 	return out, nil
 }
 

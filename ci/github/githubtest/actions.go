@@ -169,23 +169,66 @@ func (s *Server) writeJobs(w http.ResponseWriter, r *http.Request, rn *run, jobs
 	s.ok(w, r, map[string]any{"total_count": len(jobs), "jobs": out})
 }
 
-// cancelRun is POST .../runs/{id}/cancel: 202, and the run completes as cancelled;
-// 409 for a run that is completed already.
+// cancelRun is POST .../runs/{id}/cancel: 202, and the run stays as it is a moment
+// (GitHub stops its jobs first) before it completes as cancelled: after
+// Options.CancelDelay, or at SettleCancels, whichever comes first. 409 for a run that is
+// completed already.
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 	rn, ok := s.runFromPath(w, r)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
-	if rn.latest().status == "completed" {
+	at := rn.latest()
+	if at.status == "completed" {
 		s.mu.Unlock()
 		s.fail(w, r, http.StatusConflict, "Cannot cancel a workflow run that is completed.", "https://docs.github.com/rest/actions/workflow-runs#cancel-a-workflow-run")
 		return
 	}
 	s.cancels = append(s.cancels, rn.id)
-	s.completeRunLocked(rn, "cancelled", "", "")
+	if !at.cancelling {
+		at.cancelling = true
+		s.cancelLaterLocked(rn, at)
+	}
 	s.mu.Unlock()
 	s.answer(w, r, http.StatusAccepted, struct{}{})
+}
+
+// cancelLaterLocked completes a cancelled attempt after Options.CancelDelay, unless it
+// completed otherwise first. Callers hold s.mu.
+func (s *Server) cancelLaterLocked(rn *run, at *attempt) {
+	select {
+	case <-s.closed:
+		return
+	default:
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if !s.pause(s.opts.CancelDelay) {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.settleLocked(rn, at)
+	}()
+}
+
+// settleLocked completes an attempt being cancelled. Callers hold s.mu.
+func (s *Server) settleLocked(rn *run, at *attempt) {
+	if at.cancelling && at.status != "completed" {
+		s.completeRunLocked(rn, "cancelled", "", "")
+	}
+}
+
+// SettleCancels completes now, as cancelled, every run whose cancel was accepted and that
+// is not completed yet, for a test that wants the moment in its own hands.
+func (s *Server) SettleCancels() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, rn := range s.runOrder {
+		s.settleLocked(rn, rn.latest())
+	}
 }
 
 // rerunFailedJobs is POST .../runs/{id}/rerun-failed-jobs: 201 and a new attempt;

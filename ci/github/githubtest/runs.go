@@ -42,6 +42,7 @@ type attempt struct {
 	triggeringActor string
 	checkSuiteID    int64
 	jobs            []*job
+	cancelling      bool // a cancel was accepted; it completes as cancelled soon
 }
 
 // job is one job of an attempt, with its steps.

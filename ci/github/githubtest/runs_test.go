@@ -248,7 +248,7 @@ func TestRerunKeepsRunAndAddsAttempt(t *testing.T) {
 }
 
 func TestCancelAndRerunEndpoints(t *testing.T) {
-	f := newFixture(t, Options{})
+	f := newFixture(t, Options{CancelDelay: time.Hour})
 	id := f.srv.QueueRun("acme/widgets", f.ci, RunOptions{})
 	base := fmt.Sprintf("/repos/acme/widgets/actions/runs/%d", id)
 	f.srv.StartRun(id, "build", "Test")
@@ -262,12 +262,21 @@ func TestCancelAndRerunEndpoints(t *testing.T) {
 	}
 	var r runView
 	f.getJSON(base, &r)
+	if r.Status != "in_progress" {
+		t.Fatalf("a run being cancelled: %+v, want still in progress", r)
+	}
+	// A second cancel while it stops is accepted too.
+	if status, _, body = f.do(http.MethodPost, base+"/cancel", testToken, ""); status != http.StatusAccepted {
+		t.Fatalf("second cancel: %d %s", status, body)
+	}
+	f.srv.SettleCancels()
+	f.getJSON(base, &r)
 	if r.Status != "completed" || r.Conclusion == nil || *r.Conclusion != "cancelled" {
 		t.Fatalf("cancelled run: %+v", r)
 	}
 	status, _, body = f.do(http.MethodPost, base+"/cancel", testToken, "")
 	wantError(t, status, body, http.StatusConflict, "Cannot cancel a workflow run that is completed.")
-	if got := f.srv.Cancels(); len(got) != 1 || got[0] != id {
+	if got := f.srv.Cancels(); len(got) != 2 || got[0] != id || got[1] != id {
 		t.Errorf("Cancels %v", got)
 	}
 
@@ -280,6 +289,24 @@ func TestCancelAndRerunEndpoints(t *testing.T) {
 	}
 	status, _, body = f.do(http.MethodPost, "/repos/acme/widgets/actions/runs/1/cancel", testToken, "")
 	wantError(t, status, body, http.StatusNotFound, "Not Found")
+}
+
+// Without SettleCancels a cancelled run completes by itself after CancelDelay.
+func TestCancelCompletesByItself(t *testing.T) {
+	f := newFixture(t, Options{CancelDelay: time.Millisecond})
+	id := f.srv.QueueRun("acme/widgets", f.ci, RunOptions{})
+	f.srv.StartRun(id, "build", "Test")
+	if status, _, body := f.do(http.MethodPost, fmt.Sprintf("/repos/acme/widgets/actions/runs/%d/cancel", id), testToken, ""); status != http.StatusAccepted {
+		t.Fatalf("cancel: %d %s", status, body)
+	}
+	err := f.srv.WaitFor(ctxT(t), func() bool {
+		var r runView
+		_ = json.Unmarshal(f.srv.RunJSON(id), &r)
+		return r.Status == "completed" && r.Conclusion != nil && *r.Conclusion == "cancelled"
+	})
+	if err != nil {
+		t.Fatalf("%v: %s", err, f.srv.RunJSON(id))
+	}
 }
 
 func TestRunners(t *testing.T) {

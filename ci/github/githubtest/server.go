@@ -38,6 +38,10 @@ type Options struct {
 	// Log receives one line per API request and per delivery. It never sees a token or
 	// the webhook secret.
 	Log io.Writer
+	// CancelDelay is how long a run whose cancel was accepted (202) stays as it was before
+	// it completes as cancelled, as GitHub's runs take a moment to stop; default 100ms.
+	// SettleCancels completes them at once.
+	CancelDelay time.Duration
 	// OnDelivery, if set, is called (outside the server's lock, from the delivering
 	// goroutine) with every delivery once it is done: answered, failed or dropped.
 	// cmd/fake-github prints them.
@@ -122,6 +126,9 @@ func NewOn(addr string, opts Options) (*Server, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.CancelDelay <= 0 {
+		opts.CancelDelay = 100 * time.Millisecond
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
