@@ -1,10 +1,13 @@
 package github_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/ci/github"
@@ -69,4 +72,26 @@ func containsRun(body []byte, id int64) bool {
 		} `json:"workflow_run"`
 	}
 	return json.Unmarshal(body, &p) == nil && p.Run.ID == id
+}
+
+// GitHub stamps whole seconds and lists newest first: two runs that finish in the same second
+// are caught up in the order they were made, so a fix is classified after its failure.
+func TestChangesInTheSameSecondOldestFirst(t *testing.T) {
+	e := newEnv(t, githubtest.Options{})
+	p := e.provider(nil)
+	since := e.clock.Now()
+	e.clock.Add(time.Second)
+	first := e.srv.QueueRun("acme/widgets", e.ci, githubtest.RunOptions{})
+	second := e.srv.QueueRun("acme/widgets", e.ci, githubtest.RunOptions{})
+	e.srv.StartRun(first, "test", "go test")
+	e.srv.StartRun(second, "test", "go test")
+	e.srv.CompleteRun(first, "failure", "test", "go test")
+	e.srv.CompleteRun(second, "success", "", "")
+	bs, err := p.BuildsChangedSince(context.Background(), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ids(bs), []string{github.BuildID(first, 1), github.BuildID(second, 1)}; !reflect.DeepEqual(got, want) {
+		t.Errorf("changed builds %v; want %v, the older first", got, want)
+	}
 }
