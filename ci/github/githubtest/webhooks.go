@@ -33,6 +33,19 @@ type Delivery struct {
 	Redelive bool   // a Redeliver of an earlier delivery
 }
 
+// MaxDeliveries is how many deliveries the server keeps (Deliveries, Redeliver): the
+// oldest are forgotten past it, so cmd/fake-github can play for ever.
+const MaxDeliveries = 1000
+
+// recordLocked keeps a delivery, forgetting the oldest past MaxDeliveries. Callers hold
+// s.mu.
+func (s *Server) recordLocked(d *Delivery) {
+	s.deliveries = append(s.deliveries, d)
+	if n := len(s.deliveries) - MaxDeliveries; n > 0 {
+		s.deliveries = append([]*Delivery(nil), s.deliveries[n:]...)
+	}
+}
+
 // DropWebhooks makes the next n deliveries be recorded but never sent, as when a
 // delivery is lost on the way.
 func (s *Server) DropWebhooks(n int) {
@@ -41,7 +54,7 @@ func (s *Server) DropWebhooks(n int) {
 	s.dropNext += n
 }
 
-// Deliveries returns copies of every delivery so far, in order.
+// Deliveries returns copies of the deliveries so far (the last MaxDeliveries), in order.
 func (s *Server) Deliveries() []Delivery {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -71,7 +84,7 @@ func (s *Server) enqueueLocked(event, action string, repoID int64, payload any) 
 		panic(fmt.Sprintf("githubtest: marshal %s payload: %v", event, err))
 	}
 	d := &Delivery{ID: guid(), Event: event, Action: action, RepoID: repoID, Body: body}
-	s.deliveries = append(s.deliveries, d)
+	s.recordLocked(d)
 	switch {
 	case s.dropNext > 0:
 		s.dropNext--
@@ -208,7 +221,7 @@ func (s *Server) Redeliver(id string) (status int, answer string, err error) {
 		return 0, "", fmt.Errorf("githubtest: no delivery %s", id)
 	}
 	d := &Delivery{ID: orig.ID, Event: orig.Event, Action: orig.Action, RepoID: orig.RepoID, Body: orig.Body, Redelive: true}
-	s.deliveries = append(s.deliveries, d)
+	s.recordLocked(d)
 	s.mu.Unlock()
 	return s.sendNow(d)
 }
@@ -222,7 +235,7 @@ func (s *Server) SendWebhook(event string, body []byte) (status int, answer stri
 	_ = json.Unmarshal(body, &probe)
 	d := &Delivery{ID: guid(), Event: event, Action: probe.Action, Body: append([]byte(nil), body...)}
 	s.mu.Lock()
-	s.deliveries = append(s.deliveries, d)
+	s.recordLocked(d)
 	s.mu.Unlock()
 	return s.sendNow(d)
 }

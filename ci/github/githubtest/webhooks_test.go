@@ -239,3 +239,24 @@ func TestOnDeliverySeesEveryDeliveryInOrder(t *testing.T) {
 		t.Errorf("OnDelivery saw %v", seen)
 	}
 }
+
+// The server keeps the last MaxDeliveries deliveries only, so a demo can play for ever.
+func TestDeliveriesAreBounded(t *testing.T) {
+	f := newFixture(t, Options{})
+	first := len(f.srv.Deliveries())
+	for range MaxDeliveries + 5 - first {
+		f.srv.QueueRun("acme/widgets", f.ci, RunOptions{})
+	}
+	ds := f.srv.Deliveries()
+	if len(ds) != MaxDeliveries {
+		t.Fatalf("%d deliveries kept, want %d", len(ds), MaxDeliveries)
+	}
+	var last struct {
+		WorkflowRun struct {
+			RunNumber int `json:"run_number"`
+		} `json:"workflow_run"`
+	}
+	if err := json.Unmarshal(ds[len(ds)-1].Body, &last); err != nil || last.WorkflowRun.RunNumber != MaxDeliveries+5-first {
+		t.Errorf("the newest delivery is run %d (%v), want %d", last.WorkflowRun.RunNumber, err, MaxDeliveries+5-first)
+	}
+}
