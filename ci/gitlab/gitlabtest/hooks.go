@@ -61,7 +61,7 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// DropWebhooks loses the next n deliveries: recorded as dropped, never sent.
+// DropWebhooks loses the next n deliveries made after it: recorded as dropped, never sent.
 func (s *Server) DropWebhooks(n int) {
 	s.hook.mu.Lock()
 	defer s.hook.mu.Unlock()
@@ -123,8 +123,13 @@ func (h *hooks) enqueueLocked(event string, payload any) {
 	if t := h.s.opts.WebhookToken; t != "" {
 		hd.Set("X-Gitlab-Token", t)
 	}
+	d := &Delivery{Event: event, UUID: id, IdempotencyKey: id, Header: hd, Body: body}
 	h.mu.Lock()
-	h.queue = append(h.queue, &Delivery{Event: event, UUID: id, IdempotencyKey: id, Header: hd, Body: body})
+	if h.drop > 0 {
+		h.drop--
+		d.Dropped = true
+	}
+	h.queue = append(h.queue, d)
 	h.mu.Unlock()
 	h.kick()
 }
@@ -137,11 +142,6 @@ func (h *hooks) run() {
 		if len(h.queue) > 0 {
 			d, h.queue = h.queue[0], h.queue[1:]
 		}
-		drop := false
-		if d != nil && h.drop > 0 {
-			h.drop--
-			drop = true
-		}
 		h.mu.Unlock()
 		if d == nil {
 			select {
@@ -151,9 +151,7 @@ func (h *hooks) run() {
 				return
 			}
 		}
-		if drop {
-			d.Dropped = true
-		} else {
+		if !d.Dropped {
 			h.send(d)
 		}
 		h.mu.Lock()
