@@ -37,8 +37,14 @@ func TestFollowedByPolling(t *testing.T) {
 	e.srv.Finish("app/deploy", failed, "FAILURE")
 	e.clock.Add(time.Second)
 	running := e.play(e.web[0], jenkinstest.Trigger{Cause: jenkinstest.SCMCause}, "")
+	before := len(e.srv.Requests())
 	if err := f.CatchUp(bg); err != nil {
 		t.Fatal(err)
+	}
+	// One request reads every job; the failed Pipeline build's stages are one more, and the
+	// Follower reads the nodes.
+	if got := e.srv.Requests()[before:]; !reflect.DeepEqual(got, []string{"GET api/json", "GET job/app/job/deploy/1/wfapi/describe", "GET computer/api/json"}) {
+		t.Errorf("a catch-up asked %q", got)
 	}
 	want := []string{
 		"started app/deploy#1  ", "finished app/deploy#1  failure",

@@ -167,7 +167,7 @@ func forceForm(job string, fields []ci.ForceField, params map[string]string) (ur
 		known[f.Name] = true
 	}
 	for k := range params {
-		if !known[k] && k != "reason" {
+		if !known[k] {
 			return nil, ci.Userf(fmt.Errorf("jenkins: force: unknown parameter %q", k),
 				fmt.Sprintf("%s has no parameter %s", job, k))
 		}

@@ -115,9 +115,7 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 			conn: cfg.Name, root: root, user: cfg.Auth.Username, password: cfg.Auth.Password,
 			hc: &http.Client{
 				Transport: hc.Transport, Timeout: hc.Timeout, Jar: jar,
-				// A POST Jenkins answers with a redirect (stop goes to the build's page) has
-				// done its work: the page is not needed.
-				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+				CheckRedirect: checkRedirect,
 			},
 		},
 		jobs:     jobs,
@@ -129,6 +127,19 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 	p.parser = NewParser(ParserConfig{Conn: cfg.Name, Jobs: cfg.Jobs, Secret: cfg.WebhookSecret, Root: root.String(), Clock: cfg.Clock,
 		BranchOf: p.knownBranch})
 	return p, nil
+}
+
+// checkRedirect follows a GET's redirects (a proxy sending http to https), as Go's client
+// does, but not a POST's: Jenkins answers stop with a redirect to the build's page once it
+// has done its work, and the page is not needed.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if via[0].Method != http.MethodGet {
+		return http.ErrUseLastResponse
+	}
+	if len(via) >= 10 {
+		return errors.New("jenkins: stopped after 10 redirects")
+	}
+	return nil
 }
 
 // Name is the connection's name.

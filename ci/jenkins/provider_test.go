@@ -3,6 +3,8 @@ package jenkins_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -285,5 +287,27 @@ func TestCredentialsRefused(t *testing.T) {
 	_, err = anon.Builders(ctx(t))
 	if !errors.As(err, &ue) || !strings.Contains(ue.Msg, "403 Authentication required") {
 		t.Errorf("anonymous: %v", err)
+	}
+}
+
+func TestJenkinsUnavailable(t *testing.T) {
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "7")
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(busy.Close)
+	p, err := jenkins.New(jenkins.Config{Name: "jk", URL: busy.URL, Auth: jenkins.Auth{Kind: "none"}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.BuildsChangedSince(ctx(t), time.Now())
+	var ue *ci.UserError
+	if wait, ok := ci.RetryAfter(err); !ok || wait != 7*time.Second || !errors.As(err, &ue) || ue.Msg != "Jenkins at jk did not answer" {
+		t.Errorf("error %v (wait %v)", err, wait)
+	}
+	busy.Close()
+	_, err = p.Workers(ctx(t))
+	if !errors.As(err, &ue) || ue.Msg != "Jenkins at jk did not answer" {
+		t.Errorf("Jenkins gone: %v", err)
 	}
 }

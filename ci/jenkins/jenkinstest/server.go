@@ -59,6 +59,7 @@ type Server struct {
 	nodes     []*Node
 	sessions  map[string]string // JSESSIONID → crumb
 	posts     []Post
+	requests  []string
 	notes     []*Notification
 	noteQueue []*Notification
 	dropNext  int
@@ -230,8 +231,19 @@ func (s *Server) ExpireSessions() {
 	s.sessions = map[string]string{}
 }
 
+// Requests lists every request answered, as "METHOD path" (below the root, without the
+// query), in order.
+func (s *Server) Requests() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.requests...)
+}
+
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.logf("%s %s", r.Method, r.URL.Path)
+	s.mu.Lock()
+	s.requests = append(s.requests, r.Method+" "+strings.TrimPrefix(r.URL.EscapedPath(), "/"))
+	s.mu.Unlock()
 	if !s.authenticate(w, r) {
 		return
 	}
