@@ -399,7 +399,9 @@ func TestE2EGitHubStopCancels(t *testing.T) {
 	if c := e.gh.Cancels(); len(c) != 1 || c[0] != id {
 		t.Errorf("cancels at GitHub = %v; want [%d]", c, id)
 	}
-	if r := e.run(id); r.Status != "completed" || r.Conclusion == nil || *r.Conclusion != "cancelled" {
+	// GitHub answers 202 and the run stops a moment later.
+	e.waitGH("the run to stop", func() bool { return e.run(id).Status == "completed" })
+	if r := e.run(id); r.Conclusion == nil || *r.Conclusion != "cancelled" {
 		t.Errorf("run %d is %+v; want completed, cancelled", id, r)
 	}
 	waitText(t, e.tg, alice.ID, append(ciNum(n), "was cancelled")...)
