@@ -76,17 +76,28 @@ func (p *Provider) allJobs(ctx context.Context, project string, pipelineID int64
 	return out, nil
 }
 
-// pipelineBuild reads a pipeline and its jobs into a build.
-func (p *Provider) pipelineBuild(ctx context.Context, project string, pipelineID int64) (ci.Build, error) {
+// pipelineRun reads a pipeline and its jobs: its current run, and what the jobs tell of
+// its runs.
+func (p *Provider) pipelineRun(ctx context.Context, project string, pipelineID int64) (run, runs, error) {
 	pl, _, err := p.gl.Pipelines.GetPipeline(project, pipelineID, gl.WithContext(ctx))
 	if err != nil {
-		return ci.Build{}, p.apiError(fmt.Sprintf("get pipeline %d of %s", pipelineID, project), err)
+		return run{}, runs{}, p.apiError(fmt.Sprintf("get pipeline %d of %s", pipelineID, project), err)
 	}
 	jobs, err := p.allJobs(ctx, project, pipelineID)
 	if err != nil {
+		return run{}, runs{}, err
+	}
+	r, rs := apiRun(project, pl, jobs)
+	return r, rs, nil
+}
+
+// pipelineBuild reads a pipeline's current run into a build.
+func (p *Provider) pipelineBuild(ctx context.Context, project string, pipelineID int64) (ci.Build, error) {
+	r, _, err := p.pipelineRun(ctx, project, pipelineID)
+	if err != nil {
 		return ci.Build{}, err
 	}
-	return p.parser.build(apiRun(project, pl, jobs))
+	return p.parser.build(r)
 }
 
 // listBuild is a build from the pipelines list alone, for a running pipeline beyond

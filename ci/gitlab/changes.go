@@ -34,8 +34,9 @@ type changed struct {
 
 // BuildsChangedSince lists, for every project, the pipelines GitLab updated after since
 // (updated_after, oldest update first, a hundred a page), each read whole as it is now
-// (ci.ChangeLister). A pipeline retried after since is its new run; its earlier run's
-// finish is in the list only if a poll or a delivery saw it before the retry.
+// (ci.ChangeLister). A pipeline retried after since is its new run, and its run before as
+// the jobs tell it ended (see runs.earlier) when that ended after since: a failure retried
+// to success while herald was stopped is a failure, then a recovery.
 func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]ci.Build, error) {
 	var all []changed
 	var cutoff time.Time // when a project was cut short: the last update read there
@@ -86,7 +87,7 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 				return out, true, nil
 			}
 			seen[pl.ID] = true
-			b, err := p.pipelineBuild(ctx, project, pl.ID)
+			r, rs, err := p.pipelineRun(ctx, project, pl.ID)
 			if errors.Is(err, ci.ErrNotFound) {
 				continue // deleted meanwhile
 			}
@@ -94,7 +95,22 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 				return nil, false, err
 			}
 			p.pipelines.remember(pl.ID, project)
-			out = append(out, changed{b: b, updated: deref(pl.UpdatedAt)})
+			updated := deref(pl.UpdatedAt)
+			if r.attempt > 1 && r.startedAt.After(since) {
+				// Retried after since: the run before may have ended after since too, and
+				// no poll may have seen it (a quick retry, or herald stopped meanwhile).
+				if prev := rs.earlier(r, r.attempt-1); prev.finishedAt.After(since) {
+					if b, err := p.parser.build(prev); err == nil {
+						out = append(out, changed{b: b, updated: updated})
+					}
+				}
+			}
+			b, err := p.parser.build(r)
+			if err != nil {
+				p.log.Warn().Err(err).Str("project", project).Int64("pipeline_id", pl.ID).Msg("gitlab: pipeline skipped")
+				continue
+			}
+			out = append(out, changed{b: b, updated: updated})
 		}
 		if resp.NextPage == 0 || len(pls) == 0 {
 			return out, false, nil

@@ -222,12 +222,13 @@ type runs struct {
 	attempt int               // the run the pipeline is at
 	runOf   map[int64]int     // job id → the run that made it
 	started map[int]time.Time // run (from 2) → when its first new job was made
+	all     []*gl.Job         // every job, by id
 }
 
 func readRuns(all []*gl.Job) runs {
 	sorted := append([]*gl.Job(nil), all...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
-	r := runs{attempt: 1, runOf: map[int64]int{}, started: map[int]time.Time{}}
+	r := runs{attempt: 1, runOf: map[int64]int{}, started: map[int]time.Time{}, all: sorted}
 	index := map[string]int{}
 	count := map[string]int{}
 	for _, j := range sorted {
@@ -264,8 +265,60 @@ func (r runs) runWith(jobIDs []int64) int {
 	return n
 }
 
+// earlier is run n of a pipeline that has run again since (n < r.attempt), as it ended: the
+// latest job of each name then, its status read from them (a job that failed and was not
+// allowed to fails the run, else a canceled job cancels it), its end the last end of those
+// jobs before the next run began. GitLab keeps no record of a run's own status; a job that
+// was skipped and ran in a later run is reused in place by the retry, so a job that started
+// after run n+1 began counts as not run in run n.
+func (r runs) earlier(cur run, n int) run {
+	next := r.started[n+1]
+	latest := map[string]*gl.Job{}
+	var order []string
+	for _, j := range r.all {
+		if r.runOf[j.ID] > n {
+			continue
+		}
+		if _, ok := latest[j.Name]; !ok {
+			order = append(order, j.Name)
+		}
+		latest[j.Name] = j
+	}
+	out := cur
+	out.attempt, out.jobs, out.finishedAt = n, nil, time.Time{}
+	if n > 1 {
+		out.startedAt = r.started[n]
+	}
+	failed, canceled := false, false
+	for _, name := range order {
+		j := latest[name]
+		status := j.Status
+		if st := deref(j.StartedAt); !next.IsZero() && st.After(next) {
+			status = "skipped"
+		}
+		if fin := deref(j.FinishedAt); status != "skipped" && !fin.IsZero() && (next.IsZero() || !fin.After(next)) && fin.After(out.finishedAt) {
+			out.finishedAt = fin
+		}
+		failed = failed || (status == "failed" && !j.AllowFailure)
+		canceled = canceled || status == "canceled"
+		out.jobs = append(out.jobs, job{id: j.ID, name: j.Name, stage: j.Stage, status: status, allowFailure: j.AllowFailure})
+	}
+	switch {
+	case failed:
+		out.status = "failed"
+	case canceled:
+		out.status = "canceled"
+	default:
+		out.status = "success"
+	}
+	if out.finishedAt.IsZero() {
+		out.finishedAt = next
+	}
+	return out
+}
+
 // apiRun reads a pipeline of the API and all its jobs (see attempts) into a run.
-func apiRun(project string, pl *gl.Pipeline, jobs []*gl.Job) run {
+func apiRun(project string, pl *gl.Pipeline, jobs []*gl.Job) (run, runs) {
 	r := run{
 		project: project, id: pl.ID, iid: pl.IID, status: pl.Status, ref: pl.Ref, sha: pl.SHA,
 		webURL: pl.WebURL, createdAt: deref(pl.CreatedAt), startedAt: deref(pl.StartedAt), finishedAt: deref(pl.FinishedAt),
@@ -288,7 +341,7 @@ func apiRun(project string, pl *gl.Pipeline, jobs []*gl.Job) run {
 			break
 		}
 	}
-	return r
+	return r, rs
 }
 
 func deref(t *time.Time) time.Time {

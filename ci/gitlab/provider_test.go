@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -434,5 +435,70 @@ func TestWebhookReadsTheRunFromTheAPI(t *testing.T) {
 	}
 	if finishes[1].ID != gitlab.BuildID(id, 2) || finishes[1].Result != ci.ResultSuccess {
 		t.Errorf("second finish %+v", finishes[1])
+	}
+}
+
+// fakeClock is a clock the test moves.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+func TestFailureRetriedWhileAwayIsAFailureThenASuccess(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	fake := newFake(t, gitlabtest.Options{Clock: clock.Now})
+	fake.AddProject("acme/app", "main")
+	p := newProvider(t, fake, nil, "acme/app")
+	since := clock.Now()
+	clock.advance(time.Minute)
+	id := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Jobs: failingUnit})
+	clock.advance(time.Minute)
+	if err := fake.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	failedAt := clock.Now()
+	clock.advance(10 * time.Minute)
+	if err := fake.Retry(id, gitlabtest.User{ID: 9, Username: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	retriedAt := clock.Now()
+	clock.advance(time.Minute)
+	if err := fake.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := p.BuildsChangedSince(ctx(t), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 {
+		t.Fatalf("builds %+v", bs)
+	}
+	first, second := bs[0], bs[1]
+	if first.ID != gitlab.BuildID(id, 1) || first.Result != ci.ResultFailure || first.FailedStep != "test / unit" ||
+		!first.FinishedAt.Equal(failedAt) || !first.Complete || first.Number != 1 {
+		t.Errorf("first run %+v (failed at %s)", first, failedAt)
+	}
+	if second.ID != gitlab.BuildID(id, 2) || second.Result != ci.ResultSuccess || !second.StartedAt.Equal(retriedAt) || second.Attempt != 2 {
+		t.Errorf("second run %+v (retried at %s)", second, retriedAt)
+	}
+	// Read after the first run's end, the second run alone.
+	bs, err = p.BuildsChangedSince(ctx(t), failedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || bs[0].ID != gitlab.BuildID(id, 2) {
+		t.Errorf("after the first end %+v", bs)
 	}
 }
