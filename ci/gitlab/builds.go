@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"sync"
 
@@ -240,12 +241,17 @@ func (p *Provider) findPipeline(ctx context.Context, pipelineID int64) (string, 
 
 // Workers lists the runners the token can see (GitLab's "runners available to the user"):
 // connected while online. GitLab's list does not say whether a runner is running a job, so
-// none is shown busy.
+// none is shown busy. A token that may not list runners (403) makes workers unsupported
+// (ci.ErrUnsupported), so that following the pipelines goes on without them.
 func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 	var out []ci.Worker
 	opts := &gl.ListRunnersOptions{ListOptions: gl.ListOptions{PerPage: perPage}}
 	for range maxListPages {
 		rs, resp, err := p.gl.Runners.ListRunners(opts, gl.WithContext(ctx))
+		if statusOf(err) == http.StatusForbidden {
+			return nil, ci.Userf(fmt.Errorf("gitlab: %s: list runners: %w (%w)", p.cfg.Name, ci.ErrUnsupported, err),
+				fmt.Sprintf("GitLab does not let the token of %s list runners", p.cfg.Name))
+		}
 		if err != nil {
 			return nil, p.apiError("list runners", err)
 		}
