@@ -233,3 +233,25 @@ func TestWorkers(t *testing.T) {
 		t.Errorf("workers\n got %+v\nwant %+v", ws, want)
 	}
 }
+
+func TestRebuildOfAJobWithoutParameters(t *testing.T) {
+	e := newEnv(t, jenkinstest.Options{AutoStart: true})
+	p := e.provider(nil)
+	n := e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "FAILURE")
+	res, err := p.Rebuild(ctx(t), jenkins.BuildID("release", n), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if posts := e.srv.Posts(); len(posts) != 1 || posts[0].Path != "job/release/build" {
+		t.Errorf("posts %+v", posts)
+	}
+	if res.Ref != "rebuild of release#1: build release#2 (queue item 2)" {
+		t.Errorf("ref %q", res.Ref)
+	}
+	e.srv.Disable("release", true)
+	_, err = p.Rebuild(ctx(t), jenkins.BuildID("release", n), "alice")
+	var ue *ci.UserError
+	if !errors.As(err, &ue) || ue.Msg != "job release on jk is disabled" {
+		t.Errorf("rebuild of a disabled job: %v", err)
+	}
+}
