@@ -123,7 +123,7 @@ func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
 			return nil, p.apiError("list pipelines of "+pr, err)
 		}
 		for _, pl := range pls {
-			if !runningStatuses[pl.Status] {
+			if !runningStatuses[pl.Status] || pl.Source == childSource {
 				continue
 			}
 			var b ci.Build
@@ -147,7 +147,8 @@ func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
 	return out, nil
 }
 
-// LastBuilds returns the last n finished pipelines of a project, newest first.
+// LastBuilds returns the last n finished pipelines of a project, newest first (among its
+// newest hundred finished; child pipelines are not builds).
 func (p *Provider) LastBuilds(ctx context.Context, builder string, n int) ([]ci.Build, error) {
 	n = min(max(n, 1), perPage)
 	pr, ok := p.projectOf(builder)
@@ -155,13 +156,19 @@ func (p *Provider) LastBuilds(ctx context.Context, builder string, n int) ([]ci.
 		return nil, p.noBuilder(builder)
 	}
 	pls, _, err := p.gl.Pipelines.ListProjectPipelines(pr, &gl.ListProjectPipelinesOptions{
-		ListOptions: gl.ListOptions{PerPage: int64(n)}, Scope: gl.Ptr("finished"), OrderBy: gl.Ptr("id"), Sort: gl.Ptr("desc"),
+		ListOptions: gl.ListOptions{PerPage: perPage}, Scope: gl.Ptr("finished"), OrderBy: gl.Ptr("id"), Sort: gl.Ptr("desc"),
 	}, gl.WithContext(ctx))
 	if err != nil {
 		return nil, p.apiError("list pipelines of "+pr, err)
 	}
 	var out []ci.Build
 	for _, pl := range pls {
+		if len(out) >= n {
+			break
+		}
+		if pl.Source == childSource {
+			continue
+		}
 		b, err := p.pipelineBuild(ctx, pr, pl.ID)
 		if errors.Is(err, ci.ErrNotFound) {
 			continue

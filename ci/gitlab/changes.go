@@ -78,8 +78,8 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 			return nil, false, p.apiError("list pipelines of "+project, err)
 		}
 		for _, pl := range pls {
-			if seen[pl.ID] {
-				continue // updated while the pages were read: it moved to a later page
+			if seen[pl.ID] || pl.Source == childSource {
+				continue // updated while the pages were read (it moved to a later page), or a child
 			}
 			if len(out) >= MaxChangedPipelines {
 				p.log.Warn().Str("project", project).Int("pipelines", MaxChangedPipelines).

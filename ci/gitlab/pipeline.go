@@ -48,6 +48,11 @@ var (
 	finishedStatuses = map[string]ci.Result{"success": ci.ResultSuccess, "failed": ci.ResultFailure, "canceled": ci.ResultCancelled, "skipped": ci.ResultSkipped}
 )
 
+// childSource is the source of a child pipeline, which its parent's trigger job starts. A
+// child is not followed as a build of its own: it is part of its parent, whose trigger job
+// waits for it (strategy: depend) or not, as the project chose.
+const childSource = "parent_pipeline"
+
 // Waiting says whether a pipeline status is neither started nor finished for herald: a
 // pipeline waiting for a person (manual), for its time (scheduled) or for a resource group
 // (waiting_for_resource), or a status herald does not know.

@@ -502,3 +502,31 @@ func TestFailureRetriedWhileAwayIsAFailureThenASuccess(t *testing.T) {
 		t.Errorf("after the first end %+v", bs)
 	}
 }
+
+func TestChildPipelinesAreNotBuilds(t *testing.T) {
+	fake := newFake(t, gitlabtest.Options{})
+	fake.AddProject("acme/app", "main")
+	p := newProvider(t, fake, nil, "acme/app")
+	since := time.Now().Add(-time.Minute)
+	parent := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{})
+	child := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Source: "parent_pipeline"})
+	for _, id := range []int64{parent, child} {
+		if err := fake.Finish(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bs, err := p.BuildsChangedSince(ctx(t), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || bs[0].ID != gitlab.BuildID(parent, 1) {
+		t.Errorf("changed %+v", bs)
+	}
+	last, err := p.LastBuilds(ctx(t), "app", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(last) != 1 || last[0].ID != gitlab.BuildID(parent, 1) {
+		t.Errorf("last %+v", last)
+	}
+}

@@ -128,6 +128,9 @@ func (p *Parser) pipeline(body []byte) (ci.Event, error) {
 	if a.ID <= 0 || a.Status == "" {
 		return ci.Event{}, errors.New("gitlab: Pipeline Hook: no object_attributes.id or status")
 	}
+	if a.Source == childSource {
+		return ci.Event{}, ci.IgnoreEvent(fmt.Sprintf("pipeline %d is a child pipeline; its parent is followed", a.ID))
+	}
 	if Waiting(a.Status) {
 		return ci.Event{}, ci.IgnoreEvent(fmt.Sprintf("pipeline status %s is neither started nor finished", ci.CleanText(a.Status)))
 	}

@@ -178,6 +178,8 @@ func TestParseWebhookRefusals(t *testing.T) {
 			"project acme/other is not followed"},
 		{"manual", func(http.Header) {}, testSecret, fixture(t, "pipeline_manual.json"), ci.ErrIgnoreEvent,
 			"pipeline status manual is neither started nor finished"},
+		{"child pipeline", func(http.Header) {}, testSecret, fixture(t, "pipeline_child.json"), ci.ErrIgnoreEvent,
+			"pipeline 4712 is a child pipeline; its parent is followed"},
 		{"no event header", func(h http.Header) { h.Del("X-Gitlab-Event") }, testSecret, body, nil, "gitlab: no X-Gitlab-Event header"},
 		{"not JSON", func(http.Header) {}, testSecret, []byte("{"), nil, "gitlab: Pipeline Hook: unexpected end of JSON input"},
 		{"no project", func(http.Header) {}, testSecret, []byte(`{"object_kind":"pipeline","object_attributes":{"id":1,"status":"success"}}`), nil,
