@@ -34,7 +34,8 @@ type Config struct {
 	TokenHeader   string   // HeaderPrivateToken (empty) or HeaderAuthorization
 	WebhookSecret string   // empty: webhooks are refused (401) and herald polls only
 	PollInterval  time.Duration
-	HTTPClient    *http.Client // nil means a client with a 30 s timeout
+	HTTPClient    *http.Client  // nil means a client with a 30 s timeout
+	OverviewTTL   time.Duration // how long an Overview is reused; zero means DefaultOverviewTTL
 	Clock         func() time.Time
 }
 
@@ -46,6 +47,7 @@ type Provider struct {
 	projects  []string
 	parser    *Parser
 	pipelines pipelineProjects // pipeline id → its project
+	ov        overviewCache
 	log       zerolog.Logger
 	now       func() time.Time
 }
@@ -100,6 +102,7 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 	p := &Provider{
 		cfg: cfg, gl: client, projects: projects,
 		log: log.With().Str("ci", cfg.Name).Logger(), now: cfg.Clock,
+		ov: overviewCache{lock: make(chan struct{}, 1)},
 	}
 	p.parser = NewParser(ParserConfig{
 		Conn: cfg.Name, Projects: projects, Secret: cfg.WebhookSecret, Clock: cfg.Clock, Attempt: p.webhookAttempt,
