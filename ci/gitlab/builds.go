@@ -29,7 +29,7 @@ const maxJobPages = 10
 const maxListPages = 10
 
 // maxStepRequests bounds the running pipelines RunningBuilds reads whole; the others are
-// shown from the list alone (without owner, author or step).
+// shown from the list alone (without owner, author, step or attempt: as their first run).
 const maxStepRequests = 20
 
 // Builders lists a builder per project followed; a project is online when the token can
