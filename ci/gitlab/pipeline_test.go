@@ -1,0 +1,56 @@
+package gitlab
+
+import (
+	"testing"
+
+	"github.com/herald-ci/herald/ci"
+)
+
+// The status table of the README, row by row.
+func TestStatuses(t *testing.T) {
+	warned := []job{{name: "lint", status: "failed", allowFailure: true}}
+	tests := []struct {
+		status  string
+		jobs    []job
+		waiting bool
+		result  ci.Result
+	}{
+		{"success", nil, false, ci.ResultSuccess},
+		{"success", warned, false, ci.ResultWarnings},
+		{"failed", warned, false, ci.ResultFailure},
+		{"canceled", nil, false, ci.ResultCancelled},
+		{"skipped", nil, false, ci.ResultSkipped},
+		{"created", nil, false, ci.ResultNone},
+		{"pending", nil, false, ci.ResultNone},
+		{"preparing", nil, false, ci.ResultNone},
+		{"running", nil, false, ci.ResultNone},
+		{"canceling", nil, false, ci.ResultNone},
+		{"waiting_for_callback", nil, false, ci.ResultNone},
+		{"manual", nil, true, ci.ResultNone},
+		{"scheduled", nil, true, ci.ResultNone},
+		{"waiting_for_resource", nil, true, ci.ResultNone},
+		{"something_new", nil, true, ci.ResultNone},
+	}
+	for _, tt := range tests {
+		if got := Waiting(tt.status); got != tt.waiting {
+			t.Errorf("Waiting(%s) = %v", tt.status, got)
+		}
+		if got := Result(tt.status, tt.jobs); got != tt.result {
+			t.Errorf("Result(%s, %d jobs) = %q, want %q", tt.status, len(tt.jobs), got, tt.result)
+		}
+	}
+}
+
+func TestParseBuildID(t *testing.T) {
+	for id, want := range map[string][2]int64{"4711/2": {4711, 2}, "4711": {4711, 1}} {
+		pid, n, err := parseBuildID(id)
+		if err != nil || pid != want[0] || int64(n) != want[1] {
+			t.Errorf("%s: %d %d %v", id, pid, n, err)
+		}
+	}
+	for _, id := range []string{"", "x", "4711/0", "-1/1", "4711/a", "/1"} {
+		if _, _, err := parseBuildID(id); err == nil {
+			t.Errorf("%q parsed", id)
+		}
+	}
+}
