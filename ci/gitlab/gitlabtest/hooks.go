@@ -111,7 +111,7 @@ func (h *hooks) enqueueLocked(event string, payload any) {
 	if err != nil {
 		panic("gitlabtest: hook payload: " + err.Error())
 	}
-	id := newUUID()
+	id, key := newUUID(), newUUID()
 	hd := http.Header{}
 	hd.Set("Content-Type", "application/json")
 	hd.Set("User-Agent", "GitLab/18.0.0")
@@ -119,11 +119,11 @@ func (h *hooks) enqueueLocked(event string, payload any) {
 	hd.Set("X-Gitlab-Event-UUID", id)
 	hd.Set("X-Gitlab-Webhook-UUID", h.uuid)
 	hd.Set("X-Gitlab-Instance", h.s.url)
-	hd.Set("Idempotency-Key", id)
+	hd.Set("Idempotency-Key", key)
 	if t := h.s.opts.WebhookToken; t != "" {
 		hd.Set("X-Gitlab-Token", t)
 	}
-	d := &Delivery{Event: event, UUID: id, IdempotencyKey: id, Header: hd, Body: body}
+	d := &Delivery{Event: event, UUID: id, IdempotencyKey: key, Header: hd, Body: body}
 	h.mu.Lock()
 	if h.drop > 0 {
 		h.drop--

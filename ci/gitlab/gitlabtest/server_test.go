@@ -330,7 +330,7 @@ func TestHooks(t *testing.T) {
 	for _, d := range ds {
 		events = append(events, d.Event)
 		if d.Header.Get("X-Gitlab-Token") != "hook-secret" || d.Header.Get("X-Gitlab-Event-UUID") == "" ||
-			d.Header.Get("Idempotency-Key") != d.UUID || d.Header.Get("X-Gitlab-Webhook-UUID") == "" || d.Header.Get("X-Gitlab-Instance") != s.URL() {
+			d.Header.Get("Idempotency-Key") != d.IdempotencyKey || d.IdempotencyKey == d.UUID || d.Header.Get("X-Gitlab-Webhook-UUID") == "" || d.Header.Get("X-Gitlab-Instance") != s.URL() {
 			t.Errorf("headers %v", d.Header)
 		}
 		if !d.Dropped && (d.Status != 200 || d.Answer != "thanks") {
