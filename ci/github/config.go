@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -131,10 +132,13 @@ func checkAPIURL(raw string) string {
 }
 
 // lacksAPIPath says whether an API root looks like an Enterprise Server's host without its
-// /api/v3: every call would answer 404. It may be right (a proxy), so it is only a warning.
+// /api/v3 (an https URL of a named host other than api.github.com, with no path): every
+// call would answer 404. It may be right (a proxy), so it is only a warning; a local or
+// plain-http root (a test server, the demo) is not warned of.
 func lacksAPIPath(raw string) bool {
 	u, err := url.Parse(raw)
-	if err != nil || strings.EqualFold(u.Hostname(), "api.github.com") {
+	if err != nil || u.Scheme != "https" || strings.EqualFold(u.Hostname(), "api.github.com") ||
+		strings.EqualFold(u.Hostname(), "localhost") || net.ParseIP(u.Hostname()) != nil {
 		return false
 	}
 	return strings.Trim(u.Path, "/") == ""
