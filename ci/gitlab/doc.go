@@ -5,9 +5,11 @@
 //
 // Pipeline Hook deliveries (X-Gitlab-Event, authenticated by X-Gitlab-Token) are the fast
 // path (webhook.go); the REST API is the safety net: ci.Follower polls BuildsChangedSince
-// every poll_interval with the pipelines updated after the cursor (changes.go). /force
-// creates a pipeline on a branch with variables, /stop cancels one, and the retry button
-// retries a failed pipeline's failed jobs (force.go).
+// every poll_interval with the pipelines updated after the cursor (changes.go), and /status
+// and /last share a short-lived overview (overview.go). /force creates a pipeline on a
+// branch with variables, /stop cancels one, and the re-run button retries a failed
+// pipeline's failed jobs (force.go). A run of a pipeline is told apart from its others by
+// its jobs (pipeline.go).
 //
 // The REST client and the webhook types are GitLab's own Go client
 // (gitlab.com/gitlab-org/api/client-go), whose types follow GitLab's documented schemas;
