@@ -13,8 +13,12 @@
 //     runs with the documented filters (actor, branch, event, status or conclusion,
 //     created in search syntax, head_sha, check_suite_id) and pagination (per_page up
 //     to 100, Link rel=next/last/first/prev), attempts, jobs with steps, self-hosted
-//     runners, workflow_dispatch (with GitHub's 422 messages; return_run_details),
-//     cancel (409 once completed) and rerun-failed-jobs (403 while running).
+//     runners, workflow_dispatch (with GitHub's 422 messages; return_run_details;
+//     every input a string, at most 25; the workflow file as the ref holds it, see
+//     SetWorkflowFile), cancel (202, the run stopping a moment later: CancelDelay,
+//     SettleCancels; 409 once completed) and rerun-failed-jobs (403 while running).
+//   - Runs waiting for approval (completed, action_required, then ApproveRun), held in
+//     waiting or pending (HoldRun), without a name, or from a fork (RunOptions).
 //   - Every 200 to a GET has an ETag; a matching If-None-Match answers 304, which
 //     does not count against the primary limit. Every answer has the x-ratelimit-*
 //     headers; an hour's requests spent answers 403 with remaining 0. Limit answers
@@ -24,7 +28,8 @@
 //     in_progress, completed), signed (X-Hub-Signature-256 and X-Hub-Signature), one
 //     at a time in order from a goroutine. As on GitHub, a failed delivery is not
 //     retried: herald's status and answer are recorded (Deliveries), and Redeliver
-//     sends one again with the same X-GitHub-Delivery. DropWebhooks loses some.
+//     sends one again with the same X-GitHub-Delivery. DropWebhooks loses some. The
+//     last MaxDeliveries are kept.
 //
 // In a Go test:
 //
