@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha1"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -137,7 +138,7 @@ func TestE2EGitHubProblemRecovery(t *testing.T) {
 	}
 }
 
-// post sends a raw delivery to herald's webhook of connection conn with the given headers.
+// postWebhook sends a raw delivery to herald's webhook of connection conn with the given headers.
 func postWebhook(t *testing.T, h *heraldProc, conn string, header map[string]string, body []byte) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, "http://"+h.addr+"/ci/"+conn+"/webhook", strings.NewReader(string(body)))
@@ -190,7 +191,8 @@ func TestE2EGitHubWebhookAnswers(t *testing.T) {
 	}
 	waitText(t, e.tg, team.ID, append(ciNum(n), "failed")...)
 
-	// Raw POSTs of the completed delivery's body: unsigned, forged, a legacy SHA-1 alone.
+	// Raw POSTs of the completed delivery's body: unsigned, signed with SHA-1 alone (which
+	// herald does not trust), forged, without the sha256= prefix, to an unknown connection.
 	body := completed.Body
 	headers := func(extra ...string) map[string]string {
 		h := map[string]string{"X-GitHub-Event": "workflow_run", "X-GitHub-Delivery": "e2e-raw-1", "Content-Type": "application/json"}
@@ -207,6 +209,8 @@ func TestE2EGitHubWebhookAnswers(t *testing.T) {
 		wantBody   string
 	}{
 		{"unsigned", "gh", headers(), 401, "bad signature: no X-Hub-Signature-256 header\n"},
+		{"legacy SHA-1 alone", "gh", headers("X-Hub-Signature", "sha1="+githubtest.Sign(sha1.New, ghSecret, body)), 401,
+			"bad signature: no X-Hub-Signature-256 header\n"},
 		{"forged", "gh", headers("X-Hub-Signature-256", "sha256="+githubtest.Sign(sha256.New, "a guess", body)), 401,
 			"bad signature: X-Hub-Signature-256 does not match the body\n"},
 		{"not sha256=", "gh", headers("X-Hub-Signature-256", githubtest.Sign(sha256.New, ghSecret, body)), 401,
