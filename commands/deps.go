@@ -27,7 +27,9 @@ type NotifyStore interface {
 // forced ones. The notifier reads and removes them.
 type WatchStore interface {
 	AddWatch(ctx context.Context, chatID, threadID int64, conn, buildID, builder string, userID int64) (added bool, err error)
-	AddFollowup(ctx context.Context, chatID, threadID int64, conn, requestID, builder string, userID int64) error
+	// AddFollowup returns the build when the CI reported it already: running (it is watched
+	// then) or finished (nothing is recorded).
+	AddFollowup(ctx context.Context, chatID, threadID int64, conn, requestID, builder string, userID int64) (reported *ci.Build, err error)
 }
 
 // ConversationStore keeps pending questions in Postgres, so a half-done /force goes on after

@@ -447,18 +447,20 @@ func (d Deps) forceGo(ctx context.Context, req Request, c convo) (Response, erro
 		return Response{}, d.ciError(c.Conn, err, "force")
 	}
 	d.audit(ctx, req, "force", args, c.Conn, c.Builder, auditAllowed, res.Ref)
-	for _, rid := range res.RequestIDs {
-		if err := d.Store.AddFollowup(ctx, req.ChatID, req.ThreadID, c.Conn, rid, c.Builder, req.UserID); err != nil {
-			return Response{}, err
-		}
+	ended, err := d.follow(ctx, req, c.Conn, c.Builder, res.RequestIDs)
+	if err != nil {
+		return Response{}, err
 	}
 	text := fmt.Sprintf("🚀 Forced <b>%s</b>", Escape(d.label(c.Conn, c.Builder)))
 	if args != "" {
 		text += " with <code>" + Escape(args) + "</code>"
 	}
-	if len(res.RequestIDs) > 0 {
+	switch {
+	case len(ended) > 0:
+		text += ". " + strings.Join(ended, " ")
+	case len(res.RequestIDs) > 0:
 		text += ". I will say here when it starts and how it ends."
-	} else {
+	default:
 		text += ". /status shows it." // the CI did not say which build it started
 	}
 	return Response{Notice: "Forced.", Replies: []Reply{{Edit: true, Text: text}}}, nil
@@ -469,7 +471,13 @@ func paramsText(c convo) string {
 	var parts []string
 	for _, f := range c.Fields {
 		if v := c.Params[f.Name]; v != "" {
-			parts = append(parts, f.Name+"="+v)
+			name := f.Name
+			if strings.HasPrefix(name, "@") && f.Label != "" {
+				// A provider's own field (GitHub's @ref, which no input can be called): its
+				// label is what the user chose.
+				name = f.Label
+			}
+			parts = append(parts, name+"="+v)
 		}
 	}
 	return strings.Join(parts, " ")

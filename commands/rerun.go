@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -69,15 +70,17 @@ func (d Deps) rerunPress(ctx context.Context, req Request, b btn) (Response, err
 		return Response{}, d.ciError(b.Conn, err, "rerun")
 	}
 	d.audit(ctx, req, "force", args, b.Conn, build.Builder, auditAllowed, res.Ref)
-	for _, rid := range res.RequestIDs {
-		if err := d.Store.AddFollowup(ctx, req.ChatID, req.ThreadID, b.Conn, rid, build.Builder, req.UserID); err != nil {
-			return Response{}, err
-		}
+	done, err := d.follow(ctx, req, b.Conn, build.Builder, res.RequestIDs)
+	if err != nil {
+		return Response{}, err
 	}
 	text := "🔁 Re-running the failed jobs of " + name + "."
-	if len(res.RequestIDs) > 0 {
+	switch {
+	case len(done) > 0:
+		text += " " + strings.Join(done, " ")
+	case len(res.RequestIDs) > 0:
 		text += " I will say here how it ends."
-	} else {
+	default:
 		text += " /status shows it." // the CI did not say which build it started
 	}
 	return Response{Notice: "Re-running.", Replies: []Reply{{Text: text}}}, nil

@@ -67,8 +67,8 @@ func TestWatchesAndFollowups(t *testing.T) {
 		t.Fatalf("watches: %+v %v", ws, err)
 	}
 	for range 2 {
-		if err := s.AddFollowup(ctx, 1, 3, "bb", "r7", "pass", 9); err != nil {
-			t.Fatal(err)
+		if done, err := s.AddFollowup(ctx, 1, 3, "bb", "r7", "pass", 9); err != nil || done != nil {
+			t.Fatalf("AddFollowup = %v, %v; want a follow-up recorded", done, err)
 		}
 	}
 	fs, err := s.ChatFollowups(ctx, 1)

@@ -48,14 +48,38 @@ func EventKinds(ev ci.Event) []ci.Kind {
 // it consumes. Paused chats are left out. Run it in the transaction that stores the event
 // and queues its messages, so a follow-up or watch is consumed exactly when its message is
 // queued (a rollback gives it back). It is one statement, one round trip.
+//
+// A build with a request id first takes that request's follow-up lock (followupLockSQL), in
+// the same round trip: AddFollowup takes it too, so a follow-up added while the build's start
+// or finish is being stored either is consumed here or sees the stored build.
 func (tx *Tx) TakeTargets(ctx context.Context, ev ci.Event) ([]Target, error) {
 	m := newMatcher(ev)
+	if b := ev.Build; b != nil && b.RequestID != "" {
+		batch := &pgx.Batch{}
+		batch.Queue(followupLockSQL, ev.Conn, b.RequestID)
+		batch.Queue(m.sql, m.args...)
+		br := tx.tx.SendBatch(ctx, batch)
+		defer br.Close()
+		if _, err := br.Exec(); err != nil {
+			return nil, fmt.Errorf("store: match targets: lock follow-ups: %w", err)
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return nil, fmt.Errorf("store: match targets: %w", err)
+		}
+		return m.collect(rows)
+	}
 	rows, err := tx.tx.Query(ctx, m.sql, m.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: match targets: %w", err)
 	}
 	return m.collect(rows)
 }
+
+// followupLockSQL is the transaction lock of one build request's follow-ups ($1 conn, $2
+// request id), length-prefixed so that no two pairs share a key by concatenation.
+const followupLockSQL = `SELECT pg_advisory_xact_lock(hashtext('herald.followups'),
+	hashtext(length($1::text) || ':' || $1::text || $2::text))`
 
 // matcher is TakeTargets' statement for one event and how its rows become targets.
 type matcher struct {
@@ -156,13 +180,17 @@ func matchSQL(ev ci.Event, kinds []string) (string, []any) {
 			FROM f JOIN chats c ON c.id = f.chat_id WHERE c.paused_at IS NULL
 			ORDER BY 1, 2, 3`, []any{kinds, ev.Conn, b.RequestID, b.ID, b.Builder}
 	case b != nil && ev.Kind == ci.KindFinished:
+		// The chats watching it, and those that forced it when its start was never seen (a
+		// catch-up that found it finished): their follow-up ends here.
 		return `
-			WITH w AS (DELETE FROM watches WHERE conn = $2 AND build_id = $3 RETURNING chat_id, thread_id)
+			WITH w AS (DELETE FROM watches WHERE conn = $2 AND build_id = $3 RETURNING chat_id, thread_id),
+			f AS (DELETE FROM followups WHERE $4 <> '' AND conn = $2 AND request_id = $4 RETURNING chat_id, thread_id),
+			x AS (SELECT chat_id, thread_id FROM w UNION SELECT chat_id, thread_id FROM f)
 			` + matchSubscriptionsSQL + `
 			UNION ALL
-			SELECT DISTINCT true, w.chat_id, w.thread_id, NULL::text[], NULL::text[], NULL::text[], c.card_mode, c.loud_success
-			FROM w JOIN chats c ON c.id = w.chat_id WHERE c.paused_at IS NULL
-			ORDER BY 1, 2, 3`, []any{kinds, ev.Conn, b.ID}
+			SELECT true, x.chat_id, x.thread_id, NULL::text[], NULL::text[], NULL::text[], c.card_mode, c.loud_success
+			FROM x JOIN chats c ON c.id = x.chat_id WHERE c.paused_at IS NULL
+			ORDER BY 1, 2, 3`, []any{kinds, ev.Conn, b.ID, b.RequestID}
 	default:
 		return matchSubscriptionsSQL + ` ORDER BY 2, 3`, []any{kinds}
 	}

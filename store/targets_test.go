@@ -271,3 +271,49 @@ func TestWatcherAlsoSubscribed(t *testing.T) {
 		t.Errorf("%d watches left, want 0", n)
 	}
 }
+
+// A follow-up added after the CI reported its build: a running build is watched at once, a
+// finished one is returned and nothing is recorded; a finish whose start was never seen still
+// ends the follow-up in the chat that forced it.
+func TestFollowupAfterTheBuildWasReported(t *testing.T) {
+	s := storetest.New(t)
+	ctx := context.Background()
+	exec(t, s, `INSERT INTO chats (id, type) VALUES (10, 'private'), (11, 'private'), (12, 'private')`)
+
+	running := started("gh-1/1", "CI", "main", 1, 0)
+	running.Build.RequestID = "gh-1/1"
+	record(t, s, running)
+	done, err := s.AddFollowup(ctx, 10, 0, "bb", "gh-1/1", "CI", 5)
+	if err != nil || done == nil || done.ID != "gh-1/1" || done.Complete {
+		t.Fatalf("AddFollowup of a running build = %+v, %v; want it returned and watched", done, err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM watches WHERE chat_id = 10 AND build_id = 'gh-1/1'`); n != 1 {
+		t.Errorf("%d watches of the running build, want 1", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM followups`); n != 0 {
+		t.Errorf("%d followups, want none: the build has started", n)
+	}
+
+	fin := finished("gh-2/1", "CI", "main", 2, ci.ResultFailure, 3)
+	fin.Build.RequestID = "gh-2/1"
+	record(t, s, fin)
+	done, err = s.AddFollowup(ctx, 11, 0, "bb", "gh-2/1", "CI", 5)
+	if err != nil || done == nil || done.ID != "gh-2/1" || done.Result != ci.ResultFailure {
+		t.Fatalf("AddFollowup of a finished build = %+v, %v; want the build", done, err)
+	}
+	if n := count(t, s, `SELECT count(*) FROM watches WHERE chat_id = 11`) + count(t, s, `SELECT count(*) FROM followups WHERE chat_id = 11`); n != 0 {
+		t.Errorf("%d rows left for a build that has finished, want none", n)
+	}
+
+	if done, err := s.AddFollowup(ctx, 12, 0, "bb", "gh-3/1", "CI", 5); err != nil || done != nil {
+		t.Fatalf("AddFollowup before the build = %v, %v", done, err)
+	}
+	onlyFinish := ci.Event{Conn: "bb", Kind: ci.KindFinished, Derived: []ci.Kind{ci.KindSuccess},
+		Build: &ci.Build{ID: "gh-3/1", RequestID: "gh-3/1", Builder: "CI", Result: ci.ResultSuccess, Complete: true}}
+	if got := match(t, s, onlyFinish); len(got) != 1 || got[0].ChatID != 12 || !got[0].Watch {
+		t.Fatalf("a finish without its start: %+v, want the forcing chat 12", got)
+	}
+	if n := count(t, s, `SELECT count(*) FROM followups`); n != 0 {
+		t.Errorf("%d followups left, want 0", n)
+	}
+}

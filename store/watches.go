@@ -2,10 +2,13 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/herald-ci/herald/ci"
 )
 
 // Watch is a chat (or topic) waiting for one running build's finished message.
@@ -53,19 +56,51 @@ func (s *Store) ChatWatches(ctx context.Context, chatID int64) ([]Watch, error) 
 	return out, nil
 }
 
-// AddFollowup records a build forced from a chat by its build request, so the notifier tells
-// that chat when the build starts (and then watches it to its end). Adding the same request
+// AddFollowup records a build forced (or re-run) from a chat by its build request, so the
+// notifier tells that chat when the build starts and then how it ends. Adding the same request
 // twice is a no-op.
-func (s *Store) AddFollowup(ctx context.Context, chatID, threadID int64, conn, requestID, builder string, userID int64) error {
-	_, err := s.pool.Exec(ctx, `
-		INSERT INTO followups (chat_id, thread_id, conn, request_id, builder, user_id)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (chat_id, thread_id, conn, request_id) DO NOTHING`,
-		chatID, threadID, conn, requestID, builder, userID)
+//
+// The CI may have reported the build before the chat's follow-up is added (GitHub's webhook
+// can come before the answer to the dispatch); the build is then returned, for the caller to
+// tell the chat. One already running is watched at once instead, so the chat hears how it
+// ends; for one already finished nothing is recorded: the caller tells the chat how it ended. The request's follow-up lock (see TakeTargets) keeps this
+// and the notifier from passing each other.
+func (s *Store) AddFollowup(ctx context.Context, chatID, threadID int64, conn, requestID, builder string, userID int64) (reported *ci.Build, err error) {
+	err = s.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.Exec(ctx, followupLockSQL, conn, requestID); err != nil {
+			return err
+		}
+		b, err := scanBuild(tx.tx.QueryRow(ctx, `SELECT `+buildColumns+` FROM builds
+			WHERE conn = $1 AND request_id = $2 ORDER BY complete, started_at DESC NULLS FIRST LIMIT 1`, conn, requestID))
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			_, err = tx.tx.Exec(ctx, `
+				INSERT INTO followups (chat_id, thread_id, conn, request_id, builder, user_id)
+				VALUES ($1, $2, $3, $4, $5, $6)
+				ON CONFLICT (chat_id, thread_id, conn, request_id) DO NOTHING`,
+				chatID, threadID, conn, requestID, builder, userID)
+			return err
+		case err != nil:
+			return err
+		}
+		reported = &b
+		if b.Complete {
+			return nil
+		}
+		if builder == "" {
+			builder = b.Builder
+		}
+		_, err = tx.tx.Exec(ctx, `
+			INSERT INTO watches (chat_id, thread_id, conn, build_id, builder, user_id)
+			VALUES ($1, $2, $3, $4, $5, $6)
+			ON CONFLICT (chat_id, thread_id, conn, build_id) DO NOTHING`,
+			chatID, threadID, conn, b.ID, builder, userID)
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("store: add followup: %w", err)
+		return nil, fmt.Errorf("store: add followup: %w", err)
 	}
-	return nil
+	return reported, nil
 }
 
 // Followup is a forced build a chat waits to hear has started.
