@@ -178,8 +178,8 @@ func TestNewProvidersUsesTheTable(t *testing.T) {
 	if len(ps) != 2 || ps[0].Kind() != "buildbot" || ps[1].Name() != "gh" || !reflect.DeepEqual(made, []string{"gh e"}) {
 		t.Errorf("providers %v, fake made %q", ps, made)
 	}
-	cfg.CI = append(cfg.CI, CIConfig{Name: "x", Type: "jenkins", Section: &fakeSection{}})
-	if _, err := newProviders(cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), `type "jenkins" is not one of: buildbot, github, fake`) {
+	cfg.CI = append(cfg.CI, CIConfig{Name: "x", Type: "teamcity", Section: &fakeSection{}})
+	if _, err := newProviders(cfg, zerolog.Nop()); err == nil || !strings.Contains(err.Error(), `type "teamcity" is not one of: buildbot, github, gitlab, jenkins, fake`) {
 		t.Errorf("err = %v; want the unknown type named", err)
 	}
 }

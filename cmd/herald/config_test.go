@@ -77,7 +77,7 @@ func TestLoadConfigProblems(t *testing.T) {
 			`testdata/config/secrets_misplaced.yaml:17: ci[1].auth: expected a mapping of keys, got a single value`,
 			`testdata/config/secrets_misplaced.yaml:18: ci[2]: expected a mapping of keys, got a single value`,
 			`testdata/config/secrets_misplaced.yaml:18: ci[2].name must be a short lower-case name like main or nightly`,
-			`testdata/config/secrets_misplaced.yaml:18: ci[2].type must be one of: buildbot, github, not ""`,
+			`testdata/config/secrets_misplaced.yaml:18: ci[2].type must be one of: buildbot, github, gitlab, jenkins, not ""`,
 			`testdata/config/secrets_misplaced.yaml:18: ci[2].url must be the CI's http(s) URL`,
 		}},
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/ci/buildbot"
 	"github.com/herald-ci/herald/ci/github"
+	"github.com/herald-ci/herald/ci/gitlab"
+	"github.com/herald-ci/herald/ci/jenkins"
 )
 
 // ProviderSection is a provider package's own part of a ci: entry (all of it but name and
@@ -38,6 +40,14 @@ var providerTypes = []providerType{
 	providerOf("github", func() *github.Section { return &github.Section{} },
 		func(conn string, s *github.Section, log zerolog.Logger) (ci.Provider, error) {
 			return github.New(s.Config(conn), log)
+		}),
+	providerOf("gitlab", func() *gitlab.Section { return &gitlab.Section{} },
+		func(conn string, s *gitlab.Section, log zerolog.Logger) (ci.Provider, error) {
+			return gitlab.New(s.Config(conn), log)
+		}),
+	providerOf("jenkins", func() *jenkins.Section { return &jenkins.Section{} },
+		func(conn string, s *jenkins.Section, log zerolog.Logger) (ci.Provider, error) {
+			return jenkins.New(s.Config(conn), log)
 		}),
 }
 
