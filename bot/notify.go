@@ -24,20 +24,32 @@ type NotifyOptions struct {
 	// ShowConn names the CI connection in every message ("main/docs #12"): set it when herald
 	// follows more than one CI, so two builders of the same name stay apart.
 	ShowConn bool
-	// Rebuildable tells whether CI connection conn can re-run a build (ci.Rebuilder): a
-	// failure on it gets a "Re-run failed jobs" button. nil: no connection can.
-	Rebuildable func(conn string) bool
+	// RebuildLabel is, for CI connection conn, the words of the button a failure on it gets
+	// when the CI can re-run a build (ci.Rebuilder.RebuildLabel), "" when it cannot. nil: no
+	// connection can.
+	RebuildLabel func(conn string) string
 }
 
-// RebuildersOf is NotifyOptions.Rebuildable for these providers.
-func RebuildersOf(providers []ci.Provider) func(conn string) bool {
-	can := map[string]bool{}
+// RebuildLabelsOf is NotifyOptions.RebuildLabel for these providers.
+func RebuildLabelsOf(providers []ci.Provider) func(conn string) string {
+	labels := map[string]string{}
 	for _, p := range providers {
-		if _, ok := p.(ci.Rebuilder); ok {
-			can[p.Name()] = true
+		if r, ok := p.(ci.Rebuilder); ok {
+			labels[p.Name()] = r.RebuildLabel()
 		}
 	}
-	return func(conn string) bool { return can[conn] }
+	return func(conn string) string { return labels[conn] }
+}
+
+// rebuildLabel is the re-run button's text for conn, "" for none.
+func (n *Notifier) rebuildLabel(conn string) string {
+	if n.opts.RebuildLabel == nil {
+		return ""
+	}
+	if l := n.opts.RebuildLabel(conn); l != "" {
+		return RerunIcon + " " + l
+	}
+	return ""
 }
 
 // Notifier is the ci.EventSink between providers and chats. Each event goes through named
@@ -110,7 +122,9 @@ func (n *Notifier) deliver(ctx context.Context, tx *store.Tx, ev ci.Event) (int,
 	if err != nil {
 		return 0, err
 	}
-	plan := PlanEvent(stored, targets, n.opts.Rebuildable != nil && n.opts.Rebuildable(stored.Conn))
+	rerun := n.rebuildLabel(stored.Conn)
+	plan := PlanEvent(stored, targets, rerun != "")
+	plan.RerunLabel = rerun
 	if len(plan.Drafts) == 0 {
 		return 0, nil
 	}
@@ -143,7 +157,11 @@ func outMessages(ctx context.Context, cb callbackStore, ev ci.Event, plan Plan, 
 	var stop, rerun [][]commands.Button
 	if ev.Build != nil {
 		stop = [][]commands.Button{{{Text: "⏹ Stop", Data: commands.StopData(ev.Conn, ev.Build.ID)}}}
-		rerun = [][]commands.Button{{{Text: RerunLabel, Data: commands.RerunData(ev.Conn, ev.Build.ID)}}}
+		label := plan.RerunLabel
+		if label == "" {
+			label = RerunLabel
+		}
+		rerun = [][]commands.Button{{{Text: label, Data: commands.RerunData(ev.Conn, ev.Build.ID)}}}
 	}
 	for _, d := range plan.Drafts {
 		m := store.OutMessage{ChatID: d.ChatID, ThreadID: d.ThreadID, Text: texts[d.Look],
@@ -173,8 +191,11 @@ func outMessages(ctx context.Context, cb callbackStore, ev ci.Event, plan Plan, 
 	return msgs, nil
 }
 
-// RerunLabel is the button under a failure on a connection that can re-run builds.
-const RerunLabel = "🔁 Re-run failed jobs"
+// RerunIcon starts the re-run button under a failure, before the CI's word for it.
+const RerunIcon = "🔁"
+
+// RerunLabel is the re-run button's text when the plan names none (GitHub's words).
+const RerunLabel = RerunIcon + " Re-run failed jobs"
 
 // withConnLabel is ev with its builder or worker shown as "conn/name", for messages only.
 func withConnLabel(ev ci.Event) ci.Event {

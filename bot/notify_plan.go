@@ -33,6 +33,9 @@ type Draft struct {
 type Plan struct {
 	Drafts []Draft
 	Looks  []ci.Kind
+	// RerunLabel is the text of the drafts' re-run button: the CI's word for it (see
+	// ci.Rebuilder.RebuildLabel); empty is RerunLabel.
+	RerunLabel string
 }
 
 // PlanEvent is the plan stage: the drafts every target gets for the stored (merged and

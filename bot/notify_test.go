@@ -207,7 +207,12 @@ func TestNotifierRerunButton(t *testing.T) {
 		INSERT INTO subscriptions (chat_id, events) VALUES (1, '{failure,success}'), (2, '{problem}'), (3, '{started,failure}')`); err != nil {
 		t.Fatal(err)
 	}
-	n := NewNotifier(st, NotifyOptions{Rebuildable: func(conn string) bool { return conn == "gh" }}, zerolog.New(zerolog.NewTestWriter(t)))
+	n := NewNotifier(st, NotifyOptions{RebuildLabel: func(conn string) string {
+		if conn == "gh" {
+			return "Retry"
+		}
+		return ""
+	}}, zerolog.New(zerolog.NewTestWriter(t)))
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
 	number := 0
 	deliver := func(conn, id string, r ci.Result) {
@@ -271,7 +276,7 @@ func TestNotifierRerunButton(t *testing.T) {
 		}
 		b := kb.InlineKeyboard[0][0]
 		data, err := st.Callback(ctx, r.chat, b.CallbackData)
-		if b.Text != RerunLabel || err != nil || data != commands.RerunData("gh", "100/1") {
+		if b.Text != RerunIcon+" Retry" || err != nil || data != commands.RerunData("gh", "100/1") {
 			t.Errorf("chat %d: button %+v holds %q (%v), want the re-run of gh 100/1", r.chat, b, data, err)
 		}
 		if _, err := st.Callback(ctx, r.chat%3+1, b.CallbackData); !errors.Is(err, store.ErrNotFound) {

@@ -56,6 +56,9 @@ type Rebuilder interface {
 	// Rebuild runs again what failed in build buildID. owner is who asked, for the CI's
 	// records where it has a place for it.
 	Rebuild(ctx context.Context, buildID, owner string) (ForceResult, error)
+	// RebuildLabel is the button's words, as the CI calls it: "Re-run failed jobs" on
+	// GitHub, "Retry" on GitLab, "Rebuild" on Jenkins.
+	RebuildLabel() string
 }
 
 // Overviewer is the optional capability to answer /status and /last at a cost that does not

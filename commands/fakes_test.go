@@ -87,6 +87,10 @@ func (f *fakeRebuilder) Rebuild(ctx context.Context, buildID, owner string) (ci.
 	return f.rebuild(ctx, buildID, owner)
 }
 
+func (f *fakeRebuilder) RebuildLabel() string { return "Re-run failed jobs" }
+
+var _ ci.Rebuilder = (*fakeRebuilder)(nil)
+
 // Users of the tests' authz matrix.
 const (
 	admin   = int64(123456) // may force and stop everything

@@ -212,3 +212,6 @@ func (p *Provider) Rebuild(ctx context.Context, buildID, _ string) (ci.ForceResu
 		RequestIDs: []string{BuildID(pipelineID, next)},
 	}, nil
 }
+
+// RebuildLabel is what GitLab calls Rebuild on a pipeline's page: it retries the failed jobs (ci.Rebuilder).
+func (p *Provider) RebuildLabel() string { return "Retry" }

@@ -363,3 +363,6 @@ func (p *Provider) Rebuild(ctx context.Context, buildID, _ string) (ci.ForceResu
 	res.Ref = "rebuild of " + BuildID(name, number) + ": " + res.Ref
 	return res, nil
 }
+
+// RebuildLabel is what Rebuild is called on Jenkins (the Rebuilder plugin's word): the job runs again with the same parameters (ci.Rebuilder).
+func (p *Provider) RebuildLabel() string { return "Rebuild" }

@@ -103,7 +103,7 @@ func (a *App) Run(ctx context.Context) error {
 		Health:            health,
 	}, log.With().Str("part", "sender").Logger())
 	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1,
-		Rebuildable: bot.RebuildersOf(providers)}, log.With().Str("part", "notifier").Logger())
+		RebuildLabel: bot.RebuildLabelsOf(providers)}, log.With().Str("part", "notifier").Logger())
 	intakeOpts := cfg.IntakeOptions()
 	intakeOpts.Health = health // not ready until it read what a previous run left unhandled
 	intake := bot.NewIntake(st, api, reg, func() string { return username }, intakeOpts, log.With().Str("part", "intake").Logger())
