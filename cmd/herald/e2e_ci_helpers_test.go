@@ -509,4 +509,6 @@ func (e *jkEnv) notesSettled() []jenkinstest.Notification {
 }
 
 // jkNum is how a notification names build n of job: "<b>job</b> <a href=…>#n</a>".
-func jkNum(job string, n int) []string { return []string{"<b>" + job + "</b>", fmt.Sprintf(">#%d</a>", n)} }
+func jkNum(job string, n int) []string {
+	return []string{"<b>" + job + "</b>", fmt.Sprintf(">#%d</a>", n)}
+}
