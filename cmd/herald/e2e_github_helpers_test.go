@@ -349,3 +349,18 @@ func (e *ghEnv) barrier() []githubtest.Delivery {
 	waitOutboxEmpty(e.t, e.h)
 	return ds
 }
+
+// told reports whether chat was sent a message that contains every one of parts, as it was
+// sent or as it stands now (an edit may tell it: the /force form becomes "Forced … has
+// started", a live card becomes the result).
+func told(tg *telegramtest.Server, chatID int64, parts ...string) bool {
+	if countText(tg, chatID, parts...) > 0 {
+		return true
+	}
+	for _, m := range tg.AllSent() {
+		if m.ChatID == chatID && containsAll(m.Text, parts...) {
+			return true
+		}
+	}
+	return false
+}

@@ -348,7 +348,7 @@ func TestE2EGitHubForceWithInput(t *testing.T) {
 		return m.MessageID != form.MessageID && containsAll(m.Text, "note: <code>hello-e2e</code>", "branch*: <code>develop</code>")
 	})
 	qid := press(t, e.tg, chat, alice, form, "Start")
-	forced := waitText(t, e.tg, alice.ID, "🚀 Forced <b>CI</b>", "note=hello-e2e", "I will say here when it starts and how it ends")
+	forced := waitText(t, e.tg, alice.ID, "🚀 Forced <b>CI</b>", "note=hello-e2e", "I will say here")
 	if strings.Contains(forced.Text, refFieldName) {
 		t.Errorf("the chat is shown the form's internal field name %s, which the form called branch: %q", refFieldName, forced.Text)
 	}
@@ -367,7 +367,7 @@ func TestE2EGitHubForceWithInput(t *testing.T) {
 	n := e.runNumber(d.RunID)
 
 	// Told as it happens, or afterwards if GitHub's webhook came before its API's answer.
-	waitSent(t, e.tg, alice.ID, "<b>CI</b>", fmt.Sprintf("#%d", n), "started")
+	waitFor(t, "alice told the run started", func() bool { return told(e.tg, alice.ID, "<b>CI</b>", fmt.Sprintf("#%d", n), "started") })
 	done := waitText(t, e.tg, alice.ID, append(ciNum(n), "succeeded")...)
 	if !strings.Contains(done.Text, "Branch: <code>develop</code>") {
 		t.Errorf("the result %q does not say develop", done.Text)
@@ -519,7 +519,7 @@ func TestE2EGitHubForceFollowedWhenWebhookCameFirst(t *testing.T) {
 	e.tg.SendText(chat, alice, "/force")
 	form := waitText(t, e.tg, alice.ID, "Force <b>CI</b> with:")
 	press(t, e.tg, chat, alice, form, "Start")
-	waitText(t, e.tg, alice.ID, "🚀 Forced <b>CI</b>", "I will say here when it starts and how it ends")
+	waitText(t, e.tg, alice.ID, "🚀 Forced <b>CI</b>", "I will say here")
 	ds := e.gh.Dispatches()
 	if len(ds) != 1 || ds[0].Ref != "main" {
 		t.Fatalf("dispatches at GitHub = %+v; want one on main", ds)
@@ -531,11 +531,7 @@ func TestE2EGitHubForceFollowedWhenWebhookCameFirst(t *testing.T) {
 	// In whatever words: the run's start may be told as it happens or afterwards.
 	run := []string{"<b>CI</b>", fmt.Sprintf("#%d", n)}
 	msgs := e.tg.Messages(alice.ID)
-	started := false // as sent: a live card may have been edited into the result since
-	for _, m := range e.tg.AllSent() {
-		started = started || m.ChatID == alice.ID && containsAll(m.Text, append(run, "started")...)
-	}
-	if !started {
+	if !told(e.tg, alice.ID, append(run, "started")...) {
 		t.Errorf("alice was not told that CI #%d started:\n%s", n, dumpMessages(msgs))
 	}
 	if countWith(msgs, append(run, "succeeded")...) != 1 {
