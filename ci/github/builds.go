@@ -51,9 +51,12 @@ func (p *Provider) toBuild(ctx context.Context, r repoRef, run *gh.WorkflowRun) 
 		return ci.Build{}, false
 	}
 	p.rememberRun(run.GetID(), r)
-	if b.Complete {
+	switch {
+	case b.Complete:
 		p.untrack(b.ID)
-	} else {
+	case !awaitingApproval(run):
+		// A run awaiting approval may wait for ever; once approved, it is found as any
+		// other run (its webhooks, the list).
 		p.track(r, run.GetID(), b.Attempt)
 	}
 	return b, true

@@ -370,6 +370,16 @@ func TestRunAwaitingApproval(t *testing.T) {
 	if b, err := p.Build(ctx, github.BuildID(id, 1)); err != nil || b.Complete || b.StateText != "action_required" {
 		t.Errorf("the waiting run as a build: %+v, %v", b, err)
 	}
+	// It may wait for ever: it is not read by id on every poll once out of the list.
+	e.clock.Add(github.Lookback + time.Hour)
+	const attempts = "GET /repos/{owner}/{repo}/actions/runs/{run}/attempts/{attempt}"
+	asked := e.srv.Stats().ByRoute[attempts]
+	if _, err := p.BuildsChangedSince(ctx, e.clock.Now().Add(-time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.srv.Stats().ByRoute[attempts] - asked; n != 0 {
+		t.Errorf("the run awaiting approval was read %d times by id", n)
+	}
 	e.srv.ApproveRun(id)
 	e.clock.Add(time.Second)
 	e.srv.StartRun(id, "build", "Run tests")
