@@ -512,3 +512,35 @@ func (e *jkEnv) notesSettled() []jenkinstest.Notification {
 func jkNum(job string, n int) []string {
 	return []string{"<b>" + job + "</b>", fmt.Sprintf(">#%d</a>", n)}
 }
+
+// finishedByNumber maps each build number of builder to the derived kinds herald stored
+// with its finished event, for CIs whose builds are one run each (Jenkins: a build id is
+// job#number, which finishedKinds does not split).
+func finishedByNumber(t *testing.T, h *heraldProc, builder string) map[int]string {
+	t.Helper()
+	conn := dbConn(t, h)
+	rows, err := conn.Query(context.Background(), `
+		SELECT b.number, COALESCE(e.payload->>'Derived', '')
+		FROM ci_events e JOIN builds b ON b.conn = e.conn AND b.build_id = e.build_id
+		WHERE b.builder = $1 AND e.kind = 'finished' ORDER BY e.id`, builder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var n int
+		var derived string
+		if err := rows.Scan(&n, &derived); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := out[n]; dup {
+			t.Errorf("build #%d of %s has two finished events", n, builder)
+		}
+		out[n] = derived
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
