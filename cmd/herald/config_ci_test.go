@@ -75,15 +75,15 @@ func TestCIEntryProblems(t *testing.T) {
 		want []string
 	}{
 		{"unknown type, checked as the closest", "ci:\n  - name: main\n    type: buildbto\n    url: nowhere\n", []string{
-			`t.yaml:6: ci[0].type must be one of: buildbot, github, fake, not "buildbto"`,
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, gitlab, jenkins, fake, not "buildbto"`,
 			`t.yaml:8: ci[0].url must be the CI's http(s) URL`,
 		}},
 		{"missing type, checked as the first", "ci:\n  - name: main\n", []string{
-			`t.yaml:6: ci[0].type must be one of: buildbot, github, fake, not ""`,
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, gitlab, jenkins, fake, not ""`,
 			`t.yaml:6: ci[0].url must be the CI's http(s) URL`,
 		}},
 		{"a type close to the fake", "ci:\n  - name: main\n    type: faek\n    endpoint: e\n", []string{
-			`t.yaml:6: ci[0].type must be one of: buildbot, github, fake, not "faek"`,
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, gitlab, jenkins, fake, not "faek"`,
 		}},
 		{"unknown key names the type's keys", "ci:\n  - name: main\n    type: buildbot\n    url: http://ci/\n    repos: [a/b]\n", []string{
 			`t.yaml:9: ci[0]: unknown key "repos" (known keys: name, type, url, auth, poll_interval)`,
@@ -107,7 +107,7 @@ func TestCIEntryProblems(t *testing.T) {
 		}},
 		{"an empty entry", "ci:\n  -\n", []string{
 			`t.yaml: ci[0].name must be a short lower-case name like main or nightly`,
-			`t.yaml: ci[0].type must be one of: buildbot, github, fake, not ""`,
+			`t.yaml: ci[0].type must be one of: buildbot, github, gitlab, jenkins, fake, not ""`,
 			`t.yaml: ci[0].url must be the CI's http(s) URL`,
 		}},
 	}
@@ -235,7 +235,7 @@ func TestGitHubEntryProblems(t *testing.T) {
 			`t.yaml:10: ci[0]: unknown key "secret" (known keys: name, type, url, repos, auth, webhook_secret, poll_interval)`,
 		}},
 		{"a type close to github", "ci:\n  - name: gh\n    type: githbu\n    repos: [acme/widgets]\n    auth: {type: bearer, token: SECRET-4}\n", []string{
-			`t.yaml:6: ci[0].type must be one of: buildbot, github, not "githbu"`,
+			`t.yaml:6: ci[0].type must be one of: buildbot, github, gitlab, jenkins, not "githbu"`,
 		}},
 	}
 	for _, tt := range tests {
