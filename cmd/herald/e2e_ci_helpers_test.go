@@ -26,7 +26,8 @@ const (
 	glToken    = "glpat-e2eGitLabTokenDoNotLog012345"
 	glSecret   = "e2e-gitlab-hook-token-do-not-log"
 	glProject  = "acme/app"
-	glBuilder  = "app" // one project followed: its builder is its name
+	glLib      = "acme/lib" // a second project, followed only when a test says so
+	glBuilder  = "app"      // one project followed: its builder is its name
 	jkUser     = "herald"
 	jkToken    = "11e2eJenkinsApiTokenDoNotLog0123"
 	jkSecret   = "e2eJenkinsNotifySecretDoNotLog42"
@@ -132,6 +133,8 @@ const (
 type glOptions struct {
 	poll  string // poll_interval; default 1h, so that what a test sees comes from hooks
 	chats string // YAML appended after the ci: section (chats:, authz: …)
+	// projects followed; none: acme/app alone, whose builder is then "app"
+	projects []string
 }
 
 // glEnv is one test's installation: herald following acme/app on a fake GitLab as "gl".
@@ -143,7 +146,8 @@ type glEnv struct {
 	log *reqLog
 }
 
-// newGitLabFake starts a fake GitLab with acme/app (main, develop) and a runner, posting
+// newGitLabFake starts a fake GitLab with acme/app (main, develop), acme/lib (main) and a
+// runner, posting
 // its hooks to webhookURL with the hook token glSecret.
 func newGitLabFake(t *testing.T, webhookURL string, log *reqLog) *gitlabtest.Server {
 	t.Helper()
@@ -152,12 +156,16 @@ func newGitLabFake(t *testing.T, webhookURL string, log *reqLog) *gitlabtest.Ser
 		t.Fatal(err)
 	}
 	g.AddProject(glProject, "main", "develop")
+	g.AddProject(glLib, "main")
 	g.AddRunner(gitlabtest.Runner{ID: 7, Description: "runner-1", Status: "online"})
 	return g
 }
 
-// glYAML is the ci: entry of a GitLab connection name following acme/app.
-func glYAML(name, url, poll string) string {
+// glYAML is the ci: entry of a GitLab connection name following projects (none: acme/app).
+func glYAML(name, url, poll string, projects ...string) string {
+	if len(projects) == 0 {
+		projects = []string{glProject}
+	}
 	return fmt.Sprintf(`  - name: %s
     type: gitlab
     url: %s
@@ -165,7 +173,7 @@ func glYAML(name, url, poll string) string {
     auth: {type: bearer, token: "${HERALD_E2E_GL_TOKEN}"}
     webhook_secret: "${HERALD_E2E_GL_SECRET}"
     poll_interval: %s
-`, name, url, glProject, poll)
+`, name, url, strings.Join(projects, ", "), poll)
 }
 
 // newGitLabEnv prepares herald and a fake GitLab; it does not start herald.
@@ -179,7 +187,7 @@ func newGitLabEnv(t *testing.T, o glOptions) *glEnv {
 	if poll == "" {
 		poll = "1h"
 	}
-	appendConfig(t, h, "ci:\n"+glYAML("gl", e.gl.URL(), poll)+o.chats)
+	appendConfig(t, h, "ci:\n"+glYAML("gl", e.gl.URL(), poll, o.projects...)+o.chats)
 	h.env = append(h.env, "HERALD_E2E_GL_TOKEN="+glToken, "HERALD_E2E_GL_SECRET="+glSecret)
 	// Registered after newHerald's cleanup, so it runs first: herald stops before the fake.
 	t.Cleanup(func() {
@@ -217,17 +225,23 @@ func glJobs(failRuns int) []gitlabtest.JobSpec {
 	return []gitlabtest.JobSpec{{Stage: "build", Name: "compile"}, {Stage: "test", Name: "unit", FailRuns: failRuns}}
 }
 
-// play makes a pipeline on branch, runs it and ends it (fail: unit fails, until retried)
-// and returns its id and number (iid).
+// play makes a pipeline of acme/app on branch, runs it and ends it (fail: unit fails,
+// until retried) and returns its id and number (iid).
 func (e *glEnv) play(branch string, fail bool) (int64, int) {
+	e.t.Helper()
+	return e.playOn(glProject, branch, fail)
+}
+
+// playOn is play on another project.
+func (e *glEnv) playOn(project, branch string, fail bool) (int64, int) {
 	e.t.Helper()
 	runs := 0
 	if fail {
 		runs = 1
 	}
-	id := e.gl.CreatePipeline(glProject, branch, gitlabtest.PipelineOptions{Jobs: glJobs(runs)})
+	id := e.gl.CreatePipeline(project, branch, gitlabtest.PipelineOptions{Jobs: glJobs(runs)})
 	if id == 0 {
-		e.t.Fatalf("the fake has no project %s", glProject)
+		e.t.Fatalf("the fake has no project %s", project)
 	}
 	if err := e.gl.Start(id); err != nil {
 		e.t.Fatal(err)
@@ -321,7 +335,12 @@ func (e *glEnv) checkAnswers(ds []gitlabtest.Delivery) {
 }
 
 // glNum is how a notification names run 1 of pipeline #n of app: "<b>app</b> <a href=…>#n</a>".
-func glNum(n int) []string { return []string{"<b>" + glBuilder + "</b>", fmt.Sprintf(">#%d</a>", n)} }
+func glNum(n int) []string { return glNumOf(glBuilder, n) }
+
+// glNumOf is glNum for another builder.
+func glNumOf(builder string, n int) []string {
+	return []string{"<b>" + builder + "</b>", fmt.Sprintf(">#%d</a>", n)}
+}
 
 // glAttempt is how it names a later run: "<b>app</b> <a href=…>#n (attempt a)</a>".
 func glAttempt(n, a int) []string {
