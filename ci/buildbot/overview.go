@@ -2,9 +2,7 @@ package buildbot
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
 	"sort"
 	"strings"
 	"time"
@@ -43,37 +41,7 @@ var _ ci.Overviewer = (*Provider)(nil)
 // its answer, a failure too when the master did not answer (see OverviewFailureTTL). The
 // answer's At is when the master was asked.
 func (p *Provider) Overview(ctx context.Context) (ci.Overview, error) {
-	select {
-	case p.ovLock <- struct{}{}:
-	case <-ctx.Done():
-		return ci.Overview{}, fmt.Errorf("buildbot: overview of %s: %w", p.cfg.Name, ctx.Err())
-	}
-	defer func() { <-p.ovLock }()
-	if p.ov != nil && p.now().Sub(p.ov.At) < p.cfg.OverviewTTL {
-		return *p.ov, nil
-	}
-	if p.ovErr != nil && p.now().Before(p.ovErrTill) {
-		return ci.Overview{}, p.ovErr
-	}
-	ov, err := p.fetchOverview(ctx)
-	if err != nil {
-		if notAnswered(err) {
-			p.ovErr, p.ovErrTill = err, p.now().Add(OverviewFailureTTL)
-		}
-		return ci.Overview{}, err
-	}
-	p.ovErr = nil
-	p.ov = &ov
-	return ov, nil
-}
-
-// notAnswered reports whether err says the master did not answer: a deadline, or an error of
-// the connection (which net/http reports as a *url.Error, a net.Error). A caller that gave up
-// (context.Canceled) says nothing about the master; an answer that was an error is one the
-// master gives quickly, so there is no wait to spare.
-func notAnswered(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && !errors.Is(err, context.Canceled))
+	return p.ov.Get(ctx, p.fetchOverview)
 }
 
 func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {

@@ -44,10 +44,7 @@ type Provider struct {
 	mu           sync.Mutex
 	builderNames map[int]string
 
-	ovLock    chan struct{} // held while an Overview is fetched or read
-	ov        *ci.Overview  // the last one fetched, under ovLock
-	ovErr     error         // the last fetch's error when the master did not answer, under ovLock
-	ovErrTill time.Time     // ovErr is answered until then, by p.now
+	ov ci.OverviewCache // the overview shared by every caller (overview.go)
 }
 
 var (
@@ -105,14 +102,15 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		hc = &cp
 	}
 	cfg.URL = base
-	return &Provider{
+	p := &Provider{
 		cfg:          cfg,
 		c:            &client{name: cfg.Name, base: base, auth: cfg.Auth, http: hc},
 		log:          log.With().Str("ci", cfg.Name).Logger(),
 		now:          time.Now,
 		builderNames: map[int]string{},
-		ovLock:       make(chan struct{}, 1),
-	}, nil
+	}
+	p.ov = ci.OverviewCache{TTL: cfg.OverviewTTL, FailureTTL: OverviewFailureTTL, Now: func() time.Time { return p.now() }}
+	return p, nil
 }
 
 // Name is the connection's name.

@@ -73,10 +73,7 @@ type Provider struct {
 	tracked     map[string]trackedRun // build id → attempt followed by id (tracked.go)
 	trackSeq    uint64
 
-	ovLock    chan struct{} // held while an Overview is fetched or read
-	ov        *ci.Overview  // the last one fetched, under ovLock
-	ovErr     error         // the last fetch's error when GitHub did not answer, under ovLock
-	ovErrTill time.Time     // ovErr is answered until then
+	ov ci.OverviewCache // the overview shared by every caller (overview.go)
 }
 
 // The capabilities the provider has; each file that adds one asserts it there.
@@ -161,7 +158,6 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		canon:       map[string]repoRef{},
 		wfNames:     map[int64]string{},
 		tracked:     map[string]trackedRun{},
-		ovLock:      make(chan struct{}, 1),
 	}
 	if lacksAPIPath(cfg.URL) {
 		p.log.Warn().Str("url", cfg.URL).Msg("github: url has no path; GitHub Enterprise Server's REST API is https://HOST/api/v3")
@@ -170,6 +166,11 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		Conn: cfg.Name, Repos: cfg.Repos, Secret: cfg.WebhookSecret, Clock: cfg.Clock,
 		WorkflowName: p.deliveredWorkflowName,
 	})
+	ttl := cfg.OverviewTTL
+	if ttl <= 0 {
+		ttl = DefaultOverviewTTL
+	}
+	p.ov = ci.OverviewCache{TTL: ttl, FailureTTL: OverviewFailureTTL, Now: func() time.Time { return p.now() }}
 	return p, nil
 }
 

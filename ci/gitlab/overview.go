@@ -3,8 +3,6 @@ package gitlab
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -25,44 +23,10 @@ const OverviewFailureTTL = 5 * time.Second
 
 var _ ci.Overviewer = (*Provider)(nil)
 
-// overviewCache is the last overview, behind a lock that one fetch holds at a time.
-type overviewCache struct {
-	lock    chan struct{}
-	ov      *ci.Overview
-	err     error
-	errTill time.Time
-}
-
 // Overview implements ci.Overviewer. One fetch runs at a time; callers that waited for it get
 // its answer.
 func (p *Provider) Overview(ctx context.Context) (ci.Overview, error) {
-	select {
-	case p.ov.lock <- struct{}{}:
-	case <-ctx.Done():
-		return ci.Overview{}, fmt.Errorf("gitlab: overview of %s: %w", p.cfg.Name, ctx.Err())
-	}
-	defer func() { <-p.ov.lock }()
-	ttl := p.cfg.OverviewTTL
-	if ttl <= 0 {
-		ttl = DefaultOverviewTTL
-	}
-	if p.ov.ov != nil && p.now().Sub(p.ov.ov.At) < ttl {
-		return *p.ov.ov, nil
-	}
-	if p.ov.err != nil && p.now().Before(p.ov.errTill) {
-		return ci.Overview{}, p.ov.err
-	}
-	ov, err := p.fetchOverview(ctx)
-	if err != nil {
-		var ne net.Error
-		if !errors.Is(err, context.Canceled) && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne)) {
-			p.ov.err, p.ov.errTill = err, p.now().Add(OverviewFailureTTL)
-		}
-		return ci.Overview{}, err
-	}
-	p.ov.err = nil
-	p.ov.ov = &ov
-	return ov, nil
+	return p.ov.Get(ctx, p.fetchOverview)
 }
 
 func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {

@@ -47,7 +47,7 @@ type Provider struct {
 	projects  []string
 	parser    *Parser
 	pipelines pipelineProjects // pipeline id → its project
-	ov        overviewCache
+	ov        ci.OverviewCache // the overview shared by every caller (overview.go)
 	log       zerolog.Logger
 	now       func() time.Time
 }
@@ -102,11 +102,15 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 	p := &Provider{
 		cfg: cfg, gl: client, projects: projects,
 		log: log.With().Str("ci", cfg.Name).Logger(), now: cfg.Clock,
-		ov: overviewCache{lock: make(chan struct{}, 1)},
 	}
 	p.parser = NewParser(ParserConfig{
 		Conn: cfg.Name, Projects: projects, Secret: cfg.WebhookSecret, Clock: cfg.Clock, Attempt: p.webhookAttempt,
 	})
+	ttl := cfg.OverviewTTL
+	if ttl <= 0 {
+		ttl = DefaultOverviewTTL
+	}
+	p.ov = ci.OverviewCache{TTL: ttl, FailureTTL: OverviewFailureTTL, Now: func() time.Time { return p.now() }}
 	return p, nil
 }
 

@@ -2,9 +2,6 @@ package jenkins
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"net"
 	"time"
 
 	"github.com/herald-ci/herald/ci"
@@ -27,33 +24,7 @@ var _ ci.Overviewer = (*Provider)(nil)
 // Overview implements ci.Overviewer. One fetch runs at a time; callers that waited for it
 // get its answer.
 func (p *Provider) Overview(ctx context.Context) (ci.Overview, error) {
-	select {
-	case p.ovLock <- struct{}{}:
-	case <-ctx.Done():
-		return ci.Overview{}, fmt.Errorf("jenkins: overview of %s: %w", p.cfg.Name, ctx.Err())
-	}
-	defer func() { <-p.ovLock }()
-	ttl := p.cfg.OverviewTTL
-	if ttl <= 0 {
-		ttl = DefaultOverviewTTL
-	}
-	if p.ov != nil && p.now().Sub(p.ov.At) < ttl {
-		return *p.ov, nil
-	}
-	if p.ovErr != nil && p.now().Before(p.ovErrTill) {
-		return ci.Overview{}, p.ovErr
-	}
-	ov, err := p.fetchOverview(ctx)
-	if err != nil {
-		var ne net.Error
-		if !errors.Is(err, context.Canceled) && (errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne)) {
-			p.ovErr, p.ovErrTill = err, p.now().Add(OverviewFailureTTL)
-		}
-		return ci.Overview{}, err
-	}
-	p.ovErr = nil
-	p.ov = &ov
-	return ov, nil
+	return p.ov.Get(ctx, p.fetchOverview)
 }
 
 func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {

@@ -50,14 +50,11 @@ type Provider struct {
 	log    zerolog.Logger
 	now    func() time.Time
 
-	mu        sync.Mutex
-	branchOf  map[string]string // full name of a multibranch pipeline's branch job → its branch, from the last read
-	noWfapi   bool              // Jenkins answered 404 to wfapi: Pipeline: Stage View is not installed
-	deepLog   bool              // the folder depth limit was logged
-	ovLock    chan struct{}
-	ov        *ci.Overview
-	ovErr     error
-	ovErrTill time.Time
+	mu       sync.Mutex
+	branchOf map[string]string // full name of a multibranch pipeline's branch job → its branch, from the last read
+	noWfapi  bool              // Jenkins answered 404 to wfapi: Pipeline: Stage View is not installed
+	deepLog  bool              // the folder depth limit was logged
+	ov       ci.OverviewCache  // the overview shared by every caller (overview.go)
 }
 
 var (
@@ -122,10 +119,14 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		log:      log.With().Str("ci", cfg.Name).Logger(),
 		now:      cfg.Clock,
 		branchOf: map[string]string{},
-		ovLock:   make(chan struct{}, 1),
 	}
 	p.parser = NewParser(ParserConfig{Conn: cfg.Name, Jobs: cfg.Jobs, Secret: cfg.WebhookSecret, Root: root.String(), Clock: cfg.Clock,
 		BranchOf: p.knownBranch})
+	ttl := cfg.OverviewTTL
+	if ttl <= 0 {
+		ttl = DefaultOverviewTTL
+	}
+	p.ov = ci.OverviewCache{TTL: ttl, FailureTTL: OverviewFailureTTL, Now: func() time.Time { return p.now() }}
 	return p, nil
 }
 
