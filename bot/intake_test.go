@@ -437,7 +437,11 @@ func TestNulInChatNameAnswered(t *testing.T) {
 // error" rather than left in silence.
 func TestRefusedUpdateIsAnswered(t *testing.T) {
 	h := newHarness(t, fastLimits(), fastOptions())
-	r := startIntake(t, h, handlerMap{}, IntakeOptions{})
+	health := NewHealth(time.Now)
+	r := startIntake(t, h, handlerMap{}, IntakeOptions{Health: health})
+	// The intake's first sweep reads every stored update at once: wait for it to be done,
+	// or it may find the update below and answer it itself.
+	waitFor(t, "the intake's first sweep", func() bool { ready, _ := health.Check(); return ready })
 	raw := `{"update_id":31,"message":{"message_id":9,"date":1767000000,"from":{"id":42,"is_bot":false,"first_name":"Ann"},
 		"chat":{"id":42,"type":"private","first_name":"Ann"},"text":"/ping","entities":[{"type":"bot_command","offset":0,"length":5}]}}`
 	u := storeUpdate(31, 42, raw)
