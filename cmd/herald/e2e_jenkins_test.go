@@ -80,6 +80,36 @@ func TestE2EJenkinsProblemRecovery(t *testing.T) {
 	}
 }
 
+// The README's request budget for Jenkins: "A poll is two requests, however many jobs
+// there are (the jobs and their builds in one, the nodes in the other) ... plus, when builds
+// finished, one workflow-API request per failed Pipeline build (its failed stage)". Three
+// jobs, builds on each, one failed Pipeline build, and three polls after it: the polls'
+// two requests each, and that build's stage read once.
+func TestE2EJenkinsRequestBudget(t *testing.T) {
+	t.Parallel()
+	e := startJenkins(t, jkOptions{chats: subscribe(team.ID, "problem, recovery")})
+
+	e.play(jkDeploy, nil, "SUCCESS")
+	e.play(jkWebDevel, nil, "SUCCESS")
+	e.play(jkWebMain, nil, "SUCCESS")
+	failed := e.play(jkWebMain, nil, "FAILURE")
+	e.waitPolls(e.polls() + 3)
+	waitText(t, e.tg, team.ID, append(jkNum(jkWebMain, failed), "🔴 <b>Problem</b>")...)
+
+	other := map[string]int{}
+	for _, r := range e.jk.Requests() {
+		switch r {
+		case "GET api/json", "GET computer/api/json":
+		default:
+			other[r]++
+		}
+	}
+	wfapi := fmt.Sprintf("GET job/app/job/web/job/main/%d/wfapi/describe", failed)
+	if len(other) != 1 || other[wfapi] != 1 {
+		t.Errorf("requests besides the polls' two: %v; want only %s, once", other, wfapi)
+	}
+}
+
 // basic is an Authorization header value for user and password.
 func basic(user, password string) string {
 	return "Basic " + base64.StdEncoding.EncodeToString([]byte(user+":"+password))
@@ -289,12 +319,47 @@ func TestE2EJenkinsForceWithParameter(t *testing.T) {
 		t.Errorf("the result %q does not say main", done.Text)
 	}
 
+	// CSRF is on at the fake: the POST was accepted with a crumb herald fetched.
+	if got := e.log.count("GET /crumbIssuer/api/json"); got == 0 {
+		t.Errorf("herald never asked for a crumb, yet Jenkins took its POST")
+	}
 	rows := auditRows(t, e.h)
 	if len(rows) != 1 || rows[0].Command != "force" || rows[0].Outcome != "allowed" || rows[0].Builder != jkDeploy ||
 		!strings.Contains(rows[0].Args, "NOTE=hello-e2e") || strings.Contains(rows[0].Args, "DEPLOY_KEY") ||
 		!strings.Contains(rows[0].Detail, fmt.Sprintf("queue item %d", builds[0].QueueID)) {
 		t.Errorf("audit rows = %+v; want alice's allowed force of app/deploy naming queue item %d", rows, builds[0].QueueID)
 	}
+}
+
+// A forced build that waits in Jenkins' queue longer than herald reads the queue item (no
+// free executor) is still followed by its queue item: the chat hears it start and end.
+func TestE2EJenkinsForceQueuedFollowed(t *testing.T) {
+	t.Parallel()
+	e := startJenkins(t, jkOptions{chats: forceAuthz}) // polling alone, no free executor
+	chat := telegramtest.PrivateChat(alice)
+
+	e.tg.SendText(chat, alice, "/force "+jkDeploy)
+	form := waitText(t, e.tg, alice.ID, "Force <b>app/deploy</b> with:")
+	press(t, e.tg, chat, alice, form, "Start")
+	waitText(t, e.tg, alice.ID, "🚀 Forced <b>app/deploy</b>", "I will say here when it starts and how it ends")
+
+	// herald has given up reading the item: the audit names the item, not a build.
+	rows := auditRows(t, e.h)
+	var q int64
+	if len(rows) != 1 || rows[0].Outcome != "allowed" {
+		t.Fatalf("audit rows = %+v; want alice's allowed force", rows)
+	}
+	if _, err := fmt.Sscanf(rows[0].Detail, "queue item %d of app/deploy", &q); err != nil || q <= 0 {
+		t.Fatalf("the audit's detail %q does not name the waiting queue item (%v)", rows[0].Detail, err)
+	}
+	if e.jk.QueuedBuild(q) != 0 || len(e.jk.Builds(jkDeploy)) != 0 {
+		t.Fatalf("queue item %d became a build before the test started it", q)
+	}
+
+	n := e.jk.Start(q)
+	waitSent(t, e.tg, alice.ID, "<b>app/deploy</b>", fmt.Sprintf("#%d", n), "started")
+	e.jk.Finish(jkDeploy, n, "FAILURE")
+	waitText(t, e.tg, alice.ID, append(jkNum(jkDeploy, n), "failed")...)
 }
 
 // /stop aborts a running build; the chat hears it ended cancelled.
