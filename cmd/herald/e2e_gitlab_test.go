@@ -421,3 +421,37 @@ func TestE2EGitLabRetryButton(t *testing.T) {
 		t.Errorf("audit: %d allowed retries by alice, %d denied to bob; want 1 and 1", allowed, denied)
 	}
 }
+
+// The README's request budget for hooks: "a Pipeline Hook costs one" request (herald reads
+// the pipeline's jobs to know which run the hook is about); a Job Hook costs none. Polling
+// is off (1h), so after the first catch-up every request herald makes is a hook's.
+func TestE2EGitLabHookRequestBudget(t *testing.T) {
+	t.Parallel()
+	e := startGitLab(t, glOptions{chats: subscribe(team.ID, "finished")})
+	before := len(e.log.all())
+
+	e.play("main", false)
+	last, n := e.play("main", true)
+	ds := e.barrier(last, "failed", 1)
+	e.checkAnswers(ds)
+	waitText(t, e.tg, team.ID, append(glNum(n), "failed")...)
+
+	hooks := 0
+	for _, d := range ds {
+		if d.Event == "Pipeline Hook" && !d.Dropped {
+			hooks++
+		}
+	}
+	if hooks != 6 { // pending, running and the end of each pipeline
+		t.Fatalf("%d Pipeline Hooks sent; want 6", hooks)
+	}
+	var requests []string
+	for _, line := range e.log.all()[before:] {
+		if strings.HasPrefix(line, "gitlabtest: GET ") || strings.HasPrefix(line, "gitlabtest: POST ") {
+			requests = append(requests, line)
+		}
+	}
+	if len(requests) != hooks {
+		t.Errorf("%d API requests for %d Pipeline Hooks; want one each:\n%s", len(requests), hooks, strings.Join(requests, "\n"))
+	}
+}
