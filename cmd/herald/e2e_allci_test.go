@@ -32,7 +32,7 @@ func TestE2EAllCIAtOnce(t *testing.T) {
 	}
 	gh.AddRepo(ghRepo, "main", "develop")
 	ciID := gh.AddWorkflow(ghRepo, ".github/workflows/ci.yml", "CI", ciWorkflow)
-	gl := newGitLabFake(t, "http://"+h.addr+"/ci/gl/webhook", glLog)
+	gl := newGitLabFake(t, "http://"+h.addr+"/ci/gl/webhook", glLog, nil)
 	jk := newJenkinsFake(t, "http://herald:"+jkSecret+"@"+h.addr+"/ci/jk/webhook", true, false, jkLog)
 
 	appendConfig(t, h, fmt.Sprintf(`ci:

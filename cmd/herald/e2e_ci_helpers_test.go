@@ -135,6 +135,7 @@ type glOptions struct {
 	chats string // YAML appended after the ci: section (chats:, authz: …)
 	// projects followed; none: acme/app alone, whose builder is then "app"
 	projects []string
+	clock    func() time.Time // the fake's; nil: the system clock
 }
 
 // glEnv is one test's installation: herald following acme/app on a fake GitLab as "gl".
@@ -147,11 +148,11 @@ type glEnv struct {
 }
 
 // newGitLabFake starts a fake GitLab with acme/app (main, develop), acme/lib (main) and a
-// runner, posting
-// its hooks to webhookURL with the hook token glSecret.
-func newGitLabFake(t *testing.T, webhookURL string, log *reqLog) *gitlabtest.Server {
+// runner, posting its hooks to webhookURL with the hook token glSecret; clock nil is the
+// system clock.
+func newGitLabFake(t *testing.T, webhookURL string, log *reqLog, clock func() time.Time) *gitlabtest.Server {
 	t.Helper()
-	g, err := gitlabtest.New(gitlabtest.Options{Token: glToken, WebhookURL: webhookURL, WebhookToken: glSecret, Logf: log.logf})
+	g, err := gitlabtest.New(gitlabtest.Options{Token: glToken, WebhookURL: webhookURL, WebhookToken: glSecret, Logf: log.logf, Clock: clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +183,7 @@ func newGitLabEnv(t *testing.T, o glOptions) *glEnv {
 	tg := newFakeTelegram(t, nil)
 	h := newHerald(t, heraldOptions{tg: tg})
 	e := &glEnv{t: t, tg: tg, h: h, log: &reqLog{}}
-	e.gl = newGitLabFake(t, "http://"+h.addr+"/ci/gl/webhook", e.log)
+	e.gl = newGitLabFake(t, "http://"+h.addr+"/ci/gl/webhook", e.log, o.clock)
 	poll := o.poll
 	if poll == "" {
 		poll = "1h"
@@ -380,8 +381,8 @@ var jkDeployParams = []jenkinstest.ParamDef{
 	{Name: "DEPLOY_KEY", Type: jenkinstest.ParamPassword, Default: "e2e-deploy-key-never-shown"},
 }
 
-// risingClock is the fake Jenkins' clock: the real time, but always later than the last
-// it told, so the builds a test plays in a row are told apart by their times.
+// risingClock is a fake's clock: the real time, but always later than the last it told,
+// so the builds a test plays in a row are told apart by their times.
 type risingClock struct {
 	mu   sync.Mutex
 	last time.Time
@@ -562,4 +563,26 @@ func finishedByNumber(t *testing.T, h *heraldProc, builder string) map[int]strin
 		t.Fatal(err)
 	}
 	return out
+}
+
+// logBuilds logs the builds herald stored for conn, for a failure's diagnosis.
+func logBuilds(t *testing.T, h *heraldProc, conn string) {
+	t.Helper()
+	rows, err := dbConn(t, h).Query(context.Background(), `
+		SELECT build_id, number, attempt, result, started_at, finished_at FROM builds WHERE conn = $1 ORDER BY started_at`, conn)
+	if err != nil {
+		t.Logf("reading builds: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, result string
+		var number, attempt int
+		var started, finished *time.Time
+		if err := rows.Scan(&id, &number, &attempt, &result, &started, &finished); err != nil {
+			t.Logf("reading builds: %v", err)
+			return
+		}
+		t.Logf("build %s #%d attempt %d %s started %v finished %v", id, number, attempt, result, started, finished)
+	}
 }

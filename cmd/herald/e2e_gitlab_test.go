@@ -455,3 +455,80 @@ func TestE2EGitLabHookRequestBudget(t *testing.T) {
 		t.Errorf("%d API requests for %d Pipeline Hooks; want one each:\n%s", len(requests), hooks, strings.Join(requests, "\n"))
 	}
 }
+
+// A pipeline that failed and was retried to success while herald was stopped, its hooks
+// lost: after the start the chat hears the failure (run 1) as a problem, then the retry's
+// run (attempt 2) as a recovery, once each (the README: "a failure retried to success while
+// herald was stopped is still a failure, then a recovery"). Played with the runs' times
+// apart (GitLab's are in milliseconds), and with the fake's clock stopped, so that both runs
+// show the same start and end: run 2 is still the run after run 1.
+func TestE2EGitLabRetriedWhileStopped(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name  string
+		clock func() time.Time
+	}{
+		{"runs apart", (&risingClock{}).now},
+		{"same timestamps", stoppedClock(time.Now().Truncate(time.Second))},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			retriedWhileStopped(t, c.clock)
+		})
+	}
+}
+
+// stoppedClock is a fake's clock that always tells at.
+func stoppedClock(at time.Time) func() time.Time { return func() time.Time { return at } }
+
+func retriedWhileStopped(t *testing.T, clock func() time.Time) {
+	e := startGitLab(t, glOptions{poll: "10s", clock: clock, chats: subscribe(team.ID, "problem, recovery")})
+
+	id1, n1 := e.play("main", false)
+	e.checkAnswers(e.barrier(id1, "success", 1))
+
+	e.h.stop(syscall.SIGTERM)
+	polls := e.log.pollsDone(glChangesReq, glWorkersReq)
+	e.gl.DropWebhooks(1000)
+	id, n := e.play("main", true) // unit fails its first run only
+	if err := e.gl.Retry(id, gitlabtest.User{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.gl.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	if pl := e.pipeline(id); pl.Runs != 2 || pl.Status != "success" {
+		t.Fatalf("pipeline %d: %+v; want its second run, a success", id, pl)
+	}
+	e.waitHook(id, "success", 1)
+	e.h.start()
+
+	waitFor(t, "both runs stored", func() bool {
+		return dbCount(t, e.h, `SELECT count(*) FROM ci_events WHERE conn = 'gl' AND kind = 'finished'`) >= 3
+	})
+	e.waitPolls(polls + 2)
+	waitOutboxEmpty(t, e.h)
+
+	msgs := e.tg.Messages(team.ID)
+	if len(msgs) != 2 || !containsAll(msgs[0].Text, append(glNum(n), "🔴 <b>Problem</b>")...) ||
+		!containsAll(msgs[1].Text, append(glAttempt(n, 2), "🟢 <b>Recovery</b>")...) {
+		t.Errorf("the group heard:\n%s\nwant the problem of #%d, then the recovery of #%d (attempt 2), once each", dumpMessages(msgs), n, n)
+	}
+	kinds := finishedKinds(t, e.h, glBuilder)
+	want := map[string]string{
+		fmt.Sprintf("#%d/1", n1): `["success"]`,
+		fmt.Sprintf("#%d/1", n):  `["failure", "problem", "worse"]`,
+		fmt.Sprintf("#%d/2", n):  `["success", "recovery", "better"]`,
+	}
+	for k, w := range want {
+		if kinds[k] != w {
+			t.Errorf("run %s finished with kinds %s; want %s (all: %v)", k, kinds[k], w, kinds)
+		}
+	}
+	if got := dbCount(t, e.h, `SELECT count(*) FROM ci_events WHERE conn = 'gl' AND kind = 'finished'`); got != 3 {
+		t.Errorf("%d finished events stored; want 3", got)
+	}
+	if t.Failed() {
+		logBuilds(t, e.h, "gl")
+	}
+}
