@@ -54,7 +54,7 @@ func TestE2EAllCIAtOnce(t *testing.T) {
 		"HERALD_E2E_JK_TOKEN="+jkToken, "HERALD_E2E_JK_SECRET="+jkSecret)
 	t.Cleanup(func() {
 		h.stop(syscall.SIGTERM)
-		checkNoSecrets(t, h, map[string]string{
+		checkNoSecrets(t, h, tg, map[string]string{
 			"GitHub token": ghToken, "GitHub webhook secret": ghSecret, "GitLab token": glToken,
 			"GitLab hook token": glSecret, "Jenkins API token": jkToken, "notification secret": jkSecret,
 		})

@@ -52,13 +52,25 @@ func appendConfig(t *testing.T, h *heraldProc, yaml string) {
 	}
 }
 
-// checkNoSecrets fails the test when herald's logs hold one of the secrets (name → value).
-func checkNoSecrets(t *testing.T, h *heraldProc, secrets map[string]string) {
+// checkNoSecrets fails the test when herald's logs, a message it sent (its text and
+// buttons, as sent) or a callback answer hold one of the secrets (name → value).
+func checkNoSecrets(t *testing.T, h *heraldProc, tg *telegramtest.Server, secrets map[string]string) {
 	t.Helper()
 	logs := h.logs.String()
+	var sent strings.Builder
+	for _, m := range tg.AllSent() {
+		sent.WriteString(m.Text)
+		sent.WriteString(dumpMessages([]telegramtest.Message{m}))
+	}
+	for _, m := range tg.CallbackAnswers() {
+		sent.WriteString(m.Text)
+	}
 	for name, secret := range secrets {
 		if strings.Contains(logs, secret) {
 			t.Errorf("herald's logs contain the %s", name)
+		}
+		if strings.Contains(sent.String(), secret) {
+			t.Errorf("herald told a chat the %s", name)
 		}
 	}
 }
@@ -193,7 +205,7 @@ func newGitLabEnv(t *testing.T, o glOptions) *glEnv {
 	// Registered after newHerald's cleanup, so it runs first: herald stops before the fake.
 	t.Cleanup(func() {
 		h.stop(syscall.SIGTERM)
-		checkNoSecrets(t, h, map[string]string{"GitLab token": glToken, "GitLab hook token": glSecret})
+		checkNoSecrets(t, h, tg, map[string]string{"GitLab token": glToken, "GitLab hook token": glSecret})
 		e.gl.Close()
 		if t.Failed() {
 			t.Logf("fake GitLab's log:\n%s", e.log.String())
@@ -444,7 +456,7 @@ func newJenkinsEnv(t *testing.T, o jkOptions) *jkEnv {
 	h.env = append(h.env, "HERALD_E2E_JK_TOKEN="+jkToken, "HERALD_E2E_JK_SECRET="+jkSecret)
 	t.Cleanup(func() {
 		h.stop(syscall.SIGTERM)
-		checkNoSecrets(t, h, map[string]string{"Jenkins API token": jkToken, "notification secret": jkSecret,
+		checkNoSecrets(t, h, tg, map[string]string{"Jenkins API token": jkToken, "notification secret": jkSecret,
 			"password parameter's default": "e2e-deploy-key-never-shown"})
 		e.jk.Close()
 		if t.Failed() {
