@@ -146,7 +146,6 @@ func TestE2EJenkinsNotificationAnswers(t *testing.T) {
 	}
 
 	body := notes[completed].Body
-	json := map[string]string{"Content-Type": "application/json;charset=UTF-8"}
 	with := func(auth string) map[string]string {
 		h := map[string]string{"Content-Type": "application/json;charset=UTF-8"}
 		if auth != "" {
@@ -161,7 +160,7 @@ func TestE2EJenkinsNotificationAnswers(t *testing.T) {
 		wantStatus int
 		wantBody   string
 	}{
-		{"no secret", json, string(body), 401,
+		{"no secret", with(""), string(body), 401,
 			"bad signature: no Authorization header: the endpoint URL must carry the secret, as https://herald:<secret>@HOST/ci/NAME/webhook\n"},
 		{"wrong secret", with(basic("herald", "a guess")), string(body), 401,
 			"bad signature: the password in the Authorization header is not the webhook secret\n"},
