@@ -330,7 +330,8 @@ var mergeBuildSQL = `
 	FROM (VALUES (true)) AS one (x) LEFT JOIN d ON true`
 
 // previousBuildSQL reads what the merged build $1/$2 is compared with: the newest comparable
-// build of its builder and branch that finished before it (by finished_at, then number).
+// build of its builder and branch that finished before it (by finished_at, then number, then
+// attempt: the runs of one build share its number and may finish in the same second).
 // Comparable is ci.Comparable's set, $3 (judgingResults): a cancelled or skipped build is
 // passed over like a retry. The NOT IN repeats the predicate of the builds_previous index so
 // the planner uses it.
@@ -341,8 +342,8 @@ var previousBuildSQL = `
 		WHERE p.conn = c.conn AND p.builder = c.builder AND p.branch = c.branch
 		  AND p.complete AND p.result NOT IN ('', 'retry') AND p.result = ANY($3::text[])
 		  AND p.build_id <> c.build_id
-		  AND (p.finished_at, p.number) < (c.finished_at, c.number)
-		ORDER BY p.finished_at DESC, p.number DESC
+		  AND (p.finished_at, p.number, p.attempt) < (c.finished_at, c.number, c.attempt)
+		ORDER BY p.finished_at DESC, p.number DESC, p.attempt DESC
 		LIMIT 1) p
 	WHERE c.conn = $1 AND c.build_id = $2`
 

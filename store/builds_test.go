@@ -32,6 +32,14 @@ func finished(id, builder, branch string, number int, result ci.Result, at int) 
 	}}
 }
 
+// attempt is ev with its build's attempt set.
+func attempt(ev ci.Event, n int) ci.Event {
+	b := *ev.Build
+	b.Attempt = n
+	ev.Build = &b
+	return ev
+}
+
 func record(t *testing.T, s *store.Store, ev ci.Event) (ci.Event, int64, bool) {
 	t.Helper()
 	stored, id, isNew, err := s.RecordEvent(context.Background(), ev)
@@ -127,6 +135,10 @@ func TestRecordEventClassifies(t *testing.T) {
 		{ev: finished("9", "app", "feature", 9, ci.ResultSkipped, 13), want: []ci.Kind{ci.KindBetter}, previous: "8"},
 		{ev: finished("10", "app", "feature", 10, ci.ResultCancelled, 14), want: []ci.Kind{ci.KindCancelled, ci.KindWorse}, previous: "8"},
 		{ev: finished("11", "app", "feature", 11, ci.ResultSuccess, 15), want: []ci.Kind{ci.KindSuccess, ci.KindRecovery, ci.KindBetter}, previous: "8"},
+		// A build run again under its number (a GitHub attempt, a GitLab retry) whose second
+		// run finishes in the same instant as its first is compared with the first.
+		{ev: attempt(finished("12/1", "app", "main", 12, ci.ResultFailure, 16), 1), want: []ci.Kind{ci.KindFailure, ci.KindProblem, ci.KindWorse}, previous: "3"},
+		{ev: attempt(finished("12/2", "app", "main", 12, ci.ResultSuccess, 16), 2), want: []ci.Kind{ci.KindSuccess, ci.KindRecovery, ci.KindBetter}, previous: "12/1"},
 	}
 	for i, st := range steps {
 		got, _, isNew := record(t, s, st.ev)
