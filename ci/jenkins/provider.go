@@ -53,6 +53,7 @@ type Provider struct {
 	mu       sync.Mutex
 	branchOf map[string]string // full name of a multibranch pipeline's branch job → its branch, from the last read
 	noWfapi  bool              // Jenkins answered 404 to wfapi: Pipeline: Stage View is not installed
+	failedAt map[string]string // build id → the failed stage of a finished build (it no longer changes), at most maxKnownStages
 	deepLog  bool              // the folder depth limit was logged
 	ov       ci.OverviewCache  // the overview shared by every caller (overview.go)
 }

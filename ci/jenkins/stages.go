@@ -31,10 +31,24 @@ func wantsStage(b ci.Build) bool {
 
 // addStages fills the current or failed stage of the builds whose pipeline[i] is true, the
 // first maxStepRequests that want one. A build whose stages cannot be read is shown without.
+//
+// A finished build's failed stage is remembered (at most maxKnownStages builds): every
+// catch-up reads the builds of its slack again, and the stage of a build that has ended no
+// longer changes, so it costs one request, not one a poll.
 func (p *Provider) addStages(ctx context.Context, bs []ci.Build, pipeline []bool) {
 	asked := 0
 	for i := range bs {
-		if !pipeline[i] || !wantsStage(bs[i]) || asked >= maxStepRequests {
+		if !pipeline[i] || !wantsStage(bs[i]) {
+			continue
+		}
+		p.mu.Lock()
+		stage, known := p.failedAt[bs[i].ID]
+		p.mu.Unlock()
+		if known && bs[i].Complete {
+			bs[i].FailedStep = stage
+			continue
+		}
+		if asked >= maxStepRequests {
 			continue
 		}
 		p.mu.Lock()
@@ -66,10 +80,25 @@ func (p *Provider) addStages(ctx context.Context, bs []ci.Build, pipeline []bool
 		}
 		if bs[i].Complete {
 			bs[i].FailedStep = ci.CleanText(failedStage(d))
+			p.rememberStage(bs[i].ID, bs[i].FailedStep)
 		} else {
 			bs[i].CurrentStep = ci.CleanText(currentStage(d))
 		}
 	}
+}
+
+// maxKnownStages bounds the failed stages remembered; past it the memory starts over, which
+// costs a request per failed build of the next catch-ups, nothing more.
+const maxKnownStages = 1000
+
+// rememberStage keeps the failed stage of a finished build.
+func (p *Provider) rememberStage(id, stage string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failedAt == nil || len(p.failedAt) >= maxKnownStages {
+		p.failedAt = map[string]string{}
+	}
+	p.failedAt[id] = stage
 }
 
 // currentStage is the stage running now, or the one waiting for a person's input.
