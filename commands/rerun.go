@@ -74,7 +74,7 @@ func (d Deps) rerunPress(ctx context.Context, req Request, b btn) (Response, err
 	if err != nil {
 		return Response{}, err
 	}
-	text := "🔁 Re-running the failed jobs of " + name + "."
+	text := "🔁 " + Escape(rb.RebuildLabel()) + ": " + name + "."
 	switch {
 	case len(done) > 0:
 		text += " " + strings.Join(done, " ")

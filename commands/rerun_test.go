@@ -78,7 +78,7 @@ func TestRerunPress(t *testing.T) {
 	e, gh := newRerunEnv(t)
 	data := commands.RerunData("gh", "7/1")
 	res := e.mustPressData(groupID, admin, data)
-	mustContain(t, res, "🔁 Re-running the failed jobs of <b>gh/CI</b> #3. I will say here how it ends.")
+	mustContain(t, res, "🔁 Re-run failed jobs: <b>gh/CI</b> #3. I will say here how it ends.")
 	if len(res.Replies) != 1 || res.Replies[0].Edit || hasKeyboard(res) {
 		t.Errorf("want one new message (the failure keeps its text): %s", dump(res))
 	}
@@ -109,7 +109,7 @@ func TestRerunPress(t *testing.T) {
 
 	// The same failure's button in another chat is that chat's own.
 	other := e.mustPressData(admin, admin, data)
-	mustContain(t, other, "Re-running the failed jobs")
+	mustContain(t, other, "🔁 Re-run failed jobs: ")
 	if got := gh.rebuilds(); len(got) != 2 {
 		t.Fatalf("rebuilds = %q, want a second from another chat", got)
 	}
@@ -152,7 +152,7 @@ func TestRerunRefused(t *testing.T) {
 	}
 
 	res = e.mustPressData(groupID, admin, data)
-	mustContain(t, res, "Re-running the failed jobs")
+	mustContain(t, res, "🔁 Re-run failed jobs: ")
 	if got := gh.rebuilds(); len(got) != 1 {
 		t.Fatalf("rebuilds = %q, want the admin's one", got)
 	}
@@ -182,7 +182,7 @@ func TestRerunCIErrors(t *testing.T) {
 
 	gh.err, gh.result = nil, ci.ForceResult{}
 	res := e.mustPressData(groupID, admin, data)
-	mustContain(t, res, "🔁 Re-running the failed jobs of <b>gh/CI</b> #3. /status shows it.")
+	mustContain(t, res, "🔁 Re-run failed jobs: <b>gh/CI</b> #3. /status shows it.")
 	if strings.Contains(text(res), "I will say") {
 		t.Errorf("promised a follow-up the CI gave no handle for: %s", dump(res))
 	}

@@ -452,7 +452,7 @@ func TestE2EGitHubRerunButton(t *testing.T) {
 	if a := waitAnswer(t, e.tg, qid); a.Text != "Re-running." {
 		t.Errorf("alice's press: answer %q; want \"Re-running.\"", a.Text)
 	}
-	waitText(t, e.tg, team.ID, "🔁 Re-running the failed jobs of <b>CI</b> #"+fmt.Sprint(n2), "I will say here how it ends")
+	waitText(t, e.tg, team.ID, "🔁 Re-run failed jobs: <b>CI</b> #"+fmt.Sprint(n2), "I will say here how it ends")
 	if r := e.gh.Reruns(); len(r) != 1 || r[0] != id {
 		t.Fatalf("re-runs at GitHub = %v; want [%d]", r, id)
 	}
@@ -552,7 +552,7 @@ func TestE2EGitHubRerunFollowedWhenWebhookCameFirst(t *testing.T) {
 	e.checkAnswers(e.barrier())
 	failure := waitText(t, e.tg, alice.ID, append(ciNum(n), "failed")...)
 	press(t, e.tg, chat, alice, failure, "Re-run failed jobs")
-	waitText(t, e.tg, alice.ID, "🔁 Re-running the failed jobs of <b>CI</b> #"+fmt.Sprint(n), "I will say here how it ends")
+	waitText(t, e.tg, alice.ID, "🔁 Re-run failed jobs: <b>CI</b> #"+fmt.Sprint(n), "I will say here how it ends")
 	e.waitGH("attempt 2 to complete", func() bool { r := e.run(id); return r.RunAttempt == 2 && r.Status == "completed" })
 	e.checkAnswers(e.barrier())
 

@@ -384,7 +384,7 @@ func TestE2EGitLabRetryButton(t *testing.T) {
 	if a := waitAnswer(t, e.tg, qid); a.Text != "Re-running." {
 		t.Errorf("alice's press: answer %q; want \"Re-running.\"", a.Text)
 	}
-	waitText(t, e.tg, team.ID, "🔁 Re-running the failed jobs of <b>app</b>", fmt.Sprintf("#%d", n2), "I will say here how it ends")
+	waitText(t, e.tg, team.ID, "🔁 Retry: <b>app</b>", fmt.Sprintf("#%d", n2), "I will say here how it ends")
 	if got := e.log.count(retry); got != 1 {
 		t.Fatalf("%d retries of pipeline %d at GitLab; want 1", got, id)
 	}

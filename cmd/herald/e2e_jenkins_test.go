@@ -435,7 +435,7 @@ func TestE2EJenkinsRebuildButton(t *testing.T) {
 	if a := waitAnswer(t, e.tg, qid); a.Text != "Re-running." {
 		t.Errorf("alice's press: answer %q; want \"Re-running.\"", a.Text)
 	}
-	waitText(t, e.tg, team.ID, "🔁 Re-running", "<b>app/deploy</b>", fmt.Sprintf("#%d", n2), "I will say here how it ends")
+	waitText(t, e.tg, team.ID, "🔁 Rebuild: <b>app/deploy</b>", fmt.Sprintf("#%d", n2), "I will say here how it ends")
 	posts := e.deployPosts()
 	if len(posts) != 1 || posts[0].Form.Get("NOTE") != "second" || posts[0].Form.Get("TARGET") != "production" || posts[0].Form.Has("DEPLOY_KEY") {
 		t.Fatalf("builds asked for at Jenkins = %+v; want one with the failed build's NOTE=second, TARGET=production, no DEPLOY_KEY", posts)
