@@ -79,8 +79,10 @@ func StartedView(b Build) Build {
 }
 
 // catchUpWorkers compares the workers connected now with those last seen: a worker that
-// came back while nobody listened is reported online, one found away is reported when it
-// comes back. A provider that lists no workers is skipped.
+// came back while nobody listened is reported online, and one found away when herald starts
+// following is reported when it comes back. A worker that first appears later, away (a cloud
+// agent launching: Kubernetes, EC2), is new rather than missing: its coming online is not
+// news. A provider that lists no workers is skipped.
 func (f *Follower) catchUpWorkers(ctx context.Context) error {
 	ws, err := f.p.Workers(ctx)
 	if errors.Is(err, ErrUnsupported) {
@@ -89,12 +91,16 @@ func (f *Follower) catchUpWorkers(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("ci: catch up workers of %s: %w", f.p.Name(), err)
 	}
+	f.mu.Lock()
+	first := !f.listed
+	f.listed = true
+	f.mu.Unlock()
 	for _, w := range ws {
 		f.mu.Lock()
 		prev, known := f.connected[w.Name]
 		f.connected[w.Name] = w.Connected
 		back := w.Connected && known && !prev && f.missing[w.Name]
-		if !w.Connected && !known {
+		if !w.Connected && !known && first {
 			// Found away when herald starts following: report it when it comes back.
 			f.missing[w.Name] = true
 		}

@@ -120,6 +120,7 @@ type Follower struct {
 	delivered map[string]time.Time // event key → event time, pruned as the cursor moves on
 	connected map[string]bool      // worker name → connected, as last seen
 	missing   map[string]bool      // workers reported missing (or found away) and not yet back
+	listed    bool                 // the workers were listed once: a worker first seen later is new, not back
 }
 
 // NewFollower makes a follower of p that delivers to sink, starting from cursor: the time

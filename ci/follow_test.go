@@ -693,3 +693,38 @@ func TestFollowerWaitsWhatTheCIAsks(t *testing.T) {
 		t.Errorf("waits = %v; want %v", w, want)
 	}
 }
+
+// A worker that first appears after herald started following, away (a cloud agent launching),
+// is new, not missing: its coming online says nothing. One found away at the first listing
+// is still told when it comes back.
+func TestFollowerNewWorkerIsNotMissing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	lists := []map[string]bool{{"old": false}, {"old": false, "pod-1": false}, {"old": true, "pod-1": true}}
+	polls := 0
+	p := &fakeLister{changed: func(context.Context, time.Time) ([]Build, error) { return nil, nil }}
+	p.workers = func(context.Context) ([]Worker, error) {
+		polls++
+		if polls > len(lists) {
+			cancel()
+			return nil, context.Canceled
+		}
+		var out []Worker
+		for _, name := range []string{"old", "pod-1"} {
+			if c, ok := lists[polls-1][name]; ok {
+				out = append(out, Worker{Conn: "main", Name: name, Connected: c})
+			}
+		}
+		return out, nil
+	}
+	sink := &recorder{}
+	f := NewFollower(p, sink, t0, FollowOptions{Clock: &fakeClock{now: t0}, Poll: time.Second, Jitter: func(d time.Duration) time.Duration { return d }})
+	_ = runFollower(t, f, ctx)
+	var got []string
+	for _, ev := range sink.events() {
+		got = append(got, ev.Worker.Name+" "+string(ev.WorkerState))
+	}
+	if s := strings.Join(got, ", "); s != "old online" {
+		t.Errorf("worker events = %q; want only old's return", s)
+	}
+}
