@@ -21,9 +21,11 @@ var (
 // every project; the next poll goes on from there.
 const MaxChangedPipelines = 200
 
-// FollowOptions makes the Follower poll every poll_interval.
+// FollowOptions makes the Follower poll every poll_interval, each catch-up looking back at
+// least two intervals (ci.DefaultCatchUpSlack at the least): a pipeline updated just before
+// the last poll's cursor is still read by the next one however long the interval.
 func (p *Provider) FollowOptions() ci.FollowOptions {
-	return ci.FollowOptions{Poll: p.cfg.PollInterval}
+	return ci.FollowOptions{Poll: p.cfg.PollInterval, CatchUpSlack: max(ci.DefaultCatchUpSlack, 2*p.cfg.PollInterval)}
 }
 
 // changed is a pipeline that changed, with when GitLab last updated it.

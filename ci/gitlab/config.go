@@ -96,6 +96,8 @@ func checkURL(raw string) string {
 		return "url must not hold credentials: put them in auth"
 	case u.RawQuery != "" || u.Fragment != "":
 		return "url must not have a query or a fragment"
+	case strings.HasSuffix(strings.TrimSuffix(u.Path, "/"), "/api/v4"):
+		return "url must be the instance's URL without /api/v4 (herald adds it), e.g. https://gitlab.example.com"
 	}
 	return ""
 }

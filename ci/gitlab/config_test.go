@@ -33,6 +33,9 @@ func TestSectionValidate(t *testing.T) {
 			[]ci.ConfigProblem{{Key: "url", Msg: "url must not hold credentials: put them in auth"}}},
 		{"url with a query", func(s *gitlab.Section) { s.URL = "https://gitlab.example.com/?x=1" },
 			[]ci.ConfigProblem{{Key: "url", Msg: "url must not have a query or a fragment"}}},
+		{"url of the API", func(s *gitlab.Section) { s.URL = "https://gitlab.example.com/gitlab/api/v4/" },
+			[]ci.ConfigProblem{{Key: "url", Msg: "url must be the instance's URL without /api/v4 (herald adds it), e.g. https://gitlab.example.com"}}},
+		{"url under a path", func(s *gitlab.Section) { s.URL = "https://example.com/gitlab" }, nil},
 		{"no projects", func(s *gitlab.Section) { s.Projects = nil },
 			[]ci.ConfigProblem{{Key: "projects", Msg: "projects must list at least one project by its full path, e.g. group/app"}}},
 		{"project without a group, one with a space, a duplicate", func(s *gitlab.Section) {

@@ -44,6 +44,9 @@ func TestFollowedByPolling(t *testing.T) {
 	if got := p.FollowOptions().Poll; got != 15*time.Second {
 		t.Errorf("poll %v, want the poll_interval", got)
 	}
+	if got := p.FollowOptions().CatchUpSlack; got != ci.DefaultCatchUpSlack {
+		t.Errorf("slack %v, want the default for a short interval", got)
+	}
 	sink := &keySink{}
 	f := ci.NewFollower(p, sink, clock.Now(), ci.FollowOptions{Clock: followClock{clock}})
 	clock.advance(time.Minute)
@@ -128,5 +131,17 @@ func TestWorkersForbiddenIsUnsupported(t *testing.T) {
 	f := ci.NewFollower(p, &keySink{}, time.Now(), ci.FollowOptions{})
 	if err := f.CatchUp(ctx(t)); err != nil {
 		t.Errorf("catch-up: %v", err)
+	}
+}
+
+// TestLongPollIntervalLooksBackTwoIntervals: with a poll_interval longer than the default
+// slack, each catch-up looks back two intervals, so what was updated just before the last
+// poll's cursor is still read.
+func TestLongPollIntervalLooksBackTwoIntervals(t *testing.T) {
+	fake := newFake(t, gitlabtest.Options{})
+	fake.AddProject("acme/app", "main")
+	p := newProvider(t, fake, func(c *gitlab.Config) { c.PollInterval = 10 * time.Minute }, "acme/app")
+	if got := p.FollowOptions().CatchUpSlack; got != 20*time.Minute {
+		t.Errorf("slack %v, want two poll intervals (20m)", got)
 	}
 }
