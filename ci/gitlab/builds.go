@@ -63,13 +63,18 @@ func (p *Provider) projectError(project string, err error) error {
 func (p *Provider) allJobs(ctx context.Context, project string, pipelineID int64) ([]*gl.Job, error) {
 	var out []*gl.Job
 	opts := &gl.ListJobsOptions{ListOptions: gl.ListOptions{PerPage: perPage}, IncludeRetried: gl.Ptr(true)}
-	for range maxJobPages {
+	for page := range maxJobPages {
 		jobs, resp, err := p.gl.Jobs.ListPipelineJobs(project, pipelineID, opts, gl.WithContext(ctx))
 		if err != nil {
 			return nil, p.apiError(fmt.Sprintf("list jobs of pipeline %d of %s", pipelineID, project), err)
 		}
 		out = append(out, jobs...)
 		if resp.NextPage == 0 {
+			break
+		}
+		if page == maxJobPages-1 {
+			p.log.Warn().Str("project", project).Int64("pipeline_id", pipelineID).Int("jobs", len(out)).
+				Msg("gitlab: pipeline has more jobs than herald reads; its run, current and failed job may be wrong")
 			break
 		}
 		opts.Page = resp.NextPage

@@ -258,16 +258,21 @@ func readRuns(all []*gl.Job) runs {
 }
 
 // runWith is the run that jobs (the latest jobs when a hook was sent) belong to: the
-// newest run that made one of them; the pipeline's current run when none is known.
-func (r runs) runWith(jobIDs []int64) int {
-	n := 0
+// newest run that made one of them; the pipeline's current run when none is named. known
+// is false when the API does not list one of them yet (a replica behind the primary that
+// sent the hook): the run cannot be told then.
+func (r runs) runWith(jobIDs []int64) (n int, known bool) {
 	for _, id := range jobIDs {
-		n = max(n, r.runOf[id])
+		m, ok := r.runOf[id]
+		if !ok {
+			return 0, false
+		}
+		n = max(n, m)
 	}
 	if n == 0 {
-		return r.attempt
+		return r.attempt, true
 	}
-	return n
+	return n, true
 }
 
 // earlier is run n of a pipeline that has run again since (n < r.attempt), as it ended: the

@@ -3,6 +3,8 @@ package gitlab
 import (
 	"testing"
 
+	gl "gitlab.com/gitlab-org/api/client-go"
+
 	"github.com/herald-ci/herald/ci"
 )
 
@@ -52,5 +54,20 @@ func TestParseBuildID(t *testing.T) {
 		if _, _, err := parseBuildID(id); err == nil {
 			t.Errorf("%q parsed", id)
 		}
+	}
+}
+
+// TestRunWithUnknownJob: a hook naming a job the API does not list yet (a lagging replica)
+// has no run: it is left to the poll rather than given the pipeline's older run.
+func TestRunWithUnknownJob(t *testing.T) {
+	rs := readRuns([]*gl.Job{{ID: 1, Name: "unit"}, {ID: 2, Name: "unit"}})
+	if n, ok := rs.runWith([]int64{2}); n != 2 || !ok {
+		t.Errorf("run of job 2 = %d, %v; want 2, true", n, ok)
+	}
+	if n, ok := rs.runWith(nil); n != 2 || !ok {
+		t.Errorf("run without jobs = %d, %v; want the current run 2, true", n, ok)
+	}
+	if n, ok := rs.runWith([]int64{1, 3}); ok {
+		t.Errorf("run with the unknown job 3 = %d, known; want unknown", n)
 	}
 }
