@@ -173,6 +173,11 @@ func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
 	if !ok {
 		return ci.Build{}, fmt.Errorf("jenkins: %s: build %s has no number", p.cfg.Name, ci.CleanText(id))
 	}
+	if strings.Contains(id, "@q") && b.ID != id {
+		// The job was made again since: its build of that number is another build.
+		return ci.Build{}, fmt.Errorf("jenkins: %s: build %s: the job's build #%d is now %s: %w",
+			p.cfg.Name, ci.CleanText(id), number, b.ID, ci.ErrNotFound)
+	}
 	bs := []ci.Build{b}
 	p.addStages(ctx, bs, []bool{isPipeline(jb)})
 	return bs[0], nil

@@ -47,8 +47,8 @@ func TestFollowedByPolling(t *testing.T) {
 		t.Errorf("a catch-up asked %q", got)
 	}
 	want := []string{
-		"started app/deploy#1  ", "finished app/deploy#1  failure",
-		"started app/web/main#1 main ",
+		"started app/deploy#1@q1  ", "finished app/deploy#1@q1  failure",
+		"started app/web/main#1@q2 main ",
 	}
 	if got := sink.list(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("events %q\nwant %q", got, want)
@@ -67,7 +67,7 @@ func TestFollowedByPolling(t *testing.T) {
 	if err := f.CatchUp(bg); err != nil {
 		t.Fatal(err)
 	}
-	if got := sink.list(); len(got) != 4 || got[3] != "finished app/web/main#1 main success" {
+	if got := sink.list(); len(got) != 4 || got[3] != "finished app/web/main#1@q2 main success" {
 		t.Errorf("events %q", got)
 	}
 
@@ -79,7 +79,7 @@ func TestFollowedByPolling(t *testing.T) {
 	if err := f.CatchUp(bg); err != nil {
 		t.Fatal(err)
 	}
-	if got := sink.list(); len(got) != 4+30 || got[4] != "started release#1  " || got[33] != "finished release#15  success" {
+	if got := sink.list(); len(got) != 4+30 || got[4] != "started release#1@q3  " || got[33] != "finished release#15@q17  success" {
 		t.Errorf("%d events after the hour; first %q, last %q", len(got), got[4], got[len(got)-1])
 	}
 }

@@ -114,9 +114,9 @@ func TestNotificationsThroughHandler(t *testing.T) {
 		t.Errorf("answers\n%s\nwant\n%s", strings.Join(answers, "\n"), strings.Join(want, "\n"))
 	}
 	wantEvents := []string{
-		"started nightly#1  ", "finished nightly#1  failure",
-		"started lib/main#1 main ", "finished lib/main#1 main success",
-		"started nightly#2  ", "finished nightly#2  success",
+		"started nightly#1@q1  ", "finished nightly#1@q1  failure",
+		"started lib/main#1@q2 main ", "finished lib/main#1@q2 main success",
+		"started nightly#2@q3  ", "finished nightly#2@q3  success",
 	}
 	if got := sink.list(); strings.Join(got, "\n") != strings.Join(wantEvents, "\n") {
 		t.Errorf("events\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(wantEvents, "\n"))

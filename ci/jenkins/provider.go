@@ -163,14 +163,33 @@ func (p *Provider) follows(fullName string) bool {
 	return false
 }
 
-// BuildID is herald's id of a build: "<job full name>#<number>", unique on the connection.
+// BuildID is the id of a build by its job and number, "<job full name>#<number>": what a
+// user or a command names. Every method taking an id accepts it as well as a build's own ID
+// (buildID).
 func BuildID(job string, number int) string { return job + "#" + strconv.Itoa(number) }
 
-// parseBuildID splits a BuildID.
+// buildID is herald's id of a build, unique on the connection for good: its BuildID, then
+// "@q" and the queue item it came from when Jenkins knows it (app/web/PR-12#1@q57). Jenkins
+// numbers a job's builds from 1 again when the job is deleted and made again (a multibranch
+// pipeline does so to a branch that went away and came back), and the queue item tells
+// the builds of two such lives apart: both the API (queueId) and the Notification plugin
+// (queue_id) give it.
+func buildID(job string, number int, queueID int64) string {
+	if queueID <= 0 {
+		return BuildID(job, number)
+	}
+	return BuildID(job, number) + "@q" + strconv.FormatInt(queueID, 10)
+}
+
+// parseBuildID splits a BuildID or a buildID (its queue item is not needed to read it).
 func parseBuildID(id string) (job string, number int, err error) {
 	i := strings.LastIndexByte(id, '#')
 	if i > 0 {
-		number, err = strconv.Atoi(id[i+1:])
+		num, q, queued := strings.Cut(id[i+1:], "@q")
+		number, err = strconv.Atoi(num)
+		if queued && err == nil {
+			_, err = strconv.ParseInt(q, 10, 64)
+		}
 	}
 	if i <= 0 || err != nil || number <= 0 {
 		return "", 0, fmt.Errorf("jenkins: build id %q is not <job>#<number>: %w", ci.CleanText(id), ci.ErrNotFound)

@@ -166,7 +166,7 @@ func TestBuildsRunningLastAndOne(t *testing.T) {
 		t.Fatalf("running %+v", running)
 	}
 	r := running[0]
-	if r.ID != e.web[1]+"#2" || r.Number != n2 || r.Builder != e.web[1] || r.Branch != "feature/x" || r.Revision != "def456" ||
+	if r.ID != e.web[1]+"#2@q2" || r.Number != n2 || r.Builder != e.web[1] || r.Branch != "feature/x" || r.Revision != "def456" ||
 		r.Owner != "alice" || r.Reason != "Started by user alice" || r.CurrentStep != "Test" || r.Complete || r.RequestID == "" ||
 		!r.StartedAt.Equal(start.Add(time.Minute)) || !strings.HasPrefix(r.URL, e.srv.URL()+"job/app/job/web/job/feature%252Fx/2/") {
 		t.Errorf("running build %+v", r)
@@ -188,6 +188,14 @@ func TestBuildsRunningLastAndOne(t *testing.T) {
 	}
 	if _, err := p.Build(ctx(t), jenkins.BuildID("release", 99)); !errors.Is(err, ci.ErrNotFound) {
 		t.Errorf("missing build: %v", err)
+	}
+	// The id the build carries reads it again; the same number from another life of the job
+	// (another queue item) is not this build.
+	if again, err := p.Build(ctx(t), b.ID); err != nil || again.ID != b.ID || !strings.Contains(b.ID, "@q") {
+		t.Errorf("build by its own id %q: %+v, %v", b.ID, again, err)
+	}
+	if _, err := p.Build(ctx(t), jenkins.BuildID(e.web[1], n1)+"@q999"); !errors.Is(err, ci.ErrNotFound) {
+		t.Errorf("build of another life of the job: %v", err)
 	}
 	if _, err := p.Build(ctx(t), "nonsense"); !errors.Is(err, ci.ErrNotFound) {
 		t.Errorf("bad id: %v", err)
@@ -249,7 +257,7 @@ func TestBuildsChangedSince(t *testing.T) {
 	for _, b := range got {
 		ids = append(ids, b.ID)
 	}
-	want := []string{jenkins.BuildID(e.web[0], n), "release#2"}
+	want := []string{jenkins.BuildID(e.web[0], n) + "@q2", "release#2@q3"}
 	if strings.Join(ids, " ") != strings.Join(want, " ") {
 		t.Errorf("changed %q, want %q (oldest first)", ids, want)
 	}
@@ -260,7 +268,7 @@ func TestBuildsChangedSince(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].ID != "release#2" || !got[0].Complete {
+	if len(got) != 1 || got[0].ID != "release#2@q3" || !got[0].Complete {
 		t.Errorf("changed %+v, want release#2 finished", got)
 	}
 	if p.FollowOptions().Poll != jenkins.DefaultPollInterval {

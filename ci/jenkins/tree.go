@@ -183,7 +183,7 @@ func toBuild(conn string, j job, b buildJSON, now time.Time) (ci.Build, bool) {
 	}
 	out := ci.Build{
 		Conn:      conn,
-		ID:        BuildID(j.FullName, b.Number),
+		ID:        buildID(j.FullName, b.Number, b.QueueID),
 		Number:    b.Number,
 		Builder:   j.FullName,
 		BuilderID: j.FullName,

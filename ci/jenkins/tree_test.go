@@ -36,18 +36,18 @@ func TestTreeFixture(t *testing.T) {
 	}
 	ms := func(v int64) time.Time { return time.UnixMilli(v).UTC() }
 	want := []ci.Build{
-		{Conn: "jk", ID: "app/deploy#43", Number: 43, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1320",
+		{Conn: "jk", ID: "app/deploy#43@q1320", Number: 43, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1320",
 			Branch: "release-1.2", Revision: "9f2c1e7d4b5a6c8e0f1a2b3c4d5e6f7a8b9c0d1e", Owner: "Alice Smith", Reason: "Started by user Alice Smith",
 			StartedAt: ms(1796119800000), StateText: "building", URL: "https://jenkins.example.com/job/app/job/deploy/43/"},
-		{Conn: "jk", ID: "app/deploy#42", Number: 42, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1307",
+		{Conn: "jk", ID: "app/deploy#42@q1307", Number: 42, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1307",
 			Branch: "main", Revision: "1111111111111111111111111111111111111111", Owner: "timer", Reason: "Started by timer",
 			StartedAt: ms(1796119200000), FinishedAt: ms(1796119500000), Complete: true, Result: ci.ResultFailure, StateText: "failure",
 			URL: "https://jenkins.example.com/job/app/job/deploy/42/"},
-		{Conn: "jk", ID: "app/web/feature%2Fx#7", Number: 7, Builder: "app/web/feature%2Fx", BuilderID: "app/web/feature%2Fx", RequestID: "queue/1311",
+		{Conn: "jk", ID: "app/web/feature%2Fx#7@q1311", Number: 7, Builder: "app/web/feature%2Fx", BuilderID: "app/web/feature%2Fx", RequestID: "queue/1311",
 			Branch: "feature/x", Revision: "0123456789abcdef0123456789abcdef01234567", Reason: "Branch indexing",
 			StartedAt: ms(1796119200000), FinishedAt: ms(1796119260000), Complete: true, Result: ci.ResultSuccess, StateText: "success",
 			URL: "https://jenkins.example.com/job/app/job/web/job/feature%252Fx/7/"},
-		{Conn: "jk", ID: "release#3", Number: 3, Builder: "release", BuilderID: "release", RequestID: "queue/1200",
+		{Conn: "jk", ID: "release#3@q1200", Number: 3, Builder: "release", BuilderID: "release", RequestID: "queue/1200",
 			Branch: "hotfix", Owner: "SCM change", Reason: "Started by an SCM change",
 			StartedAt: ms(1796118000000), FinishedAt: ms(1796118001000), Complete: true, Result: ci.ResultSkipped, StateText: "not_built",
 			URL: "https://jenkins.example.com/job/release/3/"},

@@ -128,7 +128,7 @@ func (p *Parser) ParseWebhook(header http.Header, body []byte) (ci.Delivery, err
 	}
 	b := ci.Build{
 		Conn:      p.cfg.Conn,
-		ID:        BuildID(full, n.Build.Number),
+		ID:        buildID(full, n.Build.Number, n.Build.QueueID),
 		Number:    n.Build.Number,
 		Builder:   full,
 		BuilderID: full,

@@ -55,15 +55,15 @@ func TestParseNotifications(t *testing.T) {
 		want ci.Build
 	}{
 		{"notification_started.json", ci.KindStarted, ms(1796119200000), ci.Build{
-			Conn: "jk", ID: "app/deploy#42", Number: 42, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1307",
+			Conn: "jk", ID: "app/deploy#42@q1307", Number: 42, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1307",
 			Branch: "release-1.2", Revision: "9f2c1e7d4b5a6c8e0f1a2b3c4d5e6f7a8b9c0d1e", StartedAt: ms(1796119200000),
 			StateText: "building", URL: "https://jenkins.example.com/job/app/job/deploy/42/"}},
 		{"notification_completed_failure.json", ci.KindFinished, ms(1796119500000), ci.Build{
-			Conn: "jk", ID: "app/deploy#42", Number: 42, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1307",
+			Conn: "jk", ID: "app/deploy#42@q1307", Number: 42, Builder: "app/deploy", BuilderID: "app/deploy", RequestID: "queue/1307",
 			Branch: "release-1.2", Revision: "9f2c1e7d4b5a6c8e0f1a2b3c4d5e6f7a8b9c0d1e", StartedAt: ms(1796119200000), FinishedAt: ms(1796119500000),
 			Complete: true, Result: ci.ResultFailure, StateText: "failure", URL: "https://jenkins.example.com/job/app/job/deploy/42/"}},
 		{"notification_finalized_success.json", ci.KindFinished, ms(1796119260000), ci.Build{
-			Conn: "jk", ID: "app/web/feature%2Fx#7", Number: 7, Builder: "app/web/feature%2Fx", BuilderID: "app/web/feature%2Fx", RequestID: "queue/1311",
+			Conn: "jk", ID: "app/web/feature%2Fx#7@q1311", Number: 7, Builder: "app/web/feature%2Fx", BuilderID: "app/web/feature%2Fx", RequestID: "queue/1311",
 			Branch: "feature/x", Revision: "0123456789abcdef0123456789abcdef01234567", StartedAt: ms(1796119200000), FinishedAt: ms(1796119260000),
 			Complete: true, Result: ci.ResultSuccess, StateText: "success", URL: "https://jenkins.example.com/job/app/job/web/job/feature%252Fx/7/"}},
 		{"notification_old_timestamp.json", ci.KindFinished, time.Date(2026, 12, 1, 10, 5, 0, 500e6, time.UTC), ci.Build{
@@ -170,5 +170,24 @@ func TestWebhookSecretPercentEncoded(t *testing.T) {
 		if _, err := p.ParseWebhook(basic("herald", sent), fixture(t, "notification_started.json")); err != nil {
 			t.Errorf("secret sent as %q: %v", sent, err)
 		}
+	}
+}
+
+// A job deleted and made again (a multibranch branch that went away and came back) numbers
+// its builds from 1 again: the queue item each build came from keeps their ids apart.
+func TestBuildIDsDifferAcrossAJobsLives(t *testing.T) {
+	p := newParser()
+	body := fixture(t, "notification_started.json")
+	later := bytes.Replace(body, []byte(`"queue_id": 1307`), []byte(`"queue_id": 2001`), 1)
+	var ids []string
+	for _, b := range [][]byte{body, later} {
+		d, err := p.ParseWebhook(basic("herald", testSecret), b)
+		if err != nil || len(d.Events) != 1 {
+			t.Fatalf("parse: %v, %+v", err, d)
+		}
+		ids = append(ids, d.Events[0].Build.ID)
+	}
+	if ids[0] == ids[1] || !strings.HasPrefix(ids[0], jenkins.BuildID("app/deploy", 42)) || !strings.HasPrefix(ids[1], jenkins.BuildID("app/deploy", 42)) {
+		t.Errorf("ids %q: want two ids of app/deploy#42", ids)
 	}
 }
