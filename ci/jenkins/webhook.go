@@ -1,6 +1,7 @@
 package jenkins
 
 import (
+	"context"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
@@ -157,7 +158,10 @@ func (p *Parser) ParseWebhook(header http.Header, body []byte) (ci.Delivery, err
 		b.Result = Result(n.Build.Status)
 		b.StateText = strings.ToLower(n.Build.Status)
 		b.FinishedAt = at
-		if n.Build.Duration > 0 {
+		// COMPLETED is posted as the build ends, so its start is its duration before;
+		// FINALIZED comes later (its logs and artifacts saved), so it says no start: the
+		// poll's stands.
+		if n.Build.Duration > 0 && n.Build.Phase == "COMPLETED" {
 			b.StartedAt = at.Add(-time.Duration(n.Build.Duration) * time.Millisecond)
 		}
 	}
@@ -243,8 +247,69 @@ func notificationTime(raw json.RawMessage) time.Time {
 	return time.Time{}
 }
 
+// WebhookBuildTimeout bounds the request ParseWebhook makes for a posted build (and the
+// one for its failed stage): the plugin waits for herald's answer before its next post.
+const WebhookBuildTimeout = 3 * time.Second
+
 // ParseWebhook reads a post of the Notification plugin (see Parser), naming the branch of a
-// multibranch pipeline's branch job as the last poll found it.
+// multibranch pipeline's branch job as the last poll found it. A post says nothing of who
+// or what started the build, nor its failed stage, and a Pipeline's post often no branch:
+// the provider reads the build from the API (WebhookBuildTimeout at most) and takes from it
+// the owner, reason, branch, revision, times and failed stage, as a poll would give them.
+// When Jenkins does not answer in time the event goes on as posted, rather than being held
+// up or lost.
 func (p *Provider) ParseWebhook(header http.Header, body []byte) (ci.Delivery, error) {
-	return p.parser.ParseWebhook(header, body)
+	d, err := p.parser.ParseWebhook(header, body)
+	if err != nil {
+		return d, err
+	}
+	for i, ev := range d.Events {
+		if ev.Build == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), WebhookBuildTimeout)
+		b, err := p.enrich(ctx, *ev.Build)
+		cancel()
+		if err != nil {
+			p.log.Warn().Err(err).Str("build", ev.Build.ID).Msg("jenkins: a posted build could not be read; reported as posted")
+			continue
+		}
+		d.Events[i].Build = &b
+	}
+	return d, nil
+}
+
+// enrich fills a posted build from the API. The post's kind and result stand: the API may
+// still say building while COMPLETED is posted (the build is finalized after).
+func (p *Provider) enrich(ctx context.Context, posted ci.Build) (ci.Build, error) {
+	name, number, err := parseBuildID(posted.ID)
+	if err != nil {
+		return posted, err
+	}
+	var jb buildJSON
+	if err := p.c.getJSON(ctx, buildPath(name, number)+"api/json", url.Values{"tree": {buildTree}}, &jb); err != nil {
+		return posted, p.apiError("read build "+posted.ID, err)
+	}
+	now := p.now()
+	api, ok := toBuild(p.cfg.Name, job{FullName: name, Branch: p.knownBranch(name)}, jb, now)
+	if !ok || api.ID != posted.ID {
+		return posted, fmt.Errorf("jenkins: %s: build %s is not the one posted (%s)", p.cfg.Name, ci.CleanText(posted.ID), api.ID)
+	}
+	b := posted
+	b.Owner, b.Reason, b.Branch = api.Owner, api.Reason, api.Branch
+	if api.Revision != "" {
+		b.Revision = api.Revision
+	}
+	if api.URL != "" {
+		b.URL = api.URL
+	}
+	if !api.StartedAt.IsZero() {
+		b.StartedAt = api.StartedAt
+		if b.Complete && jb.Duration > 0 {
+			b.FinishedAt = api.StartedAt.Add(time.Duration(jb.Duration) * time.Millisecond)
+		}
+	}
+	bs := []ci.Build{ci.CleanBuild(b, now)}
+	p.addStages(ctx, bs, []bool{isPipeline(jb)})
+	return bs[0], nil
 }

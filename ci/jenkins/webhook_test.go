@@ -64,7 +64,8 @@ func TestParseNotifications(t *testing.T) {
 			Complete: true, Result: ci.ResultFailure, StateText: "failure", URL: "https://jenkins.example.com/job/app/job/deploy/42/"}},
 		{"notification_finalized_success.json", ci.KindFinished, ms(1796119260000), ci.Build{
 			Conn: "jk", ID: "app/web/feature%2Fx#7@q1311", Number: 7, Builder: "app/web/feature%2Fx", BuilderID: "app/web/feature%2Fx", RequestID: "queue/1311",
-			Branch: "feature/x", Revision: "0123456789abcdef0123456789abcdef01234567", StartedAt: ms(1796119200000), FinishedAt: ms(1796119260000),
+			// FINALIZED is posted after the build ended: its duration says nothing of the start.
+			Branch: "feature/x", Revision: "0123456789abcdef0123456789abcdef01234567", FinishedAt: ms(1796119260000),
 			Complete: true, Result: ci.ResultSuccess, StateText: "success", URL: "https://jenkins.example.com/job/app/job/web/job/feature%252Fx/7/"}},
 		{"notification_old_timestamp.json", ci.KindFinished, time.Date(2026, 12, 1, 10, 5, 0, 500e6, time.UTC), ci.Build{
 			Conn: "jk", ID: "release#3", Number: 3, Builder: "release", BuilderID: "release", Branch: "hotfix",
