@@ -13,9 +13,10 @@ var (
 	_ ci.FollowTuner  = (*Provider)(nil)
 )
 
-// longSilence is how far back a since must be for a catch-up to read catchUpBuilds of each
-// job instead of pollBuilds: after a restart or an outage more builds of one job may have
-// run than a poll reads.
+// longSilence is how long without a successful poll of the provider's own makes a catch-up
+// read catchUpBuilds of each job instead of pollBuilds: after a restart or an outage more
+// builds of one job may have run than a poll reads. Quiet jobs are no silence: since stays
+// where the last build event was, however many polls found nothing new.
 const longSilence = 10 * time.Minute
 
 // FollowOptions makes the Follower poll every poll_interval.
@@ -25,17 +26,23 @@ func (p *Provider) FollowOptions() ci.FollowOptions {
 
 // BuildsChangedSince lists the builds of every followed job that started or finished after
 // since (start time plus duration), oldest first, each as it is now, in one request: each
-// job's newest pollBuilds, or catchUpBuilds when since is longer than longSilence ago. A
-// failed Pipeline build comes with its failed stage (the first maxStepRequests).
+// job's newest pollBuilds, or catchUpBuilds at the first poll and after longSilence without
+// a successful one. A failed Pipeline build comes with its failed stage (the first
+// maxStepRequests).
 func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]ci.Build, error) {
 	n := pollBuilds
-	if p.now().Sub(since) > longSilence {
+	p.mu.Lock()
+	if p.polledAt.IsZero() || p.now().Sub(p.polledAt) > longSilence {
 		n = catchUpBuilds
 	}
+	p.mu.Unlock()
 	jobs, err := p.readJobs(ctx, n, "")
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	p.polledAt = p.now()
+	p.mu.Unlock()
 	var (
 		out      []ci.Build
 		pipeline []bool

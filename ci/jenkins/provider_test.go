@@ -319,3 +319,31 @@ func TestJenkinsUnavailable(t *testing.T) {
 		t.Errorf("Jenkins gone: %v", err)
 	}
 }
+
+// The catch-up reads 50 builds of a job at the first poll and after a silence of the
+// provider's own polls, not whenever the jobs were quiet for a while (since stays at the
+// last build event however many polls find nothing).
+func TestLongReadOnlyAfterASilence(t *testing.T) {
+	e := newEnv(t, jenkinstest.Options{})
+	p := e.provider(nil)
+	since := e.clock.Now().Add(-time.Second)
+	for range 15 {
+		e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "SUCCESS")
+	}
+	e.clock.Add(20 * time.Minute) // quiet jobs: since stays where it was
+	count := func(what string, want int) {
+		t.Helper()
+		got, err := p.BuildsChangedSince(ctx(t), since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != want {
+			t.Errorf("%s: %d builds; want %d", what, len(got), want)
+		}
+	}
+	count("first poll", 15)
+	e.clock.Add(15 * time.Second)
+	count("next poll", 10)
+	e.clock.Add(11 * time.Minute)
+	count("poll after a silence", 15)
+}
