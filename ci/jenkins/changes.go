@@ -2,6 +2,7 @@ package jenkins
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"time"
 
@@ -63,6 +64,7 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 		pipeline[i] = pipeline[i] && out[i].Complete
 	}
 	p.addStages(ctx, out, pipeline)
+	out = append(out, p.runningOutOfWindow(ctx, jobs, since)...)
 	sort.SliceStable(out, func(a, b int) bool { return changedAt(out[a]).Before(changedAt(out[b])) })
 	return out, nil
 }
@@ -78,4 +80,70 @@ func changedAt(b ci.Build) time.Time {
 		return b.FinishedAt
 	}
 	return b.StartedAt
+}
+
+// maxRunning bounds the running builds remembered; past it a build that starts is not
+// remembered, and its finish is found only while it is among its job's newest builds.
+const maxRunning = 1000
+
+// runningOutOfWindow finds the builds that were running when last read and are no longer
+// among their job's newest read (more builds of the job started since): each is read alone
+// (the first maxStepRequests of them) until it finishes, and returned once it did after
+// since. It remembers the running builds of jobs and forgets the ones that ended.
+func (p *Provider) runningOutOfWindow(ctx context.Context, jobs []job, since time.Time) []ci.Build {
+	read := map[string]bool{}
+	p.mu.Lock()
+	if p.running == nil {
+		p.running = map[string]bool{}
+	}
+	for _, j := range jobs {
+		for _, jb := range j.JSON.Builds {
+			if jb.Number <= 0 {
+				continue
+			}
+			id := buildID(j.FullName, jb.Number, jb.QueueID)
+			read[id] = true
+			switch {
+			case jb.Building || jb.Result == "":
+				if len(p.running) < maxRunning {
+					p.running[id] = true
+				}
+			default:
+				delete(p.running, id)
+			}
+		}
+	}
+	var lost []string
+	for id := range p.running {
+		if !read[id] {
+			lost = append(lost, id)
+		}
+	}
+	p.mu.Unlock()
+	sort.Strings(lost)
+	var out []ci.Build
+	for i, id := range lost {
+		if i >= maxStepRequests || ctx.Err() != nil {
+			break
+		}
+		b, err := p.Build(ctx, id)
+		switch {
+		case errors.Is(err, ci.ErrNotFound): // deleted, or its job no longer followed
+			p.forgetRunning(id)
+		case err != nil:
+			p.log.Debug().Err(err).Str("build", id).Msg("jenkins: a running build out of the poll's window not read")
+		case b.Complete:
+			p.forgetRunning(id)
+			if changedAfter(b, since) {
+				out = append(out, b)
+			}
+		}
+	}
+	return out
+}
+
+func (p *Provider) forgetRunning(id string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.running, id)
 }

@@ -55,6 +55,7 @@ type Provider struct {
 	noWfapi  bool              // Jenkins answered 404 to wfapi: Pipeline: Stage View is not installed
 	failedAt map[string]string // build id → the failed stage of a finished build (it no longer changes), at most maxKnownStages
 	deepLog  bool              // the folder depth limit was logged
+	running  map[string]bool   // ids of the builds running when last read (changes.go), at most maxRunning
 	polledAt time.Time         // when BuildsChangedSince last read the jobs; zero before the first
 	ov       ci.OverviewCache  // the overview shared by every caller (overview.go)
 }

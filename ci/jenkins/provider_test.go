@@ -347,3 +347,37 @@ func TestLongReadOnlyAfterASilence(t *testing.T) {
 	e.clock.Add(11 * time.Minute)
 	count("poll after a silence", 15)
 }
+
+// A build that runs long while ten newer builds of its job start falls out of the poll's
+// window: its finish is still found, by reading it alone.
+func TestLongBuildOutOfThePollsWindow(t *testing.T) {
+	e := newEnv(t, jenkinstest.Options{})
+	p := e.provider(nil)
+	since := e.clock.Now().Add(-time.Second)
+	long := e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "")
+	if _, err := p.BuildsChangedSince(ctx(t), since); err != nil {
+		t.Fatal(err)
+	}
+	for range 11 {
+		e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "SUCCESS")
+	}
+	if _, err := p.BuildsChangedSince(ctx(t), since); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Add(time.Minute)
+	e.srv.Finish("release", long, "FAILURE")
+	got, err := p.BuildsChangedSince(ctx(t), e.clock.Now().Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Number != long || !got[0].Complete || got[0].Result != ci.ResultFailure {
+		t.Errorf("changed %+v; want the long build's failure", got)
+	}
+	before := len(e.srv.Requests())
+	if _, err := p.BuildsChangedSince(ctx(t), e.clock.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := e.srv.Requests()[before:]; len(reqs) != 1 {
+		t.Errorf("a poll after the long build ended asked %q; want the jobs only", reqs)
+	}
+}
