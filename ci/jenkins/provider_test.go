@@ -381,3 +381,18 @@ func TestLongBuildOutOfThePollsWindow(t *testing.T) {
 		t.Errorf("a poll after the long build ended asked %q; want the jobs only", reqs)
 	}
 }
+
+// A replayed build lists its ReplayCause before the user who replayed it: that user owns it.
+func TestOwnerIsTheUserWhereverListed(t *testing.T) {
+	e := newEnv(t, jenkinstest.Options{})
+	p := e.provider(nil)
+	replay := jenkinstest.Cause{Class: "org.jenkinsci.plugins.workflow.cps.replay.ReplayCause", ShortDescription: "Replayed #1"}
+	n := e.play("app/deploy", jenkinstest.Trigger{Cause: replay, More: []jenkinstest.Cause{jenkinstest.UserCause("alice")}}, "SUCCESS")
+	b, err := p.Build(ctx(t), jenkins.BuildID("app/deploy", n))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Owner != "alice" || b.Reason != "Replayed #1" {
+		t.Errorf("owner %q, reason %q; want alice, Replayed #1", b.Owner, b.Reason)
+	}
+}

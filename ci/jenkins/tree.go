@@ -192,9 +192,17 @@ func toBuild(conn string, j job, b buildJSON, now time.Time) (ci.Build, bool) {
 		StartedAt: msTime(b.Timestamp),
 	}
 	var params map[string]string
+	userOwned := false
 	for _, a := range b.Actions {
-		if len(a.Causes) > 0 && out.Reason == "" {
-			out.Owner, out.Reason = causeOwner(a.Causes[0]), a.Causes[0].ShortDescription
+		for i, c := range a.Causes {
+			if i == 0 && out.Reason == "" {
+				out.Owner, out.Reason = causeOwner(c), c.ShortDescription
+			}
+			// A replayed or rebuilt build lists its ReplayCause or UpstreamCause first;
+			// the user who asked for it is the owner wherever they are listed.
+			if strings.HasSuffix(c.Class, "UserIdCause") && !userOwned {
+				out.Owner, userOwned = causeOwner(c), true
+			}
 		}
 		for _, pv := range a.Parameters {
 			if params == nil {

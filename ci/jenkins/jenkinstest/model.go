@@ -68,6 +68,7 @@ var SCMCause = Cause{Class: "hudson.triggers.SCMTrigger$SCMTriggerCause", ShortD
 // Trigger is what queues a build.
 type Trigger struct {
 	Cause  Cause
+	More   []Cause           // causes listed after Cause: a replay lists its ReplayCause, then who replayed it
 	Params map[string]string // parameter values; missing ones take the definitions' defaults
 	SHA    string            // the revision the git plugin will record; empty: none recorded
 	Branch string            // the branch it records with it, as the plugin names it (origin/main)
@@ -108,6 +109,7 @@ type build struct {
 	startMs  int64
 	duration int64
 	cause    Cause
+	more     []Cause // causes after cause
 	params   map[string]string
 	sha      string
 	branch   string
@@ -282,7 +284,11 @@ func (s *Server) buildJSONLocked(b *build) map[string]any {
 	if !b.building {
 		result = b.result
 	}
-	actions := []any{map[string]any{"_class": "hudson.model.CauseAction", "causes": []any{causeJSON(b.cause)}}}
+	causes := []any{causeJSON(b.cause)}
+	for _, c := range b.more {
+		causes = append(causes, causeJSON(c))
+	}
+	actions := []any{map[string]any{"_class": "hudson.model.CauseAction", "causes": causes}}
 	if len(b.job.params) > 0 {
 		var ps []any
 		for _, d := range b.job.params {

@@ -151,7 +151,7 @@ func (s *Server) startLocked(q *queueItem) {
 	n.next++
 	b := &build{
 		job: n, number: n.next, queueID: q.id, building: true, startMs: s.now().UnixMilli(),
-		cause: q.trigger.Cause, params: q.trigger.Params, sha: q.trigger.SHA, branch: q.trigger.Branch,
+		cause: q.trigger.Cause, more: q.trigger.More, params: q.trigger.Params, sha: q.trigger.SHA, branch: q.trigger.Branch,
 	}
 	n.builds = append(n.builds, b)
 	q.build = b
