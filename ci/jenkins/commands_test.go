@@ -255,3 +255,20 @@ func TestRebuildOfAJobWithoutParameters(t *testing.T) {
 		t.Errorf("rebuild of a disabled job: %v", err)
 	}
 }
+
+// A build request that schedules nothing is answered with a redirect to the job, not 201:
+// herald says so rather than "queued".
+func TestForceNotQueued(t *testing.T) {
+	e := newEnv(t, jenkinstest.Options{})
+	e.srv.AddJob("vetoed", jenkinstest.JobOptions{})
+	e.srv.VetoQueue("vetoed", true)
+	p := e.provider(nil)
+	res, err := p.Force(ctx(t), ci.ForceRequest{Builder: "vetoed"})
+	var ue *ci.UserError
+	if !errors.As(err, &ue) || ue.Msg != "Jenkins did not queue the build of vetoed" {
+		t.Errorf("force answered %+v, %v; want that Jenkins did not queue it", res, err)
+	}
+	if len(e.srv.Posts()) != 1 {
+		t.Errorf("posts %+v; want the one build request", e.srv.Posts())
+	}
+}

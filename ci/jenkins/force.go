@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -210,6 +211,12 @@ func (p *Provider) queue(ctx context.Context, name string, parameterized bool, f
 	res, err := p.c.post(ctx, jobPath(name)+endpoint, form)
 	if err != nil {
 		return ci.ForceResult{}, p.refusal("queue a build of "+name, action, err)
+	}
+	if res.Status != http.StatusCreated {
+		// Jenkins answers 201 with the queue item, and redirects to the job's page when
+		// nothing was scheduled (a plugin refused it).
+		return ci.ForceResult{}, ci.Userf(fmt.Errorf("jenkins: %s: queue a build of %s: answered %d, not 201", p.cfg.Name, name, res.Status),
+			fmt.Sprintf("Jenkins did not queue the build of %s", name))
 	}
 	id := queueItemID(res.Location)
 	if id <= 0 {

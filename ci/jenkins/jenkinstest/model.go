@@ -98,6 +98,7 @@ type node struct {
 	builds   []*build // oldest first
 	next     int      // next build number
 	notify   bool     // the job has the Notification plugin's endpoint
+	veto     bool     // scheduling its builds gives no queue item (VetoQueue)
 }
 
 type build struct {

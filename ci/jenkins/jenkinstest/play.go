@@ -101,6 +101,15 @@ func (s *Server) Disable(fullName string, disabled bool) {
 	s.changedLocked()
 }
 
+// VetoQueue makes the build requests of a job schedule nothing, as when a plugin's queue
+// decision handler refuses them: Jenkins then redirects to the job's page (302) instead of
+// answering 201 with a queue item.
+func (s *Server) VetoQueue(fullName string, veto bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.jobLocked(fullName).veto = veto
+}
+
 // Enqueue queues a build of a job, as a trigger would, and returns the queue item's id.
 func (s *Server) Enqueue(fullName string, t Trigger) int64 {
 	s.mu.Lock()

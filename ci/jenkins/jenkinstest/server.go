@@ -387,6 +387,10 @@ func (s *Server) buildRequestLocked(w http.ResponseWriter, r *http.Request, n *n
 		params[d.Name] = v
 	}
 	s.posts = append(s.posts, Post{Path: strings.Join(append(escapeAll(jobSegs), endpoint), "/"), Form: r.Form})
+	if n.veto {
+		http.Redirect(w, r, s.root+n.path(), http.StatusFound)
+		return
+	}
 	q := s.enqueueLocked(n, Trigger{Cause: UserCause(s.userLocked()), Params: params})
 	w.Header().Set("Location", fmt.Sprintf("%squeue/item/%d/", s.root, q.id))
 	w.WriteHeader(http.StatusCreated)
