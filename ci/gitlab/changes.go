@@ -98,10 +98,11 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 			}
 			p.pipelines.remember(pl.ID, project)
 			updated := deref(pl.UpdatedAt)
-			if r.attempt > 1 && r.startedAt.After(since) {
+			if rs.attempt > 1 && r.attempt == rs.attempt && r.startedAt.After(since) {
 				// Retried after since: the run before may have ended after since too, and
 				// no poll may have seen it (a quick retry, or herald stopped meanwhile).
-				if prev := rs.earlier(r, r.attempt-1); prev.finishedAt.After(since) {
+				// (Not when runs without a new job were seen: the jobs number them not.)
+				if prev := rs.earlier(r, rs.attempt-1); prev.finishedAt.After(since) {
 					if b, err := p.parser.build(prev); err == nil {
 						out = append(out, changed{b: b, updated: updated})
 					}

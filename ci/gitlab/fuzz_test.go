@@ -28,8 +28,10 @@ func FuzzParseWebhook(f *testing.F) {
 	}
 	f.Add("Job Hook", []byte(`{}`), true)
 	f.Add("Pipeline Hook", []byte(`{"object_kind":"pipeline"}`), false)
-	p := newParser(func(string, int64, []int64) (int, time.Time, error) { return 3, testNow.Add(-time.Hour), nil }, "acme/app", "acme/sub/lib")
 	f.Fuzz(func(t *testing.T, event string, body []byte, token bool) {
+		// A parser per input: a parser remembers the finishes it read (runNumbers), and the
+		// seeds are finishes of one pipeline at different times.
+		p := newParser(func(string, int64, []int64) (int, time.Time, error) { return 3, testNow.Add(-time.Hour), nil }, "acme/app", "acme/sub/lib")
 		h := http.Header{}
 		h.Set("X-Gitlab-Event", event)
 		h.Set("X-Gitlab-Event-UUID", event+"-id")

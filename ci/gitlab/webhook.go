@@ -36,7 +36,7 @@ type ParserConfig struct {
 	Projects []string // full paths of the projects the connection follows
 	Secret   string   // the webhook's secret token; empty refuses every delivery
 	// Attempt reads a pipeline's run from the API; nil takes every pipeline as its first
-	// run (tests of the parser alone).
+	// run (tests of the parser alone), a run without a new job included (see runNumbers).
 	Attempt AttemptFunc
 	Clock   func() time.Time
 }
@@ -46,6 +46,7 @@ type Parser struct {
 	secret   []byte
 	projects map[string]string // lower-cased path → the path as configured
 	attempt  AttemptFunc
+	numbers  *runNumbers // shared with the provider's API reads
 	mapper
 }
 
@@ -61,7 +62,7 @@ func NewParser(cfg ParserConfig) *Parser {
 		projects[strings.ToLower(pr)] = pr
 	}
 	return &Parser{
-		secret: []byte(cfg.Secret), projects: projects, attempt: cfg.Attempt,
+		secret: []byte(cfg.Secret), projects: projects, attempt: cfg.Attempt, numbers: &runNumbers{},
 		mapper: mapper{conn: cfg.Conn, prefixed: len(projects) > 1, clock: cfg.Clock},
 	}
 }
@@ -153,6 +154,7 @@ func (p *Parser) pipeline(body []byte) (ci.Event, error) {
 		if n > 1 && !start.IsZero() {
 			r.startedAt = start
 		}
+		p.numbers.number(&r, Result(r.status, r.jobs) != ci.ResultNone)
 	}
 	b, err := p.build(r)
 	if err != nil {

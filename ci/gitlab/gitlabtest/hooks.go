@@ -362,7 +362,7 @@ func (h *hooks) pipelineLocked(pl *pipeline) {
 		b := hookBuild{
 			ID: j.id, Stage: j.spec.Stage, Name: j.spec.Name, Status: j.status, CreatedAt: hookTime(j.createdAt),
 			StartedAt: hookTime(j.startedAt), FinishedAt: hookTime(j.finishedAt), When: "on_success",
-			AllowFailure: j.spec.AllowFailure, User: s.hookUser(j.user),
+			AllowFailure: j.spec.AllowFailure || j.spec.Manual, User: s.hookUser(j.user),
 		}
 		if j.failureReason != "" {
 			b.FailureReason = &j.failureReason
@@ -385,7 +385,7 @@ func (h *hooks) jobLocked(pl *pipeline, j *job) {
 		ObjectKind: "build", Ref: pl.ref, SHA: pl.sha, BeforeSHA: strings.Repeat("0", 40),
 		BuildID: j.id, BuildName: j.spec.Name, BuildStage: j.spec.Stage, BuildStatus: j.status,
 		BuildCreatedAt: hookTime(j.createdAt), BuildStartedAt: hookTime(j.startedAt), BuildFinishedAt: hookTime(j.finishedAt),
-		BuildAllowFailure: j.spec.AllowFailure, BuildFailureReason: j.failureReason, RetriesCount: retries,
+		BuildAllowFailure: j.spec.AllowFailure || j.spec.Manual, BuildFailureReason: j.failureReason, RetriesCount: retries,
 		PipelineID: pl.id, ProjectID: pl.project.id, ProjectName: strings.ReplaceAll(pl.project.path, "/", " / "),
 		User: s.hookUser(j.user), Project: s.hookProject(pl.project),
 		Commit: map[string]any{

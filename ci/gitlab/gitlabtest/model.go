@@ -28,6 +28,10 @@ type JobSpec struct {
 	// FailRuns is how many of its runs fail before one succeeds: 1 fails the first run
 	// and passes after a retry; -1 always fails.
 	FailRuns int
+	// Manual is a job with when: manual that may be left unplayed (GitLab's optional manual
+	// job, allow_failure true): it waits as "manual", the pipeline finishes without it, and
+	// Play runs it later, moving the same job (no new one is made).
+	Manual bool
 }
 
 // A pipeline: the state GitLab keeps.

@@ -103,7 +103,9 @@ func (s *Server) createLocked(pr *project, ref string, opts PipelineOptions) *pi
 		pl.jobs = append(pl.jobs, &job{id: s.newIDLocked(), spec: sp, run: 1, status: "created", user: opts.User, createdAt: now})
 	}
 	for _, j := range pl.jobs {
-		if j.spec.Stage == pl.stages[0] {
+		if j.spec.Manual {
+			j.status = "manual"
+		} else if j.spec.Stage == pl.stages[0] {
 			j.status = "pending"
 		}
 	}
@@ -165,7 +167,7 @@ func (s *Server) Start(id int64) error {
 	for _, st := range pl.stages {
 		started := false
 		for _, j := range pl.latest() {
-			if j.spec.Stage == st && !finished(j.status) {
+			if j.spec.Stage == st && !finished(j.status) && j.status != "manual" {
 				j.status, j.startedAt, started = "running", now, true
 				s.hook.jobLocked(pl, j)
 			}
@@ -193,8 +195,8 @@ func (s *Server) Finish(id int64) error {
 	broken := false
 	for _, st := range pl.stages {
 		for _, j := range pl.latest() {
-			if j.spec.Stage != st || finished(j.status) {
-				continue
+			if j.spec.Stage != st || finished(j.status) || j.status == "manual" {
+				continue // a manual job waits for Play
 			}
 			if broken {
 				j.status = "skipped"
@@ -213,7 +215,7 @@ func (s *Server) Finish(id int64) error {
 			s.hook.jobLocked(pl, j)
 		}
 		for _, j := range pl.latest() {
-			if j.spec.Stage == st && j.status == "failed" && !j.spec.AllowFailure {
+			if j.spec.Stage == st && j.status == "failed" && !j.spec.AllowFailure && !j.spec.Manual {
 				broken = true
 			}
 		}
@@ -268,7 +270,7 @@ func (s *Server) cancelLocked(pl *pipeline) {
 	}
 	now := s.opts.Clock()
 	for _, j := range pl.latest() {
-		if !finished(j.status) {
+		if !finished(j.status) && j.status != "manual" {
 			j.status, j.finishedAt = "canceled", now
 			s.hook.jobLocked(pl, j)
 		}
@@ -303,6 +305,27 @@ func (s *Server) retryLocked(pl *pipeline, by User) {
 		}
 	}
 	s.setStatusLocked(pl, "running")
+}
+
+// Play plays the manual job called name of a pipeline, as the job's play button does: the
+// job itself (no new job) becomes pending and runs, and the pipeline, finished or not, is
+// running again; Finish ends it. GitLab answers a job that is not manual with an error.
+func (s *Server) Play(id int64, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pl := s.pipelineLocked(id)
+	if pl == nil {
+		return fmt.Errorf("gitlabtest: no pipeline %d", id)
+	}
+	for _, j := range pl.latest() {
+		if j.spec.Name == name && j.status == "manual" {
+			j.status, j.startedAt = "running", s.opts.Clock()
+			s.hook.jobLocked(pl, j)
+			s.setStatusLocked(pl, "running")
+			return nil
+		}
+	}
+	return fmt.Errorf("gitlabtest: pipeline %d has no manual job %s to play", id, name)
 }
 
 // Retry retries a pipeline as the API does, by user (the zero value: the token's owner).

@@ -72,7 +72,7 @@ func (s *Server) renderPipelineLocked(pl *pipeline) apiPipeline {
 
 func (s *Server) renderJobLocked(pl *pipeline, j *job) apiJob {
 	v := apiJob{
-		Commit: s.renderCommit(pl.commit), AllowFailure: j.spec.AllowFailure, CreatedAt: apiTime(j.createdAt),
+		Commit: s.renderCommit(pl.commit), AllowFailure: j.spec.AllowFailure || j.spec.Manual, CreatedAt: apiTime(j.createdAt),
 		StartedAt: apiTimePtr(j.startedAt), FinishedAt: apiTimePtr(j.finishedAt), TagList: []string{},
 		ID: j.id, Name: j.spec.Name, Ref: pl.ref, Artifacts: []any{}, Stage: j.spec.Stage, Status: j.status,
 		FailureReason: j.failureReason, WebURL: fmt.Sprintf("%s/%s/-/jobs/%d", s.url, pl.project.path, j.id),

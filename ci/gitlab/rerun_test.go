@@ -1,0 +1,95 @@
+package gitlab_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/gitlab"
+	"github.com/herald-ci/herald/ci/gitlab/gitlabtest"
+)
+
+// withManualDeploy is a pipeline whose deploy job is an optional manual job.
+var withManualDeploy = []gitlabtest.JobSpec{{Stage: "build", Name: "compile"}, {Stage: "deploy", Name: "ship", Manual: true, FailRuns: -1}}
+
+// finishesOf parses every Pipeline Hook delivered so far, in order, and returns the
+// finishes' builds.
+func finishesOf(t *testing.T, fake *gitlabtest.Server, p *gitlab.Provider) []ci.Build {
+	t.Helper()
+	var out []ci.Build
+	for _, d := range fake.Deliveries() {
+		if d.Event != "Pipeline Hook" {
+			continue
+		}
+		dv, err := p.ParseWebhook(d.Header, d.Body)
+		if err != nil {
+			t.Fatalf("pipeline hook: %v", err)
+		}
+		if ev := dv.Events[0]; ev.Kind == ci.KindFinished {
+			out = append(out, *ev.Build)
+		}
+	}
+	return out
+}
+
+// TestManualJobPlayedAfterSuccessIsANewRun: playing an optional manual job after the
+// pipeline passed makes no new job, but the pipeline runs and finishes again: that finish
+// is a run of its own, on the poll's path and on the hook's, and a finish read again keeps
+// its number.
+func TestManualJobPlayedAfterSuccessIsANewRun(t *testing.T) {
+	for _, path := range []string{"poll", "hook"} {
+		t.Run(path, func(t *testing.T) {
+			clock := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+			fake := newFake(t, gitlabtest.Options{Clock: clock.Now, WebhookToken: testSecret})
+			fake.AddProject("acme/app", "main")
+			p := newProvider(t, fake, nil, "acme/app")
+			since := clock.Now()
+			clock.advance(time.Minute)
+			id := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Jobs: withManualDeploy})
+			if err := fake.Finish(id); err != nil {
+				t.Fatal(err)
+			}
+			passedAt := clock.Now()
+			read := func(since time.Time, finishes int) []ci.Build {
+				if path == "hook" {
+					var bs []ci.Build
+					if err := fake.WaitFor(ctx(t), func() bool { bs = finishesOf(t, fake, p); return len(bs) >= finishes }); err != nil {
+						t.Fatal(err)
+					}
+					return bs
+				}
+				bs, err := p.BuildsChangedSince(ctx(t), since)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return bs
+			}
+			bs := read(since, 1)
+			if len(bs) != 1 || bs[0].ID != gitlab.BuildID(id, 1) || bs[0].Result != ci.ResultSuccess {
+				t.Fatalf("first run %+v", bs)
+			}
+			clock.advance(10 * time.Minute)
+			if err := fake.Play(id, "ship"); err != nil {
+				t.Fatal(err)
+			}
+			clock.advance(time.Minute)
+			if err := fake.Finish(id); err != nil {
+				t.Fatal(err)
+			}
+			shippedAt := clock.Now()
+			bs = read(passedAt, 2)
+			last := bs[len(bs)-1]
+			if last.ID != gitlab.BuildID(id, 2) || last.Attempt != 2 || last.Result != ci.ResultWarnings ||
+				last.FailedStep != "deploy / ship" || !last.FinishedAt.Equal(shippedAt) {
+				t.Errorf("the run after the play %+v, want %s with warnings at %s", last, gitlab.BuildID(id, 2), shippedAt)
+			}
+			if path == "hook" && (len(bs) != 2 || bs[0].ID != gitlab.BuildID(id, 1)) {
+				t.Errorf("the hooks' finishes read again %+v, want run 1 then run 2", bs)
+			}
+			b, err := p.Build(ctx(t), gitlab.BuildID(id, 2))
+			if err != nil || b.ID != gitlab.BuildID(id, 2) {
+				t.Errorf("build of run 2: %+v, %v", b, err)
+			}
+		})
+	}
+}
