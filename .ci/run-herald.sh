@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: builds herald and runs it. It needs a config file (herald.yaml, or $HERALD_CONFIG)
 # and a Postgres: $DATABASE_URL when set, otherwise the one .ci/ensure-postgres.sh finds or
-# creates (database "herald" in it is created when missing).
+# creates (database "herald" in it is created when missing; the demo uses "herald_demo", made
+# anew at every start).
 # Without a config file and without $TELEGRAM_BOT_TOKEN it starts a demo: the fake Telegram
 # Bot API (cmd/fake-telegram) on 127.0.0.1:8081, a fake GitHub (cmd/fake-github) on
 # 127.0.0.1:8082 that plays workflow runs and posts signed webhooks to herald, and herald
@@ -21,10 +22,18 @@ fi
 if [ -z "${DATABASE_URL:-}" ]; then
 	eval "$(bash .ci/ensure-postgres.sh)"
 	admin=$HERALD_TEST_DATABASE_URL
-	if ! psql "$admin" -Atqc "select 1 from pg_database where datname = 'herald'" | grep -q 1; then
-		psql "$admin" -qc "create database herald" >/dev/null
+	db=herald
+	if [ -n "$demo" ]; then
+		# The demo starts from an empty database of its own every time: the fakes start
+		# afresh too (the fake Telegram numbers its updates from the same first id again,
+		# which a database that remembers the last run would take for old updates).
+		db=herald_demo
+		psql "$admin" -qc "drop database if exists herald_demo" >/dev/null
 	fi
-	export DATABASE_URL=${admin/\/postgres\?/\/herald?}
+	if ! psql "$admin" -Atqc "select 1 from pg_database where datname = '$db'" | grep -q 1; then
+		psql "$admin" -qc "create database $db" >/dev/null
+	fi
+	export DATABASE_URL=${admin/\/postgres\?/\/$db?}
 fi
 
 mkdir -p bin
