@@ -52,7 +52,8 @@ type Provider struct {
 
 	mu       sync.Mutex
 	branchOf map[string]string // full name of a multibranch pipeline's branch job → its branch, from the last read
-	noWfapi  bool              // Jenkins answered 404 to wfapi: Pipeline: Stage View is not installed
+	noWfapi  time.Time         // until when wfapi is not asked: it answered 404 wfapiGone times in a row (stages.go)
+	wfapi404 int               // wfapi's 404s in a row
 	failedAt map[string]string // build id → the failed stage of a finished build (it no longer changes), at most maxKnownStages
 	deepLog  bool              // the folder depth limit was logged
 	running  map[string]bool   // ids of the builds running when last read (changes.go), at most maxRunning

@@ -396,3 +396,49 @@ func TestOwnerIsTheUserWhereverListed(t *testing.T) {
 		t.Errorf("owner %q, reason %q; want alice, Replayed #1", b.Owner, b.Reason)
 	}
 }
+
+// One wfapi 404 is a build discarded meanwhile, not a Jenkins without the Stage View
+// plugin: the other builds' stages are still read. Three in a row switch stages off for an
+// hour, after which herald asks again.
+func TestOneStages404DoesNotSwitchStagesOff(t *testing.T) {
+	e := newEnv(t, jenkinstest.Options{})
+	p := e.provider(nil)
+	since := e.clock.Now().Add(-time.Second)
+	fail := func() int {
+		n := e.play("app/deploy", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "")
+		e.srv.Stages("app/deploy", n, jenkinstest.Stage{Name: "Migrate", Status: "FAILED"})
+		e.srv.Finish("app/deploy", n, "FAILURE")
+		return n
+	}
+	first := fail()
+	e.srv.HideStages("app/deploy", fail())
+	stageOf := func(n int) string {
+		t.Helper()
+		got, err := p.BuildsChangedSince(ctx(t), since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range got {
+			if b.Number == n {
+				return b.FailedStep
+			}
+		}
+		t.Fatalf("build #%d not listed: %+v", n, got)
+		return ""
+	}
+	if s := stageOf(first); s != "Migrate" {
+		t.Errorf("failed stage of #%d after another build's 404: %q", first, s)
+	}
+	for range 2 {
+		e.srv.HideStages("app/deploy", fail())
+	}
+	stageOf(first) // three 404s in a row: the plugin is taken for missing
+	last := fail()
+	if s := stageOf(last); s != "" {
+		t.Errorf("stage %q read though wfapi answered 404 three times in a row", s)
+	}
+	e.clock.Add(time.Hour + time.Minute)
+	if s := stageOf(last); s != "Migrate" {
+		t.Errorf("an hour later the stage is %q; want it read again", s)
+	}
+}

@@ -3,6 +3,7 @@ package jenkins
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/herald-ci/herald/ci"
 )
@@ -10,7 +11,15 @@ import (
 // A Pipeline build's stages come from the workflow API of the Pipeline: Stage View plugin
 // (<build>/wfapi/describe): the stage running now is the build's current step, the first
 // stage that failed its failed step. A freestyle build has no stages; a Jenkins without the
-// plugin answers 404 for every build, after which herald stops asking.
+// plugin answers 404 for every build: after wfapiGone 404s in a row herald stops asking
+// for wfapiRecheck. One 404 alone is a build discarded since the jobs were read.
+
+// wfapiGone is how many 404s in a row say the plugin is missing; wfapiRecheck how long
+// herald then goes without asking (the plugin may be installed meanwhile).
+const (
+	wfapiGone    = 3
+	wfapiRecheck = time.Hour
+)
 
 // describeJSON is wfapi/describe's answer, the fields herald reads.
 type describeJSON struct {
@@ -52,7 +61,7 @@ func (p *Provider) addStages(ctx context.Context, bs []ci.Build, pipeline []bool
 			continue
 		}
 		p.mu.Lock()
-		off := p.noWfapi
+		off := p.now().Before(p.noWfapi)
 		p.mu.Unlock()
 		if off || ctx.Err() != nil {
 			return
@@ -64,14 +73,19 @@ func (p *Provider) addStages(ctx context.Context, bs []ci.Build, pipeline []bool
 		}
 		var d describeJSON
 		err = p.c.getJSON(ctx, buildPath(job, number)+"wfapi/describe", nil, &d)
+		p.mu.Lock()
 		if statusOf(err) == 404 {
-			p.mu.Lock()
-			first := !p.noWfapi
-			p.noWfapi = true
-			p.mu.Unlock()
-			if first {
-				p.log.Info().Msg("jenkins: no workflow API (Pipeline: Stage View plugin); builds are shown without their stage")
-			}
+			p.wfapi404++
+		} else if err == nil {
+			p.wfapi404 = 0
+		}
+		gone := p.wfapi404 >= wfapiGone
+		if gone {
+			p.wfapi404, p.noWfapi = 0, p.now().Add(wfapiRecheck)
+		}
+		p.mu.Unlock()
+		if gone {
+			p.log.Info().Dur("recheck", wfapiRecheck).Msg("jenkins: no workflow API (Pipeline: Stage View plugin); builds are shown without their stage")
 			return
 		}
 		if err != nil {

@@ -111,6 +111,7 @@ type build struct {
 	duration int64
 	cause    Cause
 	more     []Cause // causes after cause
+	noStages bool    // its wfapi answers 404 (HideStages)
 	params   map[string]string
 	sha      string
 	branch   string

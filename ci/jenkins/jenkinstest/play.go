@@ -101,6 +101,14 @@ func (s *Server) Disable(fullName string, disabled bool) {
 	s.changedLocked()
 }
 
+// HideStages makes a build's wfapi/describe answer 404, as for a build discarded between
+// herald's read of the jobs and its read of the stages.
+func (s *Server) HideStages(fullName string, number int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buildLocked(fullName, number).noStages = true
+}
+
 // VetoQueue makes the build requests of a job schedule nothing, as when a plugin's queue
 // decision handler refuses them: Jenkins then redirects to the job's page (302) instead of
 // answering 201 with a queue item.

@@ -332,7 +332,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case len(rest) == 3 && rest[1] == "api" && rest[2] == "json":
 			get(s.buildJSONLocked(b))
-		case len(rest) == 3 && rest[1] == "wfapi" && rest[2] == "describe" && n.kind == kindPipeline:
+		case len(rest) == 3 && rest[1] == "wfapi" && rest[2] == "describe" && n.kind == kindPipeline && !b.noStages:
 			get(s.describeJSONLocked(b))
 		case len(rest) == 2 && rest[1] == "stop":
 			s.stopLocked(w, r, b)
