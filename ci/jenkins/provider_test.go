@@ -442,3 +442,28 @@ func TestOneStages404DoesNotSwitchStagesOff(t *testing.T) {
 		t.Errorf("an hour later the stage is %q; want it read again", s)
 	}
 }
+
+// A Git-based shared library's checkout records a BuildData of its own before the build's:
+// the revision (and branch) are the build's, not the library's.
+func TestRevisionIsNotTheLibrarys(t *testing.T) {
+	e := newEnv(t, jenkinstest.Options{})
+	p := e.provider(nil)
+	lib := jenkinstest.Trigger{Cause: jenkinstest.TimerCause, LibrarySHA: "11b0000", LibraryBranch: "origin/master"}
+	mb := lib
+	mb.SHA, mb.Branch = "def456", "feature/x"
+	n1 := e.play(e.web[1], mb, "SUCCESS")
+	free := lib
+	free.SHA, free.Branch = "abc123", "origin/release-2"
+	n2 := e.play("release", free, "SUCCESS")
+	for _, c := range []struct {
+		id, rev, branch string
+	}{{jenkins.BuildID(e.web[1], n1), "def456", "feature/x"}, {jenkins.BuildID("release", n2), "abc123", "release-2"}} {
+		b, err := p.Build(ctx(t), c.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Revision != c.rev || b.Branch != c.branch {
+			t.Errorf("%s: revision %q on %q; want %q on %q", c.id, b.Revision, b.Branch, c.rev, c.branch)
+		}
+	}
+}

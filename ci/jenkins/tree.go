@@ -191,8 +191,11 @@ func toBuild(conn string, j job, b buildJSON, now time.Time) (ci.Build, bool) {
 		URL:       b.URL,
 		StartedAt: msTime(b.Timestamp),
 	}
-	var params map[string]string
-	userOwned := false
+	var (
+		params    map[string]string
+		revs      []revisionJSON // the git plugin's BuildData, one per repository checked out
+		userOwned bool
+	)
 	for _, a := range b.Actions {
 		for i, c := range a.Causes {
 			if i == 0 && out.Reason == "" {
@@ -212,11 +215,8 @@ func toBuild(conn string, j job, b buildJSON, now time.Time) (ci.Build, bool) {
 				params[pv.Name] = v
 			}
 		}
-		if r := a.LastBuiltRevision; r != nil && out.Revision == "" {
-			out.Revision = r.SHA1
-			if len(r.Branch) > 0 {
-				out.Branch = gitBranch(r.Branch[0].Name)
-			}
+		if r := a.LastBuiltRevision; r != nil && r.SHA1 != "" {
+			revs = append(revs, *r)
 		}
 	}
 	switch {
@@ -226,6 +226,12 @@ func toBuild(conn string, j job, b buildJSON, now time.Time) (ci.Build, bool) {
 		out.Branch = params["BRANCH_NAME"]
 	case params["GIT_BRANCH"] != "":
 		out.Branch = gitBranch(params["GIT_BRANCH"])
+	}
+	if r, ok := builtRevision(revs, out.Branch); ok {
+		out.Revision = r.SHA1
+		if out.Branch == "" && len(r.Branch) > 0 {
+			out.Branch = gitBranch(r.Branch[0].Name)
+		}
 	}
 	if b.Building || b.Result == "" {
 		out.StateText = "building"
@@ -238,6 +244,25 @@ func toBuild(conn string, j job, b buildJSON, now time.Time) (ci.Build, bool) {
 		}
 	}
 	return ci.CleanBuild(out, now), true
+}
+
+// builtRevision is the revision a build built among the git plugin's BuildData: each
+// checkout of another repository adds one, a Git-based shared library's before the
+// build's own checkout. The one of the build's branch when it is known, else the last.
+func builtRevision(revs []revisionJSON, branch string) (revisionJSON, bool) {
+	if len(revs) == 0 {
+		return revisionJSON{}, false
+	}
+	if branch != "" {
+		for _, r := range revs {
+			for _, b := range r.Branch {
+				if gitBranch(b.Name) == branch {
+					return r, true
+				}
+			}
+		}
+	}
+	return revs[len(revs)-1], true
 }
 
 // causeOwner is who or what started a build: the user who pressed Build (or whose API token

@@ -72,6 +72,9 @@ type Trigger struct {
 	Params map[string]string // parameter values; missing ones take the definitions' defaults
 	SHA    string            // the revision the git plugin will record; empty: none recorded
 	Branch string            // the branch it records with it, as the plugin names it (origin/main)
+	// LibrarySHA and LibraryBranch are a Git-based shared library's checkout: the git
+	// plugin records it as a BuildData of its own, listed before the build's.
+	LibrarySHA, LibraryBranch string
 }
 
 // Stage is a Pipeline stage as wfapi/describe shows it.
@@ -115,6 +118,8 @@ type build struct {
 	params   map[string]string
 	sha      string
 	branch   string
+	libSHA   string // a shared library's checkout (Trigger.LibrarySHA)
+	libRef   string
 	stages   []Stage
 }
 
@@ -308,6 +313,14 @@ func (s *Server) buildJSONLocked(b *build) map[string]any {
 			ps = append(ps, v)
 		}
 		actions = append(actions, map[string]any{"_class": "hudson.model.ParametersAction", "parameters": ps})
+	}
+	if b.libSHA != "" {
+		actions = append(actions, map[string]any{
+			"_class":            "hudson.plugins.git.util.BuildData",
+			"lastBuiltRevision": map[string]any{"SHA1": b.libSHA, "branch": []any{map[string]any{"SHA1": b.libSHA, "name": b.libRef}}},
+			"remoteUrls":        []any{"https://git.example.com/pipeline-library.git"},
+			"scmName":           "",
+		})
 	}
 	if b.sha != "" {
 		actions = append(actions, map[string]any{

@@ -169,6 +169,7 @@ func (s *Server) startLocked(q *queueItem) {
 	b := &build{
 		job: n, number: n.next, queueID: q.id, building: true, startMs: s.now().UnixMilli(),
 		cause: q.trigger.Cause, more: q.trigger.More, params: q.trigger.Params, sha: q.trigger.SHA, branch: q.trigger.Branch,
+		libSHA: q.trigger.LibrarySHA, libRef: q.trigger.LibraryBranch,
 	}
 	n.builds = append(n.builds, b)
 	q.build = b
