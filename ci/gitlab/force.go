@@ -206,6 +206,13 @@ func (p *Provider) Rebuild(ctx context.Context, buildID, _ string) (ci.ForceResu
 	if _, _, err := p.gl.Pipelines.RetryPipelineBuild(project, pipelineID, gl.WithContext(ctx)); err != nil {
 		return ci.ForceResult{}, p.refusal(fmt.Sprintf("retry pipeline %d", pipelineID), fmt.Sprintf("retry pipeline #%d", b.Number), err)
 	}
+	// GitLab answers 201 even when it retried nothing (no failed job it may retry): the
+	// pipeline read again tells. The next run, with new jobs or without (see runNumbers),
+	// is numbered next.
+	after, err := p.pipelineBuild(ctx, project, pipelineID)
+	if err == nil && after.Complete && after.Attempt == b.Attempt && after.FinishedAt.Equal(b.FinishedAt) {
+		return ci.ForceResult{Ref: fmt.Sprintf("pipeline %d: GitLab retried no job", pipelineID)}, nil
+	}
 	next := b.Attempt + 1
 	return ci.ForceResult{
 		Ref:        fmt.Sprintf("pipeline %d run %d", pipelineID, next),

@@ -1,6 +1,7 @@
 package gitlab_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -91,5 +92,29 @@ func TestManualJobPlayedAfterSuccessIsANewRun(t *testing.T) {
 				t.Errorf("build of run 2: %+v, %v", b, err)
 			}
 		})
+	}
+}
+
+// TestRetryThatRetriesNothingNamesNoRun: GitLab answers a pipeline's retry 201 even when
+// it retried no job; the button then waits for no run that will never come.
+func TestRetryThatRetriesNothingNamesNoRun(t *testing.T) {
+	fake := newFake(t, gitlabtest.Options{})
+	fake.AddProject("acme/app", "main")
+	p := newProvider(t, fake, nil, "acme/app")
+	id := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Jobs: []gitlabtest.JobSpec{
+		{Stage: "test", Name: "unit", FailRuns: -1, NotRetryable: true},
+	}})
+	if err := fake.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Rebuild(ctx(t), gitlab.BuildID(id, 1), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RequestIDs) != 0 || res.Ref != fmt.Sprintf("pipeline %d: GitLab retried no job", id) {
+		t.Errorf("rebuild %+v, want no request id", res)
+	}
+	if st, _ := fake.Pipeline(id); st.Status != "failed" || st.Runs != 1 {
+		t.Errorf("pipeline after the retry %+v", st)
 	}
 }

@@ -32,6 +32,9 @@ type JobSpec struct {
 	// job, allow_failure true): it waits as "manual", the pipeline finishes without it, and
 	// Play runs it later, moving the same job (no new one is made).
 	Manual bool
+	// NotRetryable is a job GitLab does not retry (an archived job, a rejected deployment):
+	// a retry of its pipeline passes it over, and answers 201 all the same.
+	NotRetryable bool
 }
 
 // A pipeline: the state GitLab keeps.

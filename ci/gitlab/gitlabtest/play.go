@@ -284,7 +284,7 @@ func (s *Server) cancelLocked(pl *pipeline) {
 func (s *Server) retryLocked(pl *pipeline, by User) {
 	var retry []*job
 	for _, j := range pl.latest() {
-		if j.status == "failed" || j.status == "canceled" {
+		if (j.status == "failed" || j.status == "canceled") && !j.spec.NotRetryable {
 			retry = append(retry, j)
 		}
 	}
