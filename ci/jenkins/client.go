@@ -52,6 +52,9 @@ type httpError struct {
 	Status       int
 	Reason       string
 	RetryAfter   time.Duration
+	// With a 403, Jenkins names the permission missing (X-Required-Permission) and who it
+	// took the request for (X-You-Are-Authenticated-As: anonymous without credentials).
+	Permission, User string
 }
 
 func (e *httpError) Error() string {
@@ -97,6 +100,8 @@ func (c *client) do(req *http.Request) (*http.Response, error) {
 		return nil, &httpError{
 			Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode,
 			Reason: reasonOf(resp, page), RetryAfter: retryAfter(resp.Header.Get("Retry-After")),
+			Permission: ci.CleanText(resp.Header.Get("X-Required-Permission")),
+			User:       ci.CleanText(resp.Header.Get("X-You-Are-Authenticated-As")),
 		}
 	}
 	return resp, nil
@@ -164,6 +169,12 @@ func (c *client) getJSON(ctx context.Context, path string, q url.Values, out any
 		return &httpError{Method: req.Method, Path: req.URL.Path, Status: resp.StatusCode, Reason: reasonOf(resp, nil)}
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
+		if resp.Header.Get("X-Jenkins") == "" {
+			// Jenkins names its version in X-Jenkins; a sign-in page of a proxy in front of
+			// it (SSO) answers 200 too, without it.
+			return fmt.Errorf("jenkins: %s: GET %s: the answer is not Jenkins' (no X-Jenkins header; a proxy's sign-in page?): %w",
+				c.conn, req.URL.Path, err)
+		}
 		return fmt.Errorf("jenkins: %s: GET %s: the answer is not the JSON expected: %w", c.conn, req.URL.Path, err)
 	}
 	return nil
@@ -257,7 +268,7 @@ func (p *Provider) apiError(what string, err error) error {
 		case code == http.StatusNotFound:
 			return fmt.Errorf("jenkins: %s: %s: %w", conn, what, ci.ErrNotFound)
 		case code == http.StatusForbidden:
-			return ci.Userf(wrapped, fmt.Sprintf("Jenkins denied %s the right to %s (403 %s): the user may lack a permission", conn, what, he.Reason))
+			return ci.Userf(wrapped, fmt.Sprintf("Jenkins denied %s the right to %s (403 %s): %s", conn, what, he.Reason, lacking(he)))
 		case code == http.StatusTooManyRequests || code == http.StatusServiceUnavailable:
 			wait := he.RetryAfter
 			if wait <= 0 {
@@ -272,6 +283,18 @@ func (p *Provider) apiError(what string, err error) error {
 		return p.notAnswering(wrapped)
 	}
 	return wrapped
+}
+
+// lacking says which permission a 403 wants, and of whom, as far as Jenkins said.
+func lacking(he *httpError) string {
+	user := "the user"
+	if he.User != "" {
+		user = "user " + he.User
+	}
+	if he.Permission == "" {
+		return user + " may lack a permission"
+	}
+	return user + " lacks the permission " + he.Permission
 }
 
 // notAnswering is the error a chat user sees when Jenkins is down or unreachable.

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -293,7 +294,8 @@ func TestCredentialsRefused(t *testing.T) {
 	}
 	anon := e.provider(func(c *jenkins.Config) { c.Auth = jenkins.Auth{Kind: "none"} })
 	_, err = anon.Builders(ctx(t))
-	if !errors.As(err, &ue) || !strings.Contains(ue.Msg, "403 Authentication required") {
+	if !errors.As(err, &ue) || !strings.Contains(ue.Msg, "403 Authentication required") ||
+		!strings.Contains(ue.Msg, "user anonymous lacks the permission hudson.model.Hudson.Read") {
 		t.Errorf("anonymous: %v", err)
 	}
 }
@@ -465,5 +467,29 @@ func TestRevisionIsNotTheLibrarys(t *testing.T) {
 		if b.Revision != c.rev || b.Branch != c.branch {
 			t.Errorf("%s: revision %q on %q; want %q on %q", c.id, b.Revision, b.Branch, c.rev, c.branch)
 		}
+	}
+}
+
+// A proxy's sign-in page answers 200 with HTML: the error says the answer is not Jenkins'.
+func TestSignInPageIsNotJenkins(t *testing.T) {
+	var jenkinsHeader atomic.Bool
+	sso := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if jenkinsHeader.Load() {
+			w.Header().Set("X-Jenkins", "2.479.1")
+		}
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = w.Write([]byte("<html><title>Sign in</title></html>"))
+	}))
+	t.Cleanup(sso.Close)
+	p, err := jenkins.New(jenkins.Config{Name: "jk", URL: sso.URL, Auth: jenkins.Auth{Kind: "none"}}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Builders(ctx(t)); err == nil || !strings.Contains(err.Error(), "not Jenkins' (no X-Jenkins header") {
+		t.Errorf("sign-in page: %v", err)
+	}
+	jenkinsHeader.Store(true)
+	if _, err := p.Builders(ctx(t)); err == nil || !strings.Contains(err.Error(), "not the JSON expected") {
+		t.Errorf("Jenkins' own page: %v", err)
 	}
 }
