@@ -24,9 +24,10 @@
 //   - With Options.CSRF, crumbIssuer/api/json issues a crumb bound to the JSESSIONID
 //     session it sets, and every POST without it answers 403 "No valid crumb was included
 //     in the request". Without CSRF the issuer answers 404.
-//   - Jobs made with JobOptions.Notify post the plugin's JSON at every phase (QUEUED,
-//     STARTED, COMPLETED, FINALIZED) to Options.NotifyURL, one at a time in order, with the
-//     URL's user info as Basic authorization, as the plugin's HTTP protocol does.
+//   - Jobs made with JobOptions.Notify post the plugin's JSON at every phase (QUEUED and
+//     STARTED as the build starts, COMPLETED, FINALIZED) to Options.NotifyURL, one at a
+//     time in order, with the URL's user info as Basic authorization, as the plugin's HTTP
+//     protocol does; a Pipeline's posts carry an empty scm.
 //     DropNotifications loses some, Redeliver posts one again, Notifications lists them
 //     with herald's answers.
 //

@@ -23,8 +23,10 @@ type Notification struct {
 	Done    bool
 }
 
-// notifyLocked posts a job's state at phase (build nil: QUEUED) when the job has the
-// plugin's endpoint. The body is the plugin's JSON format.
+// notifyLocked posts a job's state at phase when the job has the plugin's endpoint. The
+// body is the plugin's JSON format. Its scm is what the plugin finds in the build's
+// environment (GIT_URL, GIT_BRANCH, GIT_COMMIT): the git plugin sets them for a freestyle
+// build, not for a Pipeline, whose posts carry an empty scm.
 func (s *Server) notifyLocked(n *node, b *build, phase string) {
 	if !n.notify {
 		return
@@ -46,7 +48,7 @@ func (s *Server) notifyLocked(n *node, b *build, phase string) {
 			}
 		}
 		bs["parameters"] = params
-		if b.sha != "" {
+		if b.sha != "" && n.kind == kindFreestyle {
 			bs["scm"] = map[string]any{"url": "https://git.example.com/app.git", "branch": b.branch, "commit": b.sha, "changes": []string{}, "culprits": []string{}}
 		}
 	}

@@ -142,7 +142,6 @@ func (s *Server) enqueueLocked(n *node, t Trigger) *queueItem {
 	s.nextQueue++
 	q := &queueItem{id: s.nextQueue, job: n, trigger: t, since: s.now().UnixMilli()}
 	s.queue[q.id] = q
-	s.notifyLocked(n, nil, "QUEUED")
 	if s.opts.AutoStart {
 		s.startLocked(q)
 	}
@@ -173,6 +172,9 @@ func (s *Server) startLocked(q *queueItem) {
 	}
 	n.builds = append(n.builds, b)
 	q.build = b
+	// The plugin posts QUEUED when the build starts (its listener hears of a run only then),
+	// with the number, just before STARTED.
+	s.notifyLocked(n, b, "QUEUED")
 	s.notifyLocked(n, b, "STARTED")
 }
 

@@ -379,3 +379,36 @@ func TestNotificationsPostedInOrder(t *testing.T) {
 		t.Fatal("the redelivery did not come")
 	}
 }
+
+// The plugin hears of a build when it starts: QUEUED comes then, with the number, and a
+// cancelled queue item posts nothing. A Pipeline's posts carry no scm (the git plugin
+// sets no GIT_* variables in its environment).
+func TestQueuedPostedAtStartAndPipelineScmEmpty(t *testing.T) {
+	f := newFake(t, jenkinstest.Options{})
+	f.srv.AddJob("pipe", jenkinstest.JobOptions{Pipeline: true, Notify: true})
+	f.srv.Cancel(f.srv.Enqueue("pipe", jenkinstest.Trigger{Cause: jenkinstest.SCMCause}))
+	q := f.srv.Enqueue("pipe", jenkinstest.Trigger{Cause: jenkinstest.SCMCause, SHA: "abc", Branch: "origin/main"})
+	if ns := f.srv.Notifications(); len(ns) != 0 {
+		t.Fatalf("posts before the build started: %+v", ns)
+	}
+	f.srv.Start(q)
+	ns := f.srv.Notifications()
+	if len(ns) != 2 || ns[0].Phase != "QUEUED" || ns[1].Phase != "STARTED" {
+		t.Fatalf("posts %+v; want QUEUED, STARTED", ns)
+	}
+	for _, n := range ns {
+		var body struct {
+			Build struct {
+				Number  int            `json:"number"`
+				QueueID int64          `json:"queue_id"`
+				SCM     map[string]any `json:"scm"`
+			} `json:"build"`
+		}
+		if err := json.Unmarshal(n.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		if body.Build.Number != 1 || body.Build.QueueID != q || len(body.Build.SCM) != 0 {
+			t.Errorf("%s posted %s; want build 1 of queue item %d, scm empty", n.Phase, n.Body, q)
+		}
+	}
+}
