@@ -94,6 +94,9 @@ func (p *Provider) pipelineRun(ctx context.Context, project string, pipelineID i
 		return run{}, runs{}, err
 	}
 	r, rs := apiRun(project, pl, jobs)
+	if rs.tries {
+		p.parser.numbers.noteTries(pipelineID, rs.attempt)
+	}
 	p.parser.numbers.number(&r, Result(r.status, r.jobs) != ci.ResultNone)
 	return r, rs, nil
 }

@@ -220,14 +220,28 @@ func subject(msg string) string {
 // runs is what the jobs of a pipeline, the retried ones too (the jobs API with
 // include_retried), tell of its runs. GitLab keeps a retried job and makes a new one under
 // its name, so the n-th job of a name ran in the n-th run; the pipeline is at the most runs
-// any name had. A job retried automatically (the retry: keyword) makes a new job too, so it
-// counts as a run of its own.
+// any name had. A job retried automatically (the retry: keyword) makes a new job too: the
+// jobs count it as a run, and tries says so; runNumbers takes it back into the run it was
+// made in when that run was seen running.
 type runs struct {
 	latest  []job             // the latest job of each name, in the order the names first appear (jobs are made stage by stage)
 	attempt int               // the run the pipeline is at
 	runOf   map[int64]int     // job id → the run that made it
 	started map[int]time.Time // run (from 2) → when its first new job was made
 	all     []*gl.Job         // every job, by id
+	// tries says the newest run's jobs were each made as the job of its name before
+	// failed (see autoRetried): the retry: keyword's tries, it may be, not a retry asked for.
+	tries bool
+}
+
+// autoRetryWindow is how soon after a job failed a job of its name made may be the retry:
+// keyword's try: GitLab makes that as it records the failure.
+const autoRetryWindow = 5 * time.Second
+
+// autoRetried says whether j, made after prev of its name, may be the retry: keyword's try.
+func autoRetried(prev, j *gl.Job) bool {
+	fin, made := deref(prev.FinishedAt), deref(j.CreatedAt)
+	return prev.Status == "failed" && !fin.IsZero() && !made.IsZero() && !made.Before(fin) && made.Sub(fin) <= autoRetryWindow
 }
 
 func readRuns(all []*gl.Job) runs {
@@ -236,9 +250,16 @@ func readRuns(all []*gl.Job) runs {
 	r := runs{attempt: 1, runOf: map[int64]int{}, started: map[int]time.Time{}, all: sorted}
 	index := map[string]int{}
 	count := map[string]int{}
+	before := map[string]*gl.Job{}
+	tries := map[int]bool{} // run → each of its new jobs may be a try of retry:
 	for _, j := range sorted {
 		count[j.Name]++
 		n := count[j.Name]
+		if prev := before[j.Name]; prev != nil {
+			t, ok := tries[n]
+			tries[n] = (t || !ok) && autoRetried(prev, j)
+		}
+		before[j.Name] = j
 		r.attempt = max(r.attempt, n)
 		r.runOf[j.ID] = n
 		if t := deref(j.CreatedAt); n > 1 && !t.IsZero() {
@@ -254,6 +275,7 @@ func readRuns(all []*gl.Job) runs {
 			r.latest = append(r.latest, v)
 		}
 	}
+	r.tries = r.attempt > 1 && tries[r.attempt]
 	return r
 }
 

@@ -137,6 +137,9 @@ func (p *Provider) webhookAttempt(project string, pipelineID int64, jobIDs []int
 		return 0, time.Time{}, err
 	}
 	rs := readRuns(jobs)
+	if rs.tries {
+		p.parser.numbers.noteTries(pipelineID, rs.attempt)
+	}
 	n, known := rs.runWith(jobIDs)
 	if !known {
 		return 0, time.Time{}, fmt.Errorf("gitlab: %s: pipeline %d of %s: the hook names a job the API does not list yet", p.cfg.Name, pipelineID, project)

@@ -118,3 +118,50 @@ func TestRetryThatRetriesNothingNamesNoRun(t *testing.T) {
 		t.Errorf("pipeline after the retry %+v", st)
 	}
 }
+
+// TestAutomaticRetryIsOneRun: a job the retry: keyword retried as it failed is a try of the
+// same run, which GitLab showed running, then passed: no failed run before, on the poll's
+// path and on the hook's.
+func TestAutomaticRetryIsOneRun(t *testing.T) {
+	flaky := []gitlabtest.JobSpec{{Stage: "build", Name: "compile"}, {Stage: "test", Name: "unit", FailRuns: 1, AutoRetry: 1}}
+	for _, path := range []string{"poll", "hook"} {
+		t.Run(path, func(t *testing.T) {
+			clock := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+			fake := newFake(t, gitlabtest.Options{Clock: clock.Now, WebhookToken: testSecret})
+			fake.AddProject("acme/app", "main")
+			p := newProvider(t, fake, nil, "acme/app")
+			since := clock.Now()
+			clock.advance(time.Minute)
+			id := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Jobs: flaky})
+			if err := fake.Start(id); err != nil {
+				t.Fatal(err)
+			}
+			if path == "poll" {
+				if bs, err := p.BuildsChangedSince(ctx(t), since); err != nil || len(bs) != 1 || bs[0].Complete {
+					t.Fatalf("running %+v, %v", bs, err)
+				}
+			}
+			clock.advance(time.Minute)
+			if err := fake.Finish(id); err != nil {
+				t.Fatal(err)
+			}
+			var bs []ci.Build
+			if path == "hook" {
+				if err := fake.WaitFor(ctx(t), func() bool { bs = finishesOf(t, fake, p); return len(bs) >= 1 }); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				var err error
+				if bs, err = p.BuildsChangedSince(ctx(t), since); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(bs) != 1 || bs[0].ID != gitlab.BuildID(id, 1) || bs[0].Result != ci.ResultSuccess {
+				t.Errorf("finishes %+v, want run 1 passed alone", bs)
+			}
+			if st, _ := fake.Pipeline(id); st.Jobs != 3 || st.Status != "success" {
+				t.Errorf("pipeline %+v, want the unit job tried twice", st)
+			}
+		})
+	}
+}

@@ -27,8 +27,10 @@ type runNumbers struct {
 
 // numberedRuns is what was seen of one pipeline.
 type numberedRuns struct {
-	jobRun   int // the newest run its jobs told (runs.attempt)
-	last     int // the newest run number given
+	jobRun   int  // the newest run its jobs told (runs.attempt)
+	last     int  // the newest run number given
+	active   bool // run last was seen running, and no finish of it
+	tries    int  // a jobs' run whose new jobs may all be retry: tries (see runs.tries)
 	finishes []numberedFinish
 }
 
@@ -38,6 +40,16 @@ type numberedFinish struct {
 	jobRun int
 	at     time.Time
 	run    int
+}
+
+// noteTries tells number that the jobs' run jobRun of a pipeline was made by jobs that
+// may all be the retry: keyword's tries (runs.tries).
+func (n *runNumbers) noteTries(pipelineID int64, jobRun int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if s := n.m[pipelineID]; s != nil {
+		s.tries = jobRun
+	}
 }
 
 // number replaces r.attempt, the run its jobs tell, by herald's run number: the jobs' run
@@ -71,13 +83,25 @@ func (n *runNumbers) number(r *run, finished bool) {
 		return // an older run's jobs, read late: its number is its jobs'
 	}
 	if jr > s.jobRun {
-		s.last += jr - s.jobRun
+		// New jobs made while the run was seen running, each as the one before failed: the
+		// retry: keyword's tries in the same run, which never finished in between. Else
+		// a retry: the next run.
+		if !(s.active && s.tries == jr) {
+			s.last += jr - s.jobRun
+		}
 		s.jobRun = jr
 	}
 	r.attempt = s.last
 	if !finished {
+		s.active = true
+		for _, f := range s.finishes {
+			if f.run == s.last {
+				s.active = false // a hook sent before that finish, read late
+			}
+		}
 		return
 	}
+	s.active = false
 	for _, f := range s.finishes {
 		if f.run == s.last {
 			s.last++

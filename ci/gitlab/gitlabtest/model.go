@@ -35,6 +35,9 @@ type JobSpec struct {
 	// NotRetryable is a job GitLab does not retry (an archived job, a rejected deployment):
 	// a retry of its pipeline passes it over, and answers 201 all the same.
 	NotRetryable bool
+	// AutoRetry is the job's retry: keyword, how many times GitLab retries it by itself
+	// when it fails: each try is a new job, made as the one before fails.
+	AutoRetry int
 }
 
 // A pipeline: the state GitLab keeps.

@@ -203,16 +203,28 @@ func (s *Server) Finish(id int64) error {
 				s.hook.jobLocked(pl, j)
 				continue
 			}
-			if j.startedAt.IsZero() {
-				j.startedAt = now
+			for {
+				if j.startedAt.IsZero() {
+					j.startedAt = now
+				}
+				j.finishedAt = now
+				if fails(pl, j) {
+					j.status, j.failureReason = "failed", "script_failure"
+				} else {
+					j.status = "success"
+				}
+				s.hook.jobLocked(pl, j)
+				if j.status != "failed" || autoRetries(pl, j) >= j.spec.AutoRetry {
+					break
+				}
+				// retry: GitLab keeps the failed job, marked retried, and makes its next try
+				// at once, in the same run: the pipeline goes on running.
+				j.retried = true
+				nj := &job{id: s.newIDLocked(), spec: j.spec, run: j.run, status: "pending", user: j.user, createdAt: now}
+				pl.jobs = append(pl.jobs, nj)
+				s.hook.jobLocked(pl, nj)
+				j = nj
 			}
-			j.finishedAt = now
-			if fails(pl, j) {
-				j.status, j.failureReason = "failed", "script_failure"
-			} else {
-				j.status = "success"
-			}
-			s.hook.jobLocked(pl, j)
 		}
 		for _, j := range pl.latest() {
 			if j.spec.Stage == st && j.status == "failed" && !j.spec.AllowFailure && !j.spec.Manual {
@@ -227,6 +239,17 @@ func (s *Server) Finish(id int64) error {
 	pl.finishedAt = now
 	s.setStatusLocked(pl, status)
 	return nil
+}
+
+// autoRetries is how many times the retry: keyword has retried j in its run so far.
+func autoRetries(pl *pipeline, j *job) int {
+	n := 0
+	for _, x := range pl.jobs {
+		if x.spec.Name == j.spec.Name && x.run == j.run && x.id < j.id {
+			n++
+		}
+	}
+	return n
 }
 
 // fails says whether a job's run fails: the n-th run of a name fails while n <= FailRuns.
