@@ -33,11 +33,20 @@ const maxListPages = 10
 const maxStepRequests = 20
 
 // Builders lists a builder per project followed; a project is online when the token can
-// read it and its CI/CD is enabled.
+// read it and its CI/CD is enabled. A project the token cannot read (404, 403: a project
+// access token sees its own project alone) is offline, said so in its description, so
+// that the others are still shown.
 func (p *Provider) Builders(ctx context.Context) ([]ci.Builder, error) {
 	var out []ci.Builder
 	for _, pr := range p.projects {
 		proj, _, err := p.gl.Projects.GetProject(pr, nil, gl.WithContext(ctx))
+		if unreadable(err) {
+			p.log.Warn().Err(p.projectError(pr, err)).Str("project", pr).Msg("gitlab: the token cannot read a project followed; shown offline")
+			out = append(out, ci.CleanBuilder(ci.Builder{
+				Conn: p.cfg.Name, ID: pr, Name: p.builderName(pr), Description: "the token of " + p.cfg.Name + " cannot read this project",
+			}))
+			continue
+		}
 		if err != nil {
 			return nil, p.projectError(pr, err)
 		}
@@ -47,6 +56,13 @@ func (p *Provider) Builders(ctx context.Context) ([]ci.Builder, error) {
 		}))
 	}
 	return out, nil
+}
+
+// unreadable says whether GitLab answered that the token may not read a project: 404 (a
+// project it may not see) or 403.
+func unreadable(err error) bool {
+	code := statusOf(err)
+	return code == http.StatusNotFound || code == http.StatusForbidden
 }
 
 // projectError is apiError for a request about a project, with a 404 said in words: GitLab
@@ -128,6 +144,9 @@ func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
 		pls, _, err := p.gl.Pipelines.ListProjectPipelines(pr, &gl.ListProjectPipelinesOptions{
 			ListOptions: gl.ListOptions{PerPage: perPage}, OrderBy: gl.Ptr("id"), Sort: gl.Ptr("desc"),
 		}, gl.WithContext(ctx))
+		if unreadable(err) {
+			continue // offline in Builders
+		}
 		if err != nil {
 			return nil, p.apiError("list pipelines of "+pr, err)
 		}

@@ -76,6 +76,11 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 	}
 	for range MaxChangedPipelines/perPage + 2 {
 		pls, resp, err := p.gl.Pipelines.ListProjectPipelines(project, opts, gl.WithContext(ctx))
+		if unreadable(err) {
+			// Offline in Builders; the other projects are still followed.
+			p.log.Warn().Err(p.apiError("list pipelines of "+project, err)).Str("project", project).Msg("gitlab: the token cannot read a project followed")
+			return out, false, nil
+		}
 		if err != nil {
 			return nil, false, p.apiError("list pipelines of "+project, err)
 		}

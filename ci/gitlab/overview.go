@@ -41,6 +41,9 @@ func (p *Provider) fetchOverview(ctx context.Context) (ci.Overview, error) {
 		pls, _, err := p.gl.Pipelines.ListProjectPipelines(pr, &gl.ListProjectPipelinesOptions{
 			ListOptions: gl.ListOptions{PerPage: perPage}, OrderBy: gl.Ptr("id"), Sort: gl.Ptr("desc"),
 		}, gl.WithContext(ctx))
+		if unreadable(err) {
+			continue // offline in Builders
+		}
 		if err != nil {
 			return ci.Overview{}, p.apiError("list pipelines of "+pr, err)
 		}

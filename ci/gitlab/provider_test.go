@@ -73,8 +73,26 @@ func TestBuilders(t *testing.T) {
 	if len(bs) != 2 || bs[0].Name != "acme/app" || bs[1].Name != "acme/sub/lib" {
 		t.Errorf("builders %+v", bs)
 	}
-	missing := newProvider(t, fake, nil, "acme/gone")
-	_, err = missing.Builders(ctx(t))
+	// A project the token cannot read is offline, and the others are still listed: a
+	// project access token sees its own project alone.
+	missing := newProvider(t, fake, nil, "acme/app", "acme/gone")
+	bs, err = missing.Builders(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 2 || !bs[0].Online || bs[1].Name != "acme/gone" || bs[1].Online || bs[1].Description != "the token of gl cannot read this project" {
+		t.Errorf("builders with an unreadable project %+v", bs)
+	}
+	if _, err := missing.Overview(ctx(t)); err != nil {
+		t.Errorf("overview with an unreadable project: %v", err)
+	}
+	if _, err := missing.BuildsChangedSince(ctx(t), time.Now().Add(-time.Hour)); err != nil {
+		t.Errorf("catch-up with an unreadable project: %v", err)
+	}
+	if _, err := missing.RunningBuilds(ctx(t)); err != nil {
+		t.Errorf("running builds with an unreadable project: %v", err)
+	}
+	_, err = missing.ForceSchedulers(ctx(t))
 	var ue *ci.UserError
 	if !errors.As(err, &ue) || ue.Msg != "GitLab at gl has no project acme/gone that the token can see" || !errors.Is(err, ci.ErrNotFound) {
 		t.Errorf("error %v", err)
