@@ -307,5 +307,11 @@ func (p *Provider) Workers(ctx context.Context) ([]ci.Worker, error) {
 		}
 		opts.Page = resp.NextPage
 	}
+	if len(out) == 0 {
+		// GitLab lists only the runners of projects and groups where the token's user is
+		// Maintainer or Owner, never the instance's: a Reporter's token gets an empty list.
+		return nil, ci.Userf(fmt.Errorf("gitlab: %s: list runners: none visible: %w", p.cfg.Name, ci.ErrUnsupported),
+			fmt.Sprintf("GitLab shows the token of %s no runners (it lists those of projects where the token's user is Maintainer, never the instance's)", p.cfg.Name))
+	}
 	return out, nil
 }

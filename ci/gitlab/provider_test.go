@@ -362,6 +362,15 @@ func TestWorkers(t *testing.T) {
 	if len(ws) != 2 || !reflect.DeepEqual(ws[0], ci.Worker{Conn: "gl", ID: "3", Name: "docker-1", Connected: true}) || ws[1].Name != "mac-mini" || ws[1].Connected {
 		t.Errorf("workers %+v", ws)
 	}
+	// GitLab answers 200 [] to a token that may see no runner (a Reporter's): said so.
+	none := newFake(t, gitlabtest.Options{})
+	none.AddProject("acme/app", "main")
+	_, err = newProvider(t, none, nil, "acme/app").Workers(ctx(t))
+	var ue *ci.UserError
+	if !errors.Is(err, ci.ErrUnsupported) || !errors.As(err, &ue) ||
+		ue.Msg != "GitLab shows the token of gl no runners (it lists those of projects where the token's user is Maintainer, never the instance's)" {
+		t.Errorf("no runners visible: %v", err)
+	}
 }
 
 func TestTokenRefusedWithoutTheToken(t *testing.T) {
