@@ -130,7 +130,7 @@ func (p *Provider) pipelineBuild(ctx context.Context, project string, pipelineID
 // maxStepRequests.
 func (p *Provider) listBuild(project string, pl *gl.PipelineInfo) (ci.Build, error) {
 	return p.parser.build(run{
-		project: project, id: pl.ID, iid: pl.IID, status: pl.Status, ref: pl.Ref, sha: pl.SHA, webURL: pl.WebURL,
+		project: project, id: pl.ID, iid: pl.IID, status: pl.Status, ref: apiBranch(pl.Ref), sha: pl.SHA, webURL: pl.WebURL,
 		createdAt: deref(pl.CreatedAt), attempt: 1,
 	})
 }

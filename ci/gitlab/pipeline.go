@@ -349,10 +349,32 @@ func (r runs) earlier(cur run, n int) run {
 	return out
 }
 
+// A merge request pipeline is named by its merge request, "!<iid>" as GitLab writes it, as
+// its branch on both paths: the API names its ref refs/merge-requests/<iid>/head (/merge for
+// merged results, /train for a merge train), its Pipeline Hook the source branch, and a
+// branch pipeline of that source branch is another series of builds.
+
+// mergeRequestBranch is the branch of merge request iid's pipelines.
+func mergeRequestBranch(iid int64) string { return "!" + strconv.FormatInt(iid, 10) }
+
+// apiBranch is the branch of a pipeline the API shows on ref.
+func apiBranch(ref string) string {
+	rest, ok := strings.CutPrefix(ref, "refs/merge-requests/")
+	if !ok {
+		return ref
+	}
+	iid, kind, _ := strings.Cut(rest, "/")
+	n, err := strconv.ParseInt(iid, 10, 64)
+	if err != nil || n <= 0 || (kind != "head" && kind != "merge" && kind != "train") {
+		return ref
+	}
+	return mergeRequestBranch(n)
+}
+
 // apiRun reads a pipeline of the API and all its jobs (see attempts) into a run.
 func apiRun(project string, pl *gl.Pipeline, jobs []*gl.Job) (run, runs) {
 	r := run{
-		project: project, id: pl.ID, iid: pl.IID, status: pl.Status, ref: pl.Ref, sha: pl.SHA,
+		project: project, id: pl.ID, iid: pl.IID, status: pl.Status, ref: apiBranch(pl.Ref), sha: pl.SHA,
 		webURL: pl.WebURL, createdAt: deref(pl.CreatedAt), startedAt: deref(pl.StartedAt), finishedAt: deref(pl.FinishedAt),
 	}
 	if pl.User != nil {

@@ -71,3 +71,15 @@ func TestRunWithUnknownJob(t *testing.T) {
 		t.Errorf("run with the unknown job 3 = %d, known; want unknown", n)
 	}
 }
+
+func TestAPIBranch(t *testing.T) {
+	for ref, want := range map[string]string{
+		"main": "main", "refs/merge-requests/12/head": "!12", "refs/merge-requests/3/merge": "!3",
+		"refs/merge-requests/7/train": "!7", "refs/merge-requests/x/head": "refs/merge-requests/x/head",
+		"refs/merge-requests/5/other": "refs/merge-requests/5/other", "feature/refs": "feature/refs",
+	} {
+		if got := apiBranch(ref); got != want {
+			t.Errorf("apiBranch(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}

@@ -165,3 +165,31 @@ func TestAutomaticRetryIsOneRun(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeRequestPipelineIsOneBranch: a merge request pipeline is on branch "!<iid>" read
+// from the API (ref refs/merge-requests/<iid>/head) and from its Pipeline Hook (ref: the
+// source branch), so its problem and recovery are one series whichever path came first.
+func TestMergeRequestPipelineIsOneBranch(t *testing.T) {
+	fake := newFake(t, gitlabtest.Options{WebhookToken: testSecret})
+	fake.AddProject("acme/app", "main", "feature")
+	p := newProvider(t, fake, nil, "acme/app")
+	since := time.Now().Add(-time.Minute)
+	id := fake.CreatePipeline("acme/app", "feature", gitlabtest.PipelineOptions{MergeRequestIID: 12})
+	if err := fake.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	var hooked []ci.Build
+	if err := fake.WaitFor(ctx(t), func() bool { hooked = finishesOf(t, fake, p); return len(hooked) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	polled, err := p.BuildsChangedSince(ctx(t), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(polled) != 1 || polled[0].Branch != "!12" || hooked[0].Branch != "!12" {
+		t.Errorf("branch from the API %+v, from the hook %+v; want !12 on both", polled, hooked)
+	}
+	if st, _ := fake.Pipeline(id); st.Ref != "refs/merge-requests/12/head" || st.Source != "merge_request_event" {
+		t.Errorf("the fake's pipeline %+v", st)
+	}
+}

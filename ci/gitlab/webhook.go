@@ -186,6 +186,9 @@ func hookRun(project string, e *gl.PipelineEvent) (run, error) {
 	if r.title == "" {
 		r.title = subject(e.Commit.Message)
 	}
+	if e.MergeRequest.IID > 0 {
+		r.ref = mergeRequestBranch(e.MergeRequest.IID) // not the source branch: see apiBranch
+	}
 	if r.webURL == "" && e.Project.WebURL != "" {
 		r.webURL = fmt.Sprintf("%s/-/pipelines/%d", strings.TrimSuffix(e.Project.WebURL, "/"), a.ID)
 	}

@@ -278,6 +278,20 @@ type hookBuild struct {
 	Environment any `json:"environment"`
 }
 
+type hookMergeRequest struct {
+	ID                  int64  `json:"id"`
+	IID                 int64  `json:"iid"`
+	Title               string `json:"title"`
+	SourceBranch        string `json:"source_branch"`
+	SourceProjectID     int64  `json:"source_project_id"`
+	TargetBranch        string `json:"target_branch"`
+	TargetProjectID     int64  `json:"target_project_id"`
+	State               string `json:"state"`
+	MergeStatus         string `json:"merge_status"`
+	DetailedMergeStatus string `json:"detailed_merge_status"`
+	URL                 string `json:"url"`
+}
+
 type pipelineHook struct {
 	ObjectKind       string        `json:"object_kind"`
 	ObjectAttributes pipelineAttrs `json:"object_attributes"`
@@ -357,6 +371,17 @@ func (h *hooks) pipelineLocked(pl *pipeline) {
 	payload := pipelineHook{
 		ObjectKind: "pipeline", ObjectAttributes: attrs, User: s.hookUser(pl.user), Project: s.hookProject(pl.project), Commit: c,
 		Builds: []hookBuild{},
+	}
+	if pl.mrIID > 0 {
+		// A merge request pipeline's hook names the source branch as its ref, and the
+		// merge request.
+		payload.ObjectAttributes.Ref = pl.mrSource
+		payload.MergeRequest = hookMergeRequest{
+			ID: pl.mrIID + 100000, IID: pl.mrIID, Title: subject(pl.commit.Message), SourceBranch: pl.mrSource,
+			SourceProjectID: pl.project.id, TargetBranch: pl.project.defaultBranch, TargetProjectID: pl.project.id,
+			State: "opened", MergeStatus: "can_be_merged", DetailedMergeStatus: "mergeable",
+			URL: fmt.Sprintf("%s/%s/-/merge_requests/%d", s.url, pl.project.path, pl.mrIID),
+		}
 	}
 	for _, j := range pl.latest() {
 		b := hookBuild{

@@ -58,6 +58,8 @@ type pipeline struct {
 	finishedAt time.Time
 	jobs       []*job // every job ever made for it, retried ones too, by id
 	runs       int    // how many times it has run (1 + retries)
+	mrIID      int64  // a merge request pipeline's merge request; ref is then refs/merge-requests/<iid>/head
+	mrSource   string // its source branch: the ref its Pipeline Hooks name
 }
 
 // User is who triggers a pipeline.

@@ -56,6 +56,11 @@ type PipelineOptions struct {
 	User      User   // who triggered it; the zero value is the token's owner
 	Variables map[string]string
 	Jobs      []JobSpec // nil: the project's (DefaultJobs unless SetJobs)
+	// MergeRequestIID makes a merge request pipeline of that merge request, whose source
+	// branch is the ref given: source merge_request_event, the API's ref
+	// refs/merge-requests/<iid>/head, the Pipeline Hook's ref the source branch and its
+	// merge_request the merge request.
+	MergeRequestIID int64
 }
 
 // CreatePipeline makes a pipeline on ref, pending, and returns its id; "" for a project
@@ -108,6 +113,10 @@ func (s *Server) createLocked(pr *project, ref string, opts PipelineOptions) *pi
 		} else if j.spec.Stage == pl.stages[0] {
 			j.status = "pending"
 		}
+	}
+	if opts.MergeRequestIID > 0 {
+		pl.source, pl.mrIID, pl.mrSource = "merge_request_event", opts.MergeRequestIID, ref
+		pl.ref = fmt.Sprintf("refs/merge-requests/%d/head", opts.MergeRequestIID)
 	}
 	s.pipelines = append(s.pipelines, pl)
 	s.hook.pipelineLocked(pl)
