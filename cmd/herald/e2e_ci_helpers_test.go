@@ -598,3 +598,33 @@ func logBuilds(t *testing.T, h *heraldProc, conn string) {
 		t.Logf("build %s #%d attempt %d %s started %v finished %v", id, number, attempt, result, started, finished)
 	}
 }
+
+// waitForced waits for the /force answer holding parts and one of its two promises: to tell
+// the build's start and end, or — when the CI reported the build before herald read the API's
+// answer (a webhook is that fast) — that it has started and its end will be told.
+func waitForced(t *testing.T, tg *telegramtest.Server, chatID int64, parts ...string) telegramtest.Message {
+	t.Helper()
+	return waitMessage(t, tg, chatID, fmt.Sprintf("the /force answer with %q", parts), func(m telegramtest.Message) bool {
+		return containsAll(m.Text, parts...) && (strings.Contains(m.Text, "I will say here when it starts and how it ends") ||
+			strings.Contains(m.Text, "has started; I will say here how it ends"))
+	})
+}
+
+// waitTold waits until chat was told parts: in a message as it was sent, or as it stands now
+// (a start may be told in the edited /force answer, when the CI reported it first).
+func waitTold(t *testing.T, tg *telegramtest.Server, chatID int64, parts ...string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("chat %d told %q", chatID, parts), func() bool {
+		for _, m := range tg.AllSent() {
+			if m.ChatID == chatID && containsAll(m.Text, parts...) {
+				return true
+			}
+		}
+		for _, m := range tg.Messages(chatID) {
+			if containsAll(m.Text, parts...) {
+				return true
+			}
+		}
+		return false
+	})
+}

@@ -277,7 +277,7 @@ func TestE2EGitLabForceWithVariable(t *testing.T) {
 	})
 	before := len(e.gl.Pipelines())
 	qid := press(t, e.tg, chat, alice, form, "Start")
-	waitText(t, e.tg, alice.ID, "🚀 Forced <b>app</b>", "DEPLOY_ENV=staging", "I will say here when it starts and how it ends")
+	waitForced(t, e.tg, alice.ID, "🚀 Forced <b>app</b>", "DEPLOY_ENV=staging")
 	if a := waitAnswer(t, e.tg, qid); a.Text != "Forced." {
 		t.Errorf("Start's callback answer = %q; want \"Forced.\"", a.Text)
 	}
@@ -296,7 +296,7 @@ func TestE2EGitLabForceWithVariable(t *testing.T) {
 	if err := e.gl.Start(id); err != nil {
 		t.Fatal(err)
 	}
-	waitSent(t, e.tg, alice.ID, "<b>app</b>", fmt.Sprintf("#%d", n), "started")
+	waitTold(t, e.tg, alice.ID, "<b>app</b>", fmt.Sprintf("#%d", n), "started")
 	if err := e.gl.Finish(id); err != nil {
 		t.Fatal(err)
 	}

@@ -292,7 +292,7 @@ func TestE2EJenkinsForceWithParameter(t *testing.T) {
 		return m.MessageID != form.MessageID && containsAll(m.Text, "NOTE: <code>hello-e2e</code>", "TARGET: <code>production</code>")
 	})
 	qid := press(t, e.tg, chat, alice, form, "Start")
-	waitText(t, e.tg, alice.ID, "🚀 Forced <b>app/deploy</b>", "NOTE=hello-e2e", "I will say here when it starts and how it ends")
+	waitForced(t, e.tg, alice.ID, "🚀 Forced <b>app/deploy</b>", "NOTE=hello-e2e")
 	if a := waitAnswer(t, e.tg, qid); a.Text != "Forced." {
 		t.Errorf("Start's callback answer = %q; want \"Forced.\"", a.Text)
 	}
@@ -311,7 +311,7 @@ func TestE2EJenkinsForceWithParameter(t *testing.T) {
 		t.Fatalf("app/deploy's builds = %+v; want one running with NOTE=hello-e2e, TARGET=production", builds)
 	}
 	n := builds[0].Number
-	waitSent(t, e.tg, alice.ID, "<b>app/deploy</b>", fmt.Sprintf("#%d", n), "started")
+	waitTold(t, e.tg, alice.ID, "<b>app/deploy</b>", fmt.Sprintf("#%d", n), "started")
 	e.jk.Finish(jkDeploy, n, "SUCCESS")
 	done := waitText(t, e.tg, alice.ID, append(jkNum(jkDeploy, n), "succeeded")...)
 	if !strings.Contains(done.Text, "Branch: <code>main</code>") {
@@ -340,7 +340,7 @@ func TestE2EJenkinsForceQueuedFollowed(t *testing.T) {
 	e.tg.SendText(chat, alice, "/force "+jkDeploy)
 	form := waitText(t, e.tg, alice.ID, "Force <b>app/deploy</b> with:")
 	press(t, e.tg, chat, alice, form, "Start")
-	waitText(t, e.tg, alice.ID, "🚀 Forced <b>app/deploy</b>", "I will say here when it starts and how it ends")
+	waitForced(t, e.tg, alice.ID, "🚀 Forced <b>app/deploy</b>")
 
 	// herald has given up reading the item: the audit names the item, not a build.
 	rows := auditRows(t, e.h)
@@ -356,7 +356,7 @@ func TestE2EJenkinsForceQueuedFollowed(t *testing.T) {
 	}
 
 	n := e.jk.Start(q)
-	waitSent(t, e.tg, alice.ID, "<b>app/deploy</b>", fmt.Sprintf("#%d", n), "started")
+	waitTold(t, e.tg, alice.ID, "<b>app/deploy</b>", fmt.Sprintf("#%d", n), "started")
 	e.jk.Finish(jkDeploy, n, "FAILURE")
 	waitText(t, e.tg, alice.ID, append(jkNum(jkDeploy, n), "failed")...)
 }
