@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
 	"sync"
 
@@ -110,11 +111,45 @@ func (p *Provider) pipelineRun(ctx context.Context, project string, pipelineID i
 		return run{}, runs{}, err
 	}
 	r, rs := apiRun(project, pl, jobs)
+	p.addFailedTrigger(ctx, project, &r)
 	if rs.tries {
 		p.parser.numbers.noteTries(pipelineID, rs.attempt)
 	}
 	p.parser.numbers.number(&r, Result(r.status, r.jobs) != ci.ResultNone)
 	return r, rs, nil
+}
+
+// failedTrigger names the first trigger job of a pipeline (GitLab's bridges, which neither
+// the jobs API nor the Pipeline Hook lists) that failed and was not allowed to, as a step
+// ("stage / job"); "" when none did. One request.
+func (p *Provider) failedTrigger(ctx context.Context, project string, pipelineID int64) (string, error) {
+	bs, _, err := p.gl.Jobs.ListPipelineBridges(project, pipelineID, &gl.ListJobsOptions{ListOptions: gl.ListOptions{PerPage: perPage}}, gl.WithContext(ctx))
+	if err != nil {
+		return "", p.apiError(fmt.Sprintf("list trigger jobs of pipeline %d of %s", pipelineID, project), err)
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].ID < bs[j].ID })
+	for _, b := range bs {
+		if b.Status == "failed" && !b.AllowFailure {
+			return stepName(job{name: b.Name, stage: b.Stage}), nil
+		}
+	}
+	return "", nil
+}
+
+// addFailedTrigger adds to a failed run none of whose jobs failed its failed trigger job,
+// which the run's failed step then names. A failure to read it is logged: the run is
+// still reported, without a step.
+func (p *Provider) addFailedTrigger(ctx context.Context, project string, r *run) {
+	if r.status != "failed" || failedStep(r.jobs) != "" {
+		return
+	}
+	step, err := p.failedTrigger(ctx, project, r.id)
+	if err != nil {
+		p.log.Warn().Err(err).Str("project", project).Int64("pipeline_id", r.id).Msg("gitlab: the trigger jobs of a failed pipeline could not be read")
+	}
+	if step != "" {
+		r.jobs = append(r.jobs, job{name: step, status: "failed"})
+	}
 }
 
 // pipelineBuild reads a pipeline's current run into a build.

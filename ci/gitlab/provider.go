@@ -105,6 +105,7 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 	}
 	p.parser = NewParser(ParserConfig{
 		Conn: cfg.Name, Projects: projects, Secret: cfg.WebhookSecret, Clock: cfg.Clock, Attempt: p.webhookAttempt,
+		FailedTrigger: p.webhookFailedTrigger,
 	})
 	ttl := cfg.OverviewTTL
 	if ttl <= 0 {
@@ -145,6 +146,15 @@ func (p *Provider) webhookAttempt(project string, pipelineID int64, jobIDs []int
 		return 0, time.Time{}, fmt.Errorf("gitlab: %s: pipeline %d of %s: the hook names a job the API does not list yet", p.cfg.Name, pipelineID, project)
 	}
 	return n, rs.started[n], nil
+}
+
+// webhookFailedTrigger is the parser's FailedTrigger: the bridges API, WebhookAttemptTimeout
+// at most (a failed pipeline whose failure is a trigger job's costs its hook a second
+// request).
+func (p *Provider) webhookFailedTrigger(project string, pipelineID int64) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), WebhookAttemptTimeout)
+	defer cancel()
+	return p.failedTrigger(ctx, project, pipelineID)
 }
 
 // builderName is what users call a project (see builderName).

@@ -193,3 +193,35 @@ func TestMergeRequestPipelineIsOneBranch(t *testing.T) {
 		t.Errorf("the fake's pipeline %+v", st)
 	}
 }
+
+// TestFailedTriggerJobIsTheFailedStep: a pipeline that failed in its trigger job alone (a
+// child pipeline that failed, strategy: depend) names that job, which neither the jobs API
+// nor the hook lists, on both paths.
+func TestFailedTriggerJobIsTheFailedStep(t *testing.T) {
+	fake := newFake(t, gitlabtest.Options{WebhookToken: testSecret})
+	fake.AddProject("acme/app", "main")
+	p := newProvider(t, fake, nil, "acme/app")
+	since := time.Now().Add(-time.Minute)
+	id := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Jobs: []gitlabtest.JobSpec{
+		{Stage: "build", Name: "compile"}, {Stage: "downstream", Name: "deploy-child", Trigger: true, FailRuns: -1},
+	}})
+	if err := fake.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	var hooked []ci.Build
+	if err := fake.WaitFor(ctx(t), func() bool { hooked = finishesOf(t, fake, p); return len(hooked) >= 1 }); err != nil {
+		t.Fatal(err)
+	}
+	polled, err := p.BuildsChangedSince(ctx(t), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range append(hooked, polled...) {
+		if b.Result != ci.ResultFailure || b.FailedStep != "downstream / deploy-child" {
+			t.Errorf("build %+v, want a failure in downstream / deploy-child", b)
+		}
+	}
+	if len(polled) != 1 {
+		t.Errorf("polled %+v", polled)
+	}
+}

@@ -38,6 +38,10 @@ type ParserConfig struct {
 	// Attempt reads a pipeline's run from the API; nil takes every pipeline as its first
 	// run (tests of the parser alone), a run without a new job included (see runNumbers).
 	Attempt AttemptFunc
+	// FailedTrigger names the failed trigger job ("stage / job") of a failed pipeline none
+	// of whose jobs the hook names failed: the hook leaves trigger jobs out. nil: the build
+	// has no failed step then.
+	FailedTrigger func(project string, pipelineID int64) (string, error)
 	Clock   func() time.Time
 }
 
@@ -46,6 +50,7 @@ type Parser struct {
 	secret   []byte
 	projects map[string]string // lower-cased path → the path as configured
 	attempt  AttemptFunc
+	trigger  func(project string, pipelineID int64) (string, error)
 	numbers  *runNumbers // shared with the provider's API reads
 	mapper
 }
@@ -62,7 +67,7 @@ func NewParser(cfg ParserConfig) *Parser {
 		projects[strings.ToLower(pr)] = pr
 	}
 	return &Parser{
-		secret: []byte(cfg.Secret), projects: projects, attempt: cfg.Attempt, numbers: &runNumbers{},
+		secret: []byte(cfg.Secret), projects: projects, attempt: cfg.Attempt, trigger: cfg.FailedTrigger, numbers: &runNumbers{},
 		mapper: mapper{conn: cfg.Conn, prefixed: len(projects) > 1, clock: cfg.Clock},
 	}
 }
@@ -155,6 +160,11 @@ func (p *Parser) pipeline(body []byte) (ci.Event, error) {
 			r.startedAt = start
 		}
 		p.numbers.number(&r, Result(r.status, r.jobs) != ci.ResultNone)
+	}
+	if p.trigger != nil && r.status == "failed" && failedStep(r.jobs) == "" {
+		if step, err := p.trigger(project, a.ID); err == nil && step != "" {
+			r.jobs = append(r.jobs, job{name: step, status: "failed"})
+		}
 	}
 	b, err := p.build(r)
 	if err != nil {

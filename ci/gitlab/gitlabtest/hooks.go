@@ -384,6 +384,9 @@ func (h *hooks) pipelineLocked(pl *pipeline) {
 		}
 	}
 	for _, j := range pl.latest() {
+		if j.spec.Trigger {
+			continue // the hook's builds are the pipeline's builds, never its trigger jobs
+		}
 		b := hookBuild{
 			ID: j.id, Stage: j.spec.Stage, Name: j.spec.Name, Status: j.status, CreatedAt: hookTime(j.createdAt),
 			StartedAt: hookTime(j.startedAt), FinishedAt: hookTime(j.finishedAt), When: "on_success",
@@ -399,6 +402,9 @@ func (h *hooks) pipelineLocked(pl *pipeline) {
 
 // jobLocked queues a Job Hook for a job's new status.
 func (h *hooks) jobLocked(pl *pipeline, j *job) {
+	if j.spec.Trigger {
+		return // a trigger job sends no Job Hook
+	}
 	s := h.s
 	retries := 0
 	for _, x := range pl.jobs {

@@ -38,6 +38,9 @@ type JobSpec struct {
 	// AutoRetry is the job's retry: keyword, how many times GitLab retries it by itself
 	// when it fails: each try is a new job, made as the one before fails.
 	AutoRetry int
+	// Trigger makes it a trigger job (a bridge: trigger:, strategy: depend, its child's
+	// result its own): the API lists it under /bridges, not /jobs, and no hook names it.
+	Trigger bool
 }
 
 // A pipeline: the state GitLab keeps.

@@ -56,7 +56,9 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, segs []string) {
 			s.mu.Unlock()
 			s.answer(w, http.StatusOK, v)
 		case len(rest) == 3 && rest[2] == "jobs" && get:
-			s.listJobs(w, r, pl)
+			s.listJobs(w, r, pl, false)
+		case len(rest) == 3 && rest[2] == "bridges" && get:
+			s.listJobs(w, r, pl, true)
 		case len(rest) == 3 && rest[2] == "cancel" && post:
 			s.mu.Lock()
 			s.cancelLocked(pl)
@@ -228,9 +230,11 @@ func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request, pr *proje
 
 // listJobs lists a pipeline's jobs, the latest of each name unless include_retried, with
 // scope[] filtering by status.
-func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, pl *pipeline) {
+// listJobs lists a pipeline's jobs (/jobs), or its trigger jobs (/bridges, which has no
+// include_retried: the latest alone).
+func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, pl *pipeline, bridges bool) {
 	q := r.URL.Query()
-	retried := q.Get("include_retried") == "true"
+	retried := q.Get("include_retried") == "true" && !bridges
 	scopes := map[string]bool{}
 	for _, v := range append(q["scope[]"], q["scope"]...) {
 		scopes[v] = true
@@ -239,7 +243,7 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, pl *pipeline) 
 	var items []apiJob
 	for i := len(pl.jobs) - 1; i >= 0; i-- { // newest first
 		j := pl.jobs[i]
-		if (j.retried && !retried) || (len(scopes) > 0 && !scopes[j.status]) {
+		if j.spec.Trigger != bridges || (j.retried && !retried) || (len(scopes) > 0 && !scopes[j.status]) {
 			continue
 		}
 		items = append(items, s.renderJobLocked(pl, j))
