@@ -23,6 +23,7 @@ func TestPostedBuildIsReadFromTheAPI(t *testing.T) {
 	e.srv.Finish("pipe", n, "FAILURE")
 
 	var got []ci.Build
+	before := len(e.srv.Requests())
 	for _, note := range e.srv.Notifications() {
 		if note.Phase != "COMPLETED" && note.Phase != "STARTED" {
 			continue
@@ -32,6 +33,11 @@ func TestPostedBuildIsReadFromTheAPI(t *testing.T) {
 			t.Fatalf("%s: %v, %+v", note.Phase, err, d)
 		}
 		got = append(got, *d.Events[0].Build)
+	}
+	// The build for each post, and the failed stage once: a running build's stage is not
+	// worth a request.
+	if reqs := e.srv.Requests()[before:]; len(reqs) != 3 {
+		t.Errorf("the posts asked %q; want the build twice, the stages once", reqs)
 	}
 	polled, err := p.Build(ctx(t), jenkins.BuildID("pipe", n))
 	if err != nil {

@@ -309,7 +309,8 @@ func (p *Provider) enrich(ctx context.Context, posted ci.Build) (ci.Build, error
 			b.FinishedAt = api.StartedAt.Add(time.Duration(jb.Duration) * time.Millisecond)
 		}
 	}
+	// Only a failure wants its stage, as in a poll: a running build's changes by the second.
 	bs := []ci.Build{ci.CleanBuild(b, now)}
-	p.addStages(ctx, bs, []bool{isPipeline(jb)})
+	p.addStages(ctx, bs, []bool{isPipeline(jb) && b.Complete})
 	return bs[0], nil
 }
