@@ -42,7 +42,7 @@ type ParserConfig struct {
 	// of whose jobs the hook names failed: the hook leaves trigger jobs out. nil: the build
 	// has no failed step then.
 	FailedTrigger func(project string, pipelineID int64) (string, error)
-	Clock   func() time.Time
+	Clock         func() time.Time
 }
 
 // Parser reads the webhooks of one GitLab connection. It implements ci.WebhookParser.
