@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sort"
+	"sync"
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
@@ -66,16 +67,34 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 }
 
 // changedIn reads one project's pipelines updated after since, at most MaxChangedPipelines;
-// truncated says there were more.
+// truncated says there were more. It pages by updated_after rather than by page number: a
+// pipeline updated while the pages are read moves to the end of the list, and an offset page
+// would then slip one unread pipeline back onto a page already read. Each next request asks
+// from the second before the last update read (the API takes updated_after to the second),
+// and what it lists again is passed over; only a page whose updates all fall in one second
+// goes on to the next offset page. A catch-up cut short leaves its resume point, from which
+// the next one reads on (however far its since looks back), so that a burst of more than
+// MaxChangedPipelines changes is read through rather than read again at every poll.
 func (p *Provider) changedIn(ctx context.Context, project string, since time.Time) ([]changed, bool, error) {
-	var out []changed
-	seen := map[int64]bool{}
-	opts := &gl.ListProjectPipelinesOptions{
-		ListOptions:  gl.ListOptions{PerPage: perPage},
-		UpdatedAfter: gl.Ptr(since.UTC()), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc"),
+	cursor := since
+	if r, ok := p.resume.get(project); ok && r.After(since) {
+		cursor = r
 	}
-	for range MaxChangedPipelines/perPage + 2 {
-		pls, resp, err := p.gl.Pipelines.ListProjectPipelines(project, opts, gl.WithContext(ctx))
+	var out []changed
+	type version struct {
+		id      int64
+		updated time.Time
+	}
+	seen := map[version]bool{}
+	read := 0
+	page := int64(1)
+	var resumeAt time.Time // the second before the last update read
+	for range 2 * (MaxChangedPipelines/perPage + 2) {
+		opts := &gl.ListProjectPipelinesOptions{
+			ListOptions:  gl.ListOptions{PerPage: perPage, Page: page},
+			UpdatedAfter: gl.Ptr(cursor.UTC()), OrderBy: gl.Ptr("updated_at"), Sort: gl.Ptr("asc"),
+		}
+		pls, _, err := p.gl.Pipelines.ListProjectPipelines(project, opts, gl.WithContext(ctx))
 		if unreadable(err) {
 			// Offline in Builders; the other projects are still followed.
 			p.log.Warn().Err(p.apiError("list pipelines of "+project, err)).Str("project", project).Msg("gitlab: the token cannot read a project followed")
@@ -85,15 +104,20 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 			return nil, false, p.apiError("list pipelines of "+project, err)
 		}
 		for _, pl := range pls {
-			if seen[pl.ID] || pl.Source == childSource {
-				continue // updated while the pages were read (it moved to a later page), or a child
+			updated := deref(pl.UpdatedAt)
+			v := version{pl.ID, updated}
+			if seen[v] || pl.Source == childSource {
+				continue // listed again from the second before, or a child
 			}
-			if len(out) >= MaxChangedPipelines {
+			if read >= MaxChangedPipelines {
 				p.log.Warn().Str("project", project).Int("pipelines", MaxChangedPipelines).
 					Msg("gitlab: more pipelines changed than one catch-up reads; the next poll reads on")
+				p.resume.set(project, resumeAt)
 				return out, true, nil
 			}
-			seen[pl.ID] = true
+			seen[v] = true
+			read++
+			resumeAt = updated.Truncate(time.Second).Add(-time.Second)
 			r, rs, err := p.pipelineRun(ctx, project, pl.ID)
 			if errors.Is(err, ci.ErrNotFound) {
 				continue // deleted meanwhile
@@ -102,7 +126,6 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 				return nil, false, err
 			}
 			p.pipelines.remember(pl.ID, project)
-			updated := deref(pl.UpdatedAt)
 			if rs.attempt > 1 && r.attempt == rs.attempt && r.startedAt.After(since) {
 				// Retried after since: the run before may have ended after since too, and
 				// no poll may have seen it (a quick retry, or herald stopped meanwhile).
@@ -120,12 +143,49 @@ func (p *Provider) changedIn(ctx context.Context, project string, since time.Tim
 			}
 			out = append(out, changed{b: b, updated: updated})
 		}
-		if resp.NextPage == 0 || len(pls) == 0 {
+		if len(pls) < perPage {
+			p.resume.clear(project)
 			return out, false, nil
 		}
-		opts.Page = resp.NextPage
+		next := deref(pls[len(pls)-1].UpdatedAt).Truncate(time.Second).Add(-time.Second)
+		if deref(pls[0].UpdatedAt).After(next) || !next.After(cursor) {
+			page++ // the whole page is within a second: from next it would be listed again
+		} else {
+			cursor, page = next, 1
+		}
 	}
+	p.resume.set(project, resumeAt)
 	return out, true, nil
+}
+
+// resumePoints are where each project's catch-up cut short reads on (see changedIn).
+type resumePoints struct {
+	mu sync.Mutex
+	m  map[string]time.Time
+}
+
+func (rp *resumePoints) get(project string) (time.Time, bool) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	t, ok := rp.m[project]
+	return t, ok
+}
+
+func (rp *resumePoints) set(project string, at time.Time) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if rp.m == nil {
+		rp.m = map[string]time.Time{}
+	}
+	if !at.IsZero() {
+		rp.m[project] = at
+	}
+}
+
+func (rp *resumePoints) clear(project string) {
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	delete(rp.m, project)
 }
 
 // changedAt is when a build last changed, for the order of a catch-up.

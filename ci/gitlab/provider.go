@@ -47,6 +47,7 @@ type Provider struct {
 	projects  []string
 	parser    *Parser
 	pipelines pipelineProjects // pipeline id → its project
+	resume    resumePoints     // where a catch-up cut short reads on, per project
 	ov        ci.OverviewCache // the overview shared by every caller (overview.go)
 	log       zerolog.Logger
 	now       func() time.Time

@@ -225,3 +225,37 @@ func TestFailedTriggerJobIsTheFailedStep(t *testing.T) {
 		t.Errorf("polled %+v", polled)
 	}
 }
+
+// TestBurstOfChangesIsReadThrough: more pipelines changed than one catch-up reads: the
+// next catch-up reads on from where the first stopped, though it asks from as far back,
+// instead of reading the same ones again at every poll.
+func TestBurstOfChangesIsReadThrough(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	fake := newFake(t, gitlabtest.Options{Clock: clock.Now})
+	fake.AddProject("acme/app", "main")
+	p := newProvider(t, fake, nil, "acme/app")
+	since := clock.Now()
+	var ids []int64
+	for range gitlab.MaxChangedPipelines + 30 {
+		clock.advance(time.Second)
+		ids = append(ids, fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{}))
+	}
+	got := map[string]bool{}
+	for poll := range 2 {
+		bs, err := p.BuildsChangedSince(ctx(t), since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bs) > gitlab.MaxChangedPipelines {
+			t.Errorf("poll %d read %d pipelines, more than %d", poll, len(bs), gitlab.MaxChangedPipelines)
+		}
+		for _, b := range bs {
+			got[b.ID] = true
+		}
+	}
+	for _, id := range ids {
+		if !got[gitlab.BuildID(id, 1)] {
+			t.Fatalf("pipeline %d never read in two polls (read %d of %d)", id, len(got), len(ids))
+		}
+	}
+}
