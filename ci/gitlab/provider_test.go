@@ -363,8 +363,10 @@ func TestWorkers(t *testing.T) {
 		t.Errorf("workers %+v", ws)
 	}
 	// GitLab answers 200 [] to a token that may see no runner (a Reporter's): said so.
-	none := newFake(t, gitlabtest.Options{})
+	none := newFake(t, gitlabtest.Options{Role: "reporter"})
 	none.AddProject("acme/app", "main")
+	none.AddRunner(gitlabtest.Runner{ID: 3, Description: "docker-1", Status: "online"})
+	none.AddRunner(gitlabtest.Runner{ID: 5, Description: "shared-1", Status: "online", Shared: true})
 	_, err = newProvider(t, none, nil, "acme/app").Workers(ctx(t))
 	var ue *ci.UserError
 	if !errors.Is(err, ci.ErrUnsupported) || !errors.As(err, &ue) ||

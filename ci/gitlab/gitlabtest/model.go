@@ -86,7 +86,8 @@ type job struct {
 	failureReason string
 }
 
-// Runner is a runner the token can see.
+// Runner is a runner of the instance: a project's (listed to a Maintainer's token) or, Shared,
+// the instance's (never listed by GET /runners).
 type Runner struct {
 	ID          int64
 	Description string

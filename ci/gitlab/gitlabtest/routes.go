@@ -180,8 +180,8 @@ func (s *Server) listPipelines(w http.ResponseWriter, r *http.Request, pr *proje
 		if v := q.Get("sha"); v != "" && p.sha != v {
 			continue
 		}
-		if v := q.Get("source"); v != "" && p.source != v {
-			continue
+		if v := q.Get("source"); (v != "" && p.source != v) || (v == "" && p.source == "parent_pipeline") {
+			continue // child pipelines are listed only when asked for (GitLab 17.0 on)
 		}
 		if v := q.Get("username"); v != "" && p.user.Username != v {
 			continue
@@ -253,8 +253,15 @@ func (s *Server) listJobs(w http.ResponseWriter, r *http.Request, pl *pipeline, 
 }
 
 func (s *Server) listRunners(w http.ResponseWriter, r *http.Request) {
+	// The runners the user owns: those of projects where it is Maintainer; instance
+	// runners are not among them.
+	var rs []Runner
 	s.mu.Lock()
-	rs := append([]Runner(nil), s.runners...)
+	for _, x := range s.runners {
+		if !x.Shared && (s.opts.Role == "" || s.opts.Role == "maintainer") {
+			rs = append(rs, x)
+		}
+	}
 	s.mu.Unlock()
 	s.list(w, r, len(rs), func(i int) any {
 		x := rs[i]

@@ -28,6 +28,10 @@ type Options struct {
 	Clock func() time.Time
 	// Logf, when set, is told every request and delivery.
 	Logf func(format string, args ...any)
+	// Role is the token's user's role on the projects: "reporter", "developer" or
+	// "maintainer" (empty). GET /runners lists the runners of projects where it is
+	// Maintainer or Owner, so it answers a lesser role an empty list.
+	Role string
 }
 
 // Server is a fake GitLab. It is safe for concurrent use.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -378,5 +379,55 @@ func TestHooks(t *testing.T) {
 	defer mu.Unlock()
 	if len(got) != 5 {
 		t.Errorf("%d requests received, want 5 (one dropped)", len(got))
+	}
+}
+
+// The fake lists as GitLab documents: GET /runners the runners the user owns (a project's,
+// to a Maintainer; never the instance's), the pipelines list no child pipeline unless
+// source=parent_pipeline is asked, /bridges the trigger jobs that /jobs leaves out, and a
+// merge request pipeline on refs/merge-requests/<iid>/head.
+func TestListsAsGitLabDocuments(t *testing.T) {
+	for role, want := range map[string]int{"": 1, "maintainer": 1, "developer": 0, "reporter": 0} {
+		s := newServer(t, gitlabtest.Options{Role: role})
+		s.AddRunner(gitlabtest.Runner{ID: 1, Description: "own", Status: "online"})
+		s.AddRunner(gitlabtest.Runner{ID: 2, Description: "shared", Status: "online", Shared: true})
+		var rs []map[string]any
+		do(t, s, "GET", "/api/v4/runners", token, "").json(t, &rs)
+		if len(rs) != want {
+			t.Errorf("role %q: runners %v, want %d", role, rs, want)
+		}
+	}
+	s := newServer(t, gitlabtest.Options{})
+	s.AddProject("acme/app", "main", "feature")
+	parent := s.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Jobs: []gitlabtest.JobSpec{
+		{Stage: "build", Name: "compile"}, {Stage: "child", Name: "trigger-child", Trigger: true},
+	}})
+	child := s.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Source: "parent_pipeline"})
+	mr := s.CreatePipeline("acme/app", "feature", gitlabtest.PipelineOptions{MergeRequestIID: 4})
+	ids := func(path string) []int64 {
+		var out []struct {
+			ID  int64  `json:"id"`
+			Ref string `json:"ref"`
+		}
+		do(t, s, "GET", path, token, "").json(t, &out)
+		var got []int64
+		for _, x := range out {
+			got = append(got, x.ID)
+			if x.ID == mr && x.Ref != "refs/merge-requests/4/head" {
+				t.Errorf("merge request pipeline's ref %q", x.Ref)
+			}
+		}
+		return got
+	}
+	if got := ids("/api/v4/projects/acme%2Fapp/pipelines"); len(got) != 2 || got[0] != mr || got[1] != parent {
+		t.Errorf("pipelines %v, want %d and %d, not the child %d", got, mr, parent, child)
+	}
+	if got := ids("/api/v4/projects/acme%2Fapp/pipelines?source=parent_pipeline"); len(got) != 1 || got[0] != child {
+		t.Errorf("child pipelines %v, want %d", got, child)
+	}
+	jobs := ids("/api/v4/projects/acme%2Fapp/pipelines/" + strconv.FormatInt(parent, 10) + "/jobs")
+	bridges := ids("/api/v4/projects/acme%2Fapp/pipelines/" + strconv.FormatInt(parent, 10) + "/bridges")
+	if len(jobs) != 1 || len(bridges) != 1 {
+		t.Errorf("jobs %v, bridges %v: want the build job and the trigger job apart", jobs, bridges)
 	}
 }
