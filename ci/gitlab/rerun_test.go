@@ -259,3 +259,48 @@ func TestBurstOfChangesIsReadThrough(t *testing.T) {
 		}
 	}
 }
+
+// TestRetriedTriggerJobIsANewRun: a pipeline that failed in its trigger job alone, retried:
+// GitLab makes a new trigger job, which the jobs API does not list, so no new job tells the
+// run; its new finish does. The retry button names that run, which then recovers.
+func TestRetriedTriggerJobIsANewRun(t *testing.T) {
+	clock := &fakeClock{now: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	fake := newFake(t, gitlabtest.Options{Clock: clock.Now})
+	fake.AddProject("acme/app", "main")
+	p := newProvider(t, fake, nil, "acme/app")
+	since := clock.Now()
+	clock.advance(time.Minute)
+	id := fake.CreatePipeline("acme/app", "main", gitlabtest.PipelineOptions{Jobs: []gitlabtest.JobSpec{
+		{Stage: "build", Name: "compile"}, {Stage: "downstream", Name: "deploy-child", Trigger: true, FailRuns: 1},
+	}})
+	if err := fake.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := p.BuildsChangedSince(ctx(t), since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || bs[0].ID != gitlab.BuildID(id, 1) || bs[0].Result != ci.ResultFailure {
+		t.Fatalf("first run %+v", bs)
+	}
+	failedAt := bs[0].FinishedAt
+	clock.advance(time.Minute)
+	res, err := p.Rebuild(ctx(t), bs[0].ID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.RequestIDs) != 1 || res.RequestIDs[0] != gitlab.BuildID(id, 2) {
+		t.Errorf("rebuild %+v, want run 2", res)
+	}
+	clock.advance(time.Minute)
+	if err := fake.Finish(id); err != nil {
+		t.Fatal(err)
+	}
+	bs, err = p.BuildsChangedSince(ctx(t), failedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bs) != 1 || bs[0].ID != gitlab.BuildID(id, 2) || bs[0].Result != ci.ResultSuccess || bs[0].RequestID != res.RequestIDs[0] {
+		t.Errorf("after the retry %+v, want run 2 passed", bs)
+	}
+}
