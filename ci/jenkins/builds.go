@@ -158,6 +158,12 @@ func (p *Provider) branchOfJob(ctx context.Context, fullName string) string {
 
 // Build returns one build by its id "<job>#<number>".
 func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
+	return p.build(ctx, id, true)
+}
+
+// build reads one build; a running one's stage only with runningStage (a failed one's
+// always).
+func (p *Provider) build(ctx context.Context, id string, runningStage bool) (ci.Build, error) {
 	name, number, err := parseBuildID(id)
 	if err != nil {
 		return ci.Build{}, err
@@ -179,7 +185,7 @@ func (p *Provider) Build(ctx context.Context, id string) (ci.Build, error) {
 			p.cfg.Name, ci.CleanText(id), number, b.ID, ci.ErrNotFound)
 	}
 	bs := []ci.Build{b}
-	p.addStages(ctx, bs, []bool{isPipeline(jb)})
+	p.addStages(ctx, bs, []bool{isPipeline(jb) && (runningStage || b.Complete)})
 	return bs[0], nil
 }
 

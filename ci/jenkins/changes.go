@@ -126,7 +126,7 @@ func (p *Provider) runningOutOfWindow(ctx context.Context, jobs []job, since tim
 		if i >= maxStepRequests || ctx.Err() != nil {
 			break
 		}
-		b, err := p.Build(ctx, id)
+		b, err := p.build(ctx, id, false)
 		switch {
 		case errors.Is(err, ci.ErrNotFound): // deleted, or its job no longer followed
 			p.forgetRunning(id)

@@ -3,6 +3,7 @@ package jenkins_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -356,26 +357,36 @@ func TestLongBuildOutOfThePollsWindow(t *testing.T) {
 	e := newEnv(t, jenkinstest.Options{})
 	p := e.provider(nil)
 	since := e.clock.Now().Add(-time.Second)
-	long := e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "")
+	long := e.play("app/deploy", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "")
+	e.srv.Stages("app/deploy", long, jenkinstest.Stage{Name: "Soak", Status: "IN_PROGRESS"})
 	if _, err := p.BuildsChangedSince(ctx(t), since); err != nil {
 		t.Fatal(err)
 	}
 	for range 11 {
-		e.play("release", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "SUCCESS")
+		e.play("app/deploy", jenkinstest.Trigger{Cause: jenkinstest.TimerCause}, "SUCCESS")
 	}
 	if _, err := p.BuildsChangedSince(ctx(t), since); err != nil {
 		t.Fatal(err)
 	}
+	// While it runs, a poll reads it alone, without its stage.
+	before := len(e.srv.Requests())
+	if _, err := p.BuildsChangedSince(ctx(t), since); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := e.srv.Requests()[before:]; len(reqs) != 2 || reqs[1] != fmt.Sprintf("GET job/app/job/deploy/%d/api/json", long) {
+		t.Errorf("a poll while the long build runs asked %q; want the jobs and that build", reqs)
+	}
 	e.clock.Add(time.Minute)
-	e.srv.Finish("release", long, "FAILURE")
+	e.srv.Stages("app/deploy", long, jenkinstest.Stage{Name: "Soak", Status: "FAILED"})
+	e.srv.Finish("app/deploy", long, "FAILURE")
 	got, err := p.BuildsChangedSince(ctx(t), e.clock.Now().Add(-time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Number != long || !got[0].Complete || got[0].Result != ci.ResultFailure {
-		t.Errorf("changed %+v; want the long build's failure", got)
+	if len(got) != 1 || got[0].Number != long || !got[0].Complete || got[0].Result != ci.ResultFailure || got[0].FailedStep != "Soak" {
+		t.Errorf("changed %+v; want the long build's failure in Soak", got)
 	}
-	before := len(e.srv.Requests())
+	before = len(e.srv.Requests())
 	if _, err := p.BuildsChangedSince(ctx(t), e.clock.Now().Add(-time.Second)); err != nil {
 		t.Fatal(err)
 	}
