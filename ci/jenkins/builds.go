@@ -92,6 +92,9 @@ func (p *Provider) RunningBuilds(ctx context.Context) ([]ci.Build, error) {
 	return out, nil
 }
 
+// maxBuildsListed is how many builds Jenkins lists in a job's builds field: its newest 100.
+const maxBuildsListed = 100
+
 // LastBuilds returns the last n completed builds of a job, newest first, failed ones with
 // their failed stage.
 func (p *Provider) LastBuilds(ctx context.Context, builder string, n int) ([]ci.Build, error) {
@@ -100,7 +103,7 @@ func (p *Provider) LastBuilds(ctx context.Context, builder string, n int) ([]ci.
 		return nil, p.noJob(builder)
 	}
 	var jj jobJSON
-	q := url.Values{"tree": {"name,url,color,buildable,builds[" + buildTree + "]{0," + fmt.Sprint(n+pollBuilds) + "}"}}
+	q := url.Values{"tree": {"name,url,color,buildable,builds[" + buildTree + "]{0," + fmt.Sprint(min(n+pollBuilds, maxBuildsListed)) + "}"}}
 	if err := p.c.getJSON(ctx, jobPath(builder)+"api/json", q, &jj); err != nil {
 		if err = p.apiError("read job "+builder, err); errors.Is(err, ci.ErrNotFound) {
 			return nil, p.noJob(builder)

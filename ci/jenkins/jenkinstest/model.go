@@ -235,8 +235,9 @@ func (s *Server) jobJSONLocked(n *node, shallow bool) map[string]any {
 		inQueue = inQueue || (q.job == n && q.build == nil && !q.cancelled)
 	}
 	o["inQueue"] = inQueue
+	// A job's builds field lists its newest 100 builds (allBuilds has the rest).
 	builds := []any{}
-	for i := len(n.builds) - 1; i >= 0; i-- {
+	for i := len(n.builds) - 1; i >= max(len(n.builds)-maxBuildsListed, 0); i-- {
 		b := n.builds[i]
 		if shallow {
 			builds = append(builds, map[string]any{"_class": buildClasses[n.kind], "number": b.number, "url": b.url(s.root)})
@@ -276,6 +277,9 @@ func (s *Server) jobJSONLocked(n *node, shallow bool) map[string]any {
 	o["property"] = props
 	return o
 }
+
+// maxBuildsListed is how many builds a job's builds field lists.
+const maxBuildsListed = 100
 
 func displayName(n *node) string {
 	if n.parent != nil && n.parent.kind == kindMultibranch {

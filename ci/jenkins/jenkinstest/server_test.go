@@ -412,3 +412,18 @@ func TestQueuedPostedAtStartAndPipelineScmEmpty(t *testing.T) {
 		}
 	}
 }
+
+// A job's builds field lists its newest 100 builds, whatever range the tree asks for.
+func TestBuildsListedAreTheNewest100(t *testing.T) {
+	f := newFake(t, jenkinstest.Options{AutoStart: true})
+	f.srv.AddJob("busy", jenkinstest.JobOptions{})
+	for range 105 {
+		q := f.srv.Enqueue("busy", jenkinstest.Trigger{Cause: jenkinstest.TimerCause})
+		f.srv.Finish("busy", f.srv.QueuedBuild(q), "SUCCESS")
+	}
+	j := f.json("job/busy/api/json?tree=" + url.QueryEscape("builds[number]{0,110}"))
+	bs, _ := j["builds"].([]any)
+	if len(bs) != 100 || bs[0].(map[string]any)["number"] != 105.0 || bs[99].(map[string]any)["number"] != 6.0 {
+		t.Errorf("%d builds listed; want #105 to #6", len(bs))
+	}
+}
