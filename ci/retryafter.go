@@ -2,6 +2,9 @@ package ci
 
 import (
 	"errors"
+	"net/http"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,6 +24,22 @@ func RetryAfter(err error) (time.Duration, bool) {
 	var ra *RetryAfterError
 	if errors.As(err, &ra) && ra.Wait > 0 {
 		return ra.Wait, true
+	}
+	return 0, false
+}
+
+// ParseRetryAfter reads an HTTP Retry-After value, seconds or an HTTP date, as the time left
+// from now; ok is false when v is empty or neither. A date in the past is no wait (0, true).
+func ParseRetryAfter(v string, now time.Time) (wait time.Duration, ok bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
 	}
 	return 0, false
 }

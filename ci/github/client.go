@@ -161,13 +161,8 @@ func (p *Provider) secondaryWait(resp *http.Response, local time.Duration) time.
 		return DefaultSecondaryWait
 	}
 	h := resp.Header
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-			return time.Duration(n) * time.Second
-		}
-		if t, err := http.ParseTime(v); err == nil && t.After(p.now()) {
-			return t.Sub(p.now())
-		}
+	if wait, ok := ci.ParseRetryAfter(h.Get("Retry-After"), p.now()); ok && wait > 0 {
+		return wait
 	}
 	if h.Get(gh.HeaderRateRemaining) == "0" {
 		if n, err := strconv.ParseInt(h.Get(gh.HeaderRateReset), 10, 64); err == nil {

@@ -158,11 +158,8 @@ func message(er *gl.ErrorResponse) string {
 // retryAfter is how long a 429 asks herald to wait: Retry-After in seconds, else until
 // RateLimit-Reset (a Unix time), else DefaultRetryAfter; a second at least.
 func retryAfter(h http.Header, now time.Time) time.Duration {
-	if s, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After"))); err == nil && s >= 0 {
-		return max(time.Duration(s)*time.Second, time.Second)
-	}
-	if t, err := http.ParseTime(h.Get("Retry-After")); err == nil {
-		return max(t.Sub(now), time.Second)
+	if wait, ok := ci.ParseRetryAfter(h.Get("Retry-After"), now); ok {
+		return max(wait, time.Second)
 	}
 	if s, err := strconv.ParseInt(strings.TrimSpace(h.Get("RateLimit-Reset")), 10, 64); err == nil && s > 0 {
 		return max(time.Unix(s, 0).Sub(now), time.Second)

@@ -139,18 +139,17 @@ func pageTitle(page []byte) string {
 	return html.UnescapeString(strings.TrimSpace(s[:j]))
 }
 
-// retryAfter reads a Retry-After of seconds or an HTTP date; 0 when there is none.
+// retryAfter reads a Retry-After of seconds or an HTTP date; 0 when there is none, a second
+// at least for a date.
 func retryAfter(v string) time.Duration {
-	if v == "" {
+	wait, ok := ci.ParseRetryAfter(v, time.Now())
+	switch {
+	case !ok:
 		return 0
+	case wait == 0 && strings.TrimSpace(v) != "0":
+		return time.Second // a date already past
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), time.Second)
-	}
-	return 0
+	return wait
 }
 
 // getJSON reads path's JSON into out.
