@@ -146,32 +146,12 @@ func intake(ctx context.Context, st *store.Store, c config) error {
 	// In herald the sender's Wake goes here; no sender runs in this figure.
 	n := bot.NewNotifier(st, bot.NotifyOptions{Wake: func() {}}, zerolog.Nop())
 	deliver := n.Deliver
-	events := make(chan ci.Event, c.intakeEvents)
 	results := []ci.Result{ci.ResultSuccess, ci.ResultFailure, ci.ResultSuccess, ci.ResultWarnings}
-	for i := range c.intakeEvents {
-		events <- finished(fmt.Sprintf("builder-%d", i%64), results[i%len(results)])
-	}
-	close(events)
-	var wg sync.WaitGroup
-	var firstErr error
-	var once sync.Once
-	start := time.Now()
-	for range c.intakeWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ev := range events {
-				if err := deliver(ctx, ev); err != nil {
-					once.Do(func() { firstErr = err })
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if firstErr != nil {
-		return firstErr
+	elapsed, err := inParallel(c.intakeEvents, c.intakeWorkers, func(i int) error {
+		return deliver(ctx, finished(fmt.Sprintf("builder-%d", i%64), results[i%len(results)]))
+	})
+	if err != nil {
+		return err
 	}
 	depth, err := st.OutboxDepth(ctx)
 	if err != nil {
@@ -221,4 +201,32 @@ func procStatus(key string) string {
 		}
 	}
 	return "?"
+}
+
+// inParallel runs do(0..n-1) on workers goroutines, as many deliveries at once, and says how
+// long all of them took; it stops at the first error.
+func inParallel(n, workers int, do func(i int) error) (time.Duration, error) {
+	next := make(chan int, n)
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var wg sync.WaitGroup
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := do(i); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start), firstErr
 }
