@@ -1,0 +1,217 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// ProcessTTL is how long a process may go unseen before its claims expire although its lock
+// is still held (a process stuck, or cut off from the database while Postgres has not yet
+// noticed its connection is gone). A process beats far more often (see Lessee.Beat).
+const ProcessTTL = 30 * time.Second
+
+// The advisory lock spaces: the first key of every lock herald takes on its lease connection.
+const (
+	processLockSpace = `hashtext('herald.process')`
+	roleLockSpace    = `hashtext('herald.role')`
+)
+
+// Lessee is one process's hold on the database: a connection of its own (never from the
+// pool, which may close or hand out a connection at will), on which it holds the advisory
+// lock that says it is alive and the locks of the roles it holds. Session-level locks go when
+// the connection goes: a process killed with -9 loses them as soon as Postgres sees its socket
+// close, which is what makes a standby take over within a second or two. It is safe for
+// concurrent use (calls take turns on the connection).
+type Lessee struct {
+	cfg  *pgx.ConnConfig
+	id   int32
+	name string
+
+	mu   sync.Mutex
+	conn *pgx.Conn
+}
+
+// ErrLeaseLost is returned by a Lessee whose connection broke: every role it held is gone.
+// Reconnect makes a new one.
+var ErrLeaseLost = errors.New("store: the lease connection is gone; every role it held was released")
+
+// NewLessee connects the lease connection of a process called name (host:pid) and makes it
+// alive: a random id no live process has, its lock, and its row in processes.
+func (s *Store) NewLessee(ctx context.Context, name string) (*Lessee, error) {
+	l := &Lessee{cfg: s.pool.Config().ConnConfig.Copy(), name: name}
+	for range 10 {
+		l.id = randomID()
+		err := l.connect(ctx)
+		if errors.Is(err, errIDTaken) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	return nil, errors.New("store: lease: no free process id after 10 tries")
+}
+
+var errIDTaken = errors.New("store: lease: process id in use")
+
+func randomID() int32 {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return int32(binary.BigEndian.Uint32(b[:])&0x7fffffff) | 1 // > 0: claimed_by 0 never means a process
+}
+
+// connect opens the connection and takes the process lock, under l.mu or before l is shared.
+func (l *Lessee) connect(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, l.cfg)
+	if err != nil {
+		return fmt.Errorf("store: lease: connect: %w", err)
+	}
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+processLockSpace+`, $1)`, l.id).Scan(&ok); err != nil {
+		_ = conn.Close(ctx)
+		return fmt.Errorf("store: lease: take the process lock: %w", err)
+	}
+	if !ok {
+		_ = conn.Close(ctx)
+		return errIDTaken
+	}
+	_, err = conn.Exec(ctx, `
+		INSERT INTO processes (id, name) VALUES ($1, $2)
+		ON CONFLICT (id) DO UPDATE SET name = excluded.name, seen_at = now()`, l.id, l.name)
+	if err != nil {
+		_ = conn.Close(ctx)
+		return fmt.Errorf("store: lease: register the process: %w", err)
+	}
+	l.conn = conn
+	return nil
+}
+
+// ID is the process id claims name (outbox.claimed_by).
+func (l *Lessee) ID() int32 { return l.id }
+
+// Name is the process's name (host:pid).
+func (l *Lessee) Name() string { return l.name }
+
+// Beat says the process is alive (processes.seen_at) and proves the connection still holds
+// its locks; ErrLeaseLost when it does not.
+func (l *Lessee) Beat(ctx context.Context) error {
+	return l.do(ctx, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `UPDATE processes SET seen_at = now() WHERE id = $1`, l.id)
+		return err
+	})
+}
+
+// TryRole takes the role's lock if no process holds it; it reports whether this process
+// holds it now. Taking a role this process already holds is true again (and must be
+// released once per take: call it only for roles not held).
+func (l *Lessee) TryRole(ctx context.Context, role string) (bool, error) {
+	var ok bool
+	err := l.do(ctx, func(conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+roleLockSpace+`, hashtext($1))`, role).Scan(&ok)
+	})
+	return ok, err
+}
+
+// ReleaseRole gives a role up, for a process that stops acting in it while it runs on.
+func (l *Lessee) ReleaseRole(ctx context.Context, role string) error {
+	return l.do(ctx, func(conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, `SELECT pg_advisory_unlock(`+roleLockSpace+`, hashtext($1))`, role)
+		return err
+	})
+}
+
+// do runs fn on the connection; a broken connection is closed and reported as ErrLeaseLost.
+func (l *Lessee) do(ctx context.Context, fn func(*pgx.Conn) error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return ErrLeaseLost
+	}
+	err := fn(l.conn)
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() == nil && !l.conn.IsClosed() && !isConnError(err) {
+		return fmt.Errorf("store: lease: %w", err)
+	}
+	// A context that ended mid-query leaves the connection in an unknown state, and a
+	// broken one holds nothing: either way the locks cannot be trusted any more.
+	_ = l.conn.Close(context.Background())
+	l.conn = nil
+	return fmt.Errorf("%w (%v)", ErrLeaseLost, err)
+}
+
+// Reconnect makes a new lease connection after ErrLeaseLost, with the same process id, so
+// the claims this process made stay its own. It holds no role afterwards.
+func (l *Lessee) Reconnect(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil {
+		_ = l.conn.Close(context.Background())
+		l.conn = nil
+	}
+	err := l.connect(ctx)
+	if errors.Is(err, errIDTaken) {
+		// Postgres has not yet noticed that the old connection is gone.
+		return fmt.Errorf("%w: the old connection still holds it", errIDTaken)
+	}
+	return err
+}
+
+// Close ends the lease: every role and the process lock are released at once, and the
+// process row goes (its claims then belong to nobody).
+func (l *Lessee) Close(ctx context.Context) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return
+	}
+	_, _ = l.conn.Exec(ctx, `DELETE FROM processes WHERE id = $1`, l.id)
+	_ = l.conn.Close(ctx)
+	l.conn = nil
+}
+
+// isConnError reports an error of the connection itself rather than of the statement.
+func isConnError(err error) bool {
+	return IsUnavailable(err)
+}
+
+// aliveSQL is true for a process id whose lock is held and which was seen within the TTL:
+// its claims are live. It is a condition on a column or parameter named by %s.
+const aliveSQL = `(EXISTS (
+	SELECT 1 FROM pg_locks l JOIN processes p ON p.id = %[1]s
+	WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+		AND l.classid::bigint = (hashtext('herald.process')::bigint & 4294967295)
+		AND l.objid::bigint = (%[1]s::bigint & 4294967295)
+		AND p.seen_at > now() - make_interval(secs => %[2]d)))`
+
+// aliveCond is aliveSQL for the process id in column (or parameter) col.
+func aliveCond(col string) string {
+	return fmt.Sprintf(aliveSQL, col, int(ProcessTTL.Seconds()))
+}
+
+// ProcessAlive reports whether process id is alive: its lock held, seen within ProcessTTL.
+func (s *Store) ProcessAlive(ctx context.Context, id int32) (bool, error) {
+	var ok bool
+	if err := s.pool.QueryRow(ctx, `SELECT `+aliveCond("$1::integer"), id).Scan(&ok); err != nil {
+		return false, fmt.Errorf("store: process alive: %w", err)
+	}
+	return ok, nil
+}
+
+// PruneProcesses deletes rows of processes that are not alive and were not seen for a day.
+func (s *Store) PruneProcesses(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM processes WHERE seen_at < now() - interval '1 day' AND NOT `+aliveCond("processes.id"))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune processes: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
