@@ -94,6 +94,17 @@ func (h *Health) Failed(part string) {
 	c.failing, c.heard = true, true
 }
 
+// Forget drops a part: it no longer runs in this process (another replica took its role),
+// so what it last saw says nothing about this process's readiness.
+func (h *Health) Forget(part string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.parts, part)
+}
+
 func (h *Health) get(part string) *contact {
 	c, ok := h.parts[part]
 	if !ok {
