@@ -34,6 +34,10 @@ func housekeeping(ctx context.Context, st *store.Store, log zerolog.Logger) {
 		if _, err := st.PruneDeliveries(ctx, 90*24*time.Hour); err != nil {
 			log.Warn().Err(err).Msg("pruning CI webhook deliveries failed")
 		}
+		// Processes gone for a day: nothing names them any more.
+		if _, err := st.PruneProcesses(ctx); err != nil {
+			log.Warn().Err(err).Msg("pruning gone processes failed")
+		}
 		// Pending questions past their time: /force and /stop conversations nobody finished.
 		if _, err := st.PruneConversations(ctx, time.Now()); err != nil {
 			log.Warn().Err(err).Msg("pruning conversations failed")
