@@ -15,6 +15,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// UpdatesChannel is the Postgres NOTIFY channel SaveUpdates signals on, with the ids it stored
+// as payload ("101,102"): the replica holding the intake hears of an update any replica
+// stored (a webhook reaches whichever one the load balancer picked; the poller may run in
+// another process) within milliseconds, instead of at its next sweep.
+const UpdatesChannel = "herald_updates"
+
 // Update is a Telegram update as received, kept until handled.
 type Update struct {
 	ID      int64
@@ -95,6 +101,9 @@ func (s *Store) saveUpdates(ctx context.Context, ups []Update, nextOffset int64,
 				return err
 			}
 		}
+		if err := notifyUpdates(ctx, tx.tx, ups); err != nil {
+			return err
+		}
 		if nextOffset == 0 {
 			return nil
 		}
@@ -123,6 +132,57 @@ func saveUpdate(ctx context.Context, q querier, u Update) error {
 		return fmt.Errorf("store: save update: %w", err)
 	}
 	return nil
+}
+
+// notifyPayloadMax bounds one notification's payload: Postgres refuses one of 8000 bytes or
+// more, and a batch of a hundred updates is about 1,100.
+const notifyPayloadMax = 4000
+
+// notifyUpdates tells the listeners on UpdatesChannel which updates the transaction stores,
+// in as many notifications as the ids need. Postgres delivers them at commit and drops them
+// on rollback, so a listener never reads an id whose row it cannot see yet. A redelivered
+// update is named again; the intake drops what it knows or handled.
+func notifyUpdates(ctx context.Context, q querier, ups []Update) error {
+	var payload []byte
+	flush := func() error {
+		if len(payload) == 0 {
+			return nil
+		}
+		if _, err := q.Exec(ctx, `SELECT pg_notify($1, $2)`, UpdatesChannel, string(payload)); err != nil {
+			return fmt.Errorf("store: save updates: notify: %w", err)
+		}
+		payload = payload[:0]
+		return nil
+	}
+	for _, u := range ups {
+		id := strconv.FormatInt(u.ID, 10)
+		if len(payload)+1+len(id) > notifyPayloadMax {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		if len(payload) > 0 {
+			payload = append(payload, ',')
+		}
+		payload = append(payload, id...)
+	}
+	return flush()
+}
+
+// ParseUpdateIDs reads an UpdatesChannel payload. ok is false for anything else (an empty
+// payload included): the listener then cannot tell what it missed, and looks for itself.
+func ParseUpdateIDs(payload string) (ids []int64, ok bool) {
+	if payload == "" {
+		return nil, false
+	}
+	for _, f := range strings.Split(payload, ",") {
+		id, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
 }
 
 func stubPayload(id int64) []byte { return []byte(`{"update_id":` + strconv.FormatInt(id, 10) + `}`) }
@@ -267,6 +327,21 @@ func (s *Store) PendingChatUpdates(ctx context.Context, chatID int64, limit int)
 		return nil, fmt.Errorf("store: pending chat updates: %w", err)
 	}
 	return collectUpdates(rows, "pending chat updates")
+}
+
+// UpdatesByID reads the updates among ids that are stored and not handled yet, in update_id
+// order: the intake's holder reads what another replica's notification named.
+func (s *Store) UpdatesByID(ctx context.Context, ids []int64) ([]Update, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT update_id, chat_id, payload FROM updates
+		WHERE update_id = ANY($1) AND handled_at IS NULL ORDER BY update_id`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("store: updates by id: %w", err)
+	}
+	return collectUpdates(rows, "updates by id")
 }
 
 func collectUpdates(rows pgx.Rows, what string) ([]Update, error) {

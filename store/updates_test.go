@@ -230,3 +230,38 @@ func TestIsUnavailable(t *testing.T) {
 		})
 	}
 }
+
+// TestUpdatesByID: the intake's holder reads the updates a notification named: those still
+// unhandled, in update_id order whatever order they were named in; an id handled meanwhile
+// (by the previous holder) or never stored is left out.
+func TestUpdatesByID(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	var ups []store.Update
+	for _, id := range []int64{5, 6, 7, 8} {
+		ups = append(ups, store.Update{ID: id, ChatID: -1, Payload: []byte(fmt.Sprintf(`{"update_id":%d}`, id))})
+	}
+	if _, err := s.SaveUpdates(ctx, ups, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.InTx(ctx, func(tx *store.Tx) error { return tx.MarkHandled(ctx, 6) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.UpdatesByID(ctx, []int64{8, 6, 99, 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, u := range got {
+		ids = append(ids, u.ID)
+		if u.ChatID != -1 || string(u.Payload) != fmt.Sprintf(`{"update_id": %d}`, u.ID) {
+			t.Errorf("update %d read as chat %d, payload %s", u.ID, u.ChatID, u.Payload)
+		}
+	}
+	if fmt.Sprint(ids) != "[5 8]" {
+		t.Errorf("UpdatesByID(8, 6, 99, 5) = %v; want [5 8]", ids)
+	}
+	if none, err := s.UpdatesByID(ctx, nil); err != nil || len(none) != 0 {
+		t.Errorf("UpdatesByID(nothing) = %v, %v; want nothing", none, err)
+	}
+}
