@@ -58,7 +58,7 @@ const (
 
 // dangerousCommands are the commands Buildbot marks dangerous; the known map given to Compile
 // is authoritative, this list is for commands the caller did not mention.
-var dangerousCommands = map[string]bool{"force": true, "stop": true, "shutdown": true}
+var dangerousCommands = map[string]bool{"force": true, "stop": true, "shutdown": true, Approve: true, Invite: true}
 
 // IsDangerous reports whether command is one of Buildbot's dangerous commands, which are
 // denied unless the admin allows them.
@@ -69,6 +69,9 @@ type Spec struct {
 	Groups           []Group
 	Rules            []Rule
 	NotifyAdminsOnly bool
+	// Registration says who may use herald at all (see registration.go); its zero value is
+	// today's behaviour, RegistrationOpen.
+	Registration RegistrationSpec
 }
 
 // Group names a set of users that rules refer to as "@name".
@@ -141,6 +144,7 @@ type Matrix struct {
 	safe             []rule            // "safe" rules, file order
 	dangerous        []rule            // "dangerous" rules, file order
 	notifyAdminsOnly bool
+	reg              registration
 }
 
 // Default is Buildbot's behaviour without an authz option: safe commands for everyone,
@@ -256,6 +260,7 @@ func Compile(spec Spec, known map[string]bool) (*Matrix, error) {
 			}
 		}
 	}
+	m.compileRegistration(spec.Registration, fail)
 	if len(errs) > 0 {
 		return nil, errs
 	}
