@@ -3,6 +3,7 @@ package bot
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,13 @@ type SenderOptions struct {
 	APIURL string
 	// Health, if set, hears of every send as part "sender": whether Telegram answered.
 	Health *Health
+	// Process is the id of this process's lease (store.Lessee.ID): the owner named by the
+	// outbox rows this sender claims. A starting sender takes back only the claims of
+	// processes that are gone and waits for a live one to finish, so a handover of the sender
+	// role sends nothing twice and keeps each chat's order. 0 is no process, never alive: a
+	// sender without a lease (tests, the benchmark) is alone on its database, and whatever
+	// it still holds when it stops is taken back by the next sender to start.
+	Process int32
 }
 
 func (o *SenderOptions) defaults() {
@@ -71,7 +79,8 @@ func (o *SenderOptions) defaults() {
 // Sender is the only path from herald to Telegram for outgoing messages. It takes rows from
 // the outbox, keeps each chat's messages in order (a chat's next message waits for the
 // previous one), spreads sends fairly over chats within Telegram's limits, and deletes a row
-// only once Telegram accepted it. One sender runs per database.
+// only once Telegram accepted it. One sender runs per database at a time (the process holding
+// the sender role); a Sender is made for each term of the role and Run once.
 type Sender struct {
 	st   *store.Store
 	api  *tgbot.Bot
@@ -148,25 +157,30 @@ type dispatcher struct {
 	result chan outcome
 }
 
-// Run sends until ctx ends, then waits for the sends in flight to finish and be recorded.
-// Rows it held but did not send stay in the outbox for the next start. Its start-up reads
-// are retried until they work (retryStart), so it returns only when ctx ends, with nil.
+// Run sends until ctx ends, then waits for the sends in flight to finish and be recorded,
+// and hands the rows it held but did not send back to the outbox (ReleaseOwnClaims) for the
+// next sender, in this process or another. It starts by taking over (takeOver): the claims
+// of processes that are gone come back, and it waits while a live process still holds
+// some. Its start-up reads are retried until they work (retryStart), so it returns only
+// when ctx ends, with nil.
 func (s *Sender) Run(ctx context.Context) error {
+	held, err := s.takeOver(ctx)
+	if err != nil {
+		return nil // ctx ended before the sender could start
+	}
 	var (
-		held  []int64
 		sends []store.Send
 		now   time.Time
 	)
-	if err := retryStart(ctx, s.log, "release the outbox claims and read the last minute's sends", func(ctx context.Context) error {
+	// Telegram's windows count every send of the bot, whichever process made it: the send
+	// log tells this sender what the previous holder of the role sent in the last minute.
+	if err := retryStart(ctx, s.log, "read the last minute's sends", func(ctx context.Context) error {
 		var err error
-		if held, err = s.st.ReleaseClaims(ctx); err != nil {
-			return err
-		}
 		now = s.opts.Clock()
 		sends, err = s.st.RecentSends(ctx, now.Add(-sendLogSpan))
 		return err
 	}); err != nil {
-		return nil // ctx ended before the sender could start
+		return nil
 	}
 	s.opts.Health.Started(healthSender)
 	s.held.Store(0)
@@ -211,9 +225,25 @@ func (s *Sender) Run(ctx context.Context) error {
 	for o := range d.result {
 		d.handle(o)
 	}
+	// The loader must be gone before the claims are handed back: a claim it made after
+	// would stay this process's.
 	stopAux()
 	wg.Wait()
+	d.forgetAll()
+	s.releaseOwn()
 	return nil
+}
+
+// forgetAll drops the rows still in memory when Run ends from the depth gauge: the metrics
+// outlive this sender (the next term's sender, in this process, counts on them), and those
+// rows go back to the outbox for whichever sender comes next.
+func (d *dispatcher) forgetAll() {
+	n := 0
+	for _, c := range d.chats {
+		n += len(c.msgs)
+	}
+	d.s.opts.Metrics.depth.Sub(float64(n))
+	d.s.held.Store(0)
 }
 
 func (d *dispatcher) loop(ctx context.Context, loaded <-chan []store.Queued, poke func()) {
@@ -429,13 +459,18 @@ func (s *Sender) load(ctx context.Context, wake <-chan struct{}, out chan<- []st
 			if room <= 0 {
 				break
 			}
-			rows, err := s.st.ClaimOutbox(ctx, int(min(room, batch)))
+			rows, err := s.st.ClaimOutbox(ctx, s.opts.Process, int(min(room, batch)))
 			if err != nil {
 				if ctx.Err() != nil {
 					return
 				}
 				fails++
-				s.log.Error().Err(err).Msg("sender: claim outbox")
+				if errors.Is(err, store.ErrNotAlive) {
+					// The lease is gone: the role goes with it, and ctx ends soon.
+					s.log.Warn().Err(err).Msg("sender: claim nothing more: this process lost its lease")
+				} else {
+					s.log.Error().Err(err).Msg("sender: claim outbox")
+				}
 				if !sleep(ctx, backoff(100*time.Millisecond, 5*time.Second, fails)) {
 					return
 				}
@@ -454,6 +489,90 @@ func (s *Sender) load(ctx context.Context, wake <-chan struct{}, out chan<- []st
 			if len(rows) < batch {
 				break
 			}
+		}
+	}
+}
+
+// takeOverPoll is how often a starting sender looks again while a live process holds
+// claims: a graceful handover ends within a send or two, and Telegram's per-chat limit is
+// one a second.
+const takeOverPoll = 250 * time.Millisecond
+
+// takeOver takes back the outbox claims nobody alive holds and returns their chats, then
+// waits until no live process holds claims. Such a process is the previous holder of the
+// sender role, still finishing its sends in flight: were this sender to start now, it could
+// send a chat's later message before the one in flight there, or, once that process gives
+// its rows back, send them a second time. A graceful previous sender hands its rows back as
+// it stops (releaseOwn), a killed one is dead as soon as its lease connection goes, and a
+// stuck one expires after store.ProcessTTL; each poll takes back what became free.
+func (s *Sender) takeOver(ctx context.Context) ([]int64, error) {
+	var (
+		held       []int64
+		seen       = map[int64]bool{}
+		waitingFor int32
+		since      time.Time
+		warned     time.Duration
+	)
+	for {
+		var tb store.TakeBack
+		err := retryStart(ctx, s.log, "take back the outbox claims", func(ctx context.Context) error {
+			var err error
+			tb, err = s.st.TakeBackClaims(ctx, s.opts.Process)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range tb.Chats {
+			if !seen[c] {
+				seen[c] = true
+				held = append(held, c)
+			}
+		}
+		if tb.Rows > 0 {
+			s.log.Info().Int64("rows", tb.Rows).Int("chats", len(tb.Chats)).
+				Msg("sender: took back outbox rows claimed by processes that are gone; they go out again")
+		}
+		if !tb.Waiting() {
+			sort.Slice(held, func(i, j int) bool { return held[i] < held[j] })
+			return held, nil
+		}
+		switch {
+		case tb.Owner.ID != waitingFor:
+			waitingFor, since, warned = tb.Owner.ID, time.Now(), 0
+			s.log.Info().Int32("owner", tb.Owner.ID).Str("owner_name", tb.Owner.Name).Int64("rows", tb.Owner.Rows).
+				Msg("sender: waiting for the previous sender's process to finish or give back the outbox rows it holds, so each chat's messages keep their order")
+		case time.Since(since)-warned >= time.Minute:
+			warned = time.Since(since).Truncate(time.Minute)
+			s.log.Warn().Int32("owner", tb.Owner.ID).Str("owner_name", tb.Owner.Name).Int64("rows", tb.Owner.Rows).
+				Dur("waited", warned).Msg("sender: still waiting for a live process to give back the outbox rows it holds; nothing is sent meanwhile")
+		}
+		if !sleep(ctx, takeOverPoll) {
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// releaseTimeout bounds how long a stopping sender tries to hand its rows back.
+const releaseTimeout = 10 * time.Second
+
+// releaseOwn hands back the rows this sender still holds, once nothing of them is in flight,
+// so the next sender need not wait for this process to die. Run's ctx has ended by then: it
+// uses a short context of its own, retrying while the database does not answer.
+func (s *Sender) releaseOwn() {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		n, err := s.st.ReleaseOwnClaims(ctx, s.opts.Process)
+		if err == nil {
+			s.log.Debug().Int64("rows", n).Msg("sender: stopped; gave back the outbox rows it held")
+			return
+		}
+		if !sleep(ctx, backoff(50*time.Millisecond, time.Second, attempt)) {
+			// A later sender of this process takes them back; another process's waits
+			// until this one stops or is not seen for store.ProcessTTL.
+			s.log.Error().Err(err).Msg("sender: cannot give back the outbox rows it held")
+			return
 		}
 	}
 }

@@ -44,7 +44,7 @@ func TestSenderRestartKeepsWithinLimits(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				if _, err := h.st.ClaimOutbox(ctx, 10); err != nil {
+				if _, err := h.st.ClaimOutbox(ctx, 0, 10); err != nil {
 					t.Fatal(err)
 				}
 				for _, c := range []int64{1, 2, -100} {

@@ -185,10 +185,13 @@ func isConnError(err error) bool {
 }
 
 // aliveSQL is true for a process id whose lock is held and which was seen within the TTL:
-// its claims are live. It is a condition on a column or parameter named by %s.
+// its claims are live. It is a condition on a column or parameter named by %s. pg_locks
+// lists the whole server's locks and an advisory lock belongs to one database, so the lock
+// must be this database's: another herald on the same server may use the same id.
 const aliveSQL = `(EXISTS (
 	SELECT 1 FROM pg_locks l JOIN processes p ON p.id = %[1]s
 	WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+		AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND l.classid::bigint = (hashtext('herald.process')::bigint & 4294967295)
 		AND l.objid::bigint = (%[1]s::bigint & 4294967295)
 		AND p.seen_at > now() - make_interval(secs => %[2]d)))`

@@ -112,56 +112,6 @@ func enqueueArgs(msgs []OutMessage) []any {
 	return []any{chat, thread, text, markup, silent, edit, cardKey, cardOnly, update}
 }
 
-// ReleaseClaims hands every claimed row back, for a sender that is starting: whatever the
-// previous process held in memory and did not finish goes out again. It returns the chats
-// those rows belong to: the previous process may have had a send to any of them in flight
-// when it stopped, one Telegram counted but herald never acknowledged.
-func (s *Store) ReleaseClaims(ctx context.Context) ([]int64, error) {
-	rows, err := s.pool.Query(ctx, `
-		WITH r AS (UPDATE outbox SET claimed = false WHERE claimed RETURNING chat_id)
-		SELECT DISTINCT chat_id FROM r ORDER BY chat_id`)
-	if err != nil {
-		return nil, fmt.Errorf("store: release outbox claims: %w", err)
-	}
-	chats, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("store: release outbox claims: %w", err)
-	}
-	return chats, nil
-}
-
-// ClaimOutbox takes up to limit unclaimed rows, oldest first, and marks them held by this
-// sender. Claiming rather than reading "ids above the last seen" also catches a transaction
-// that took its id early and committed late.
-func (s *Store) ClaimOutbox(ctx context.Context, limit int) ([]Queued, error) {
-	rows, err := s.pool.Query(ctx, `
-		UPDATE outbox SET claimed = true
-		WHERE id IN (SELECT id FROM outbox WHERE NOT claimed ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
-		RETURNING id, chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only,
-			update_id, attempts, created_at`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: claim outbox: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Queued, error) {
-		var (
-			q      Queued
-			markup *string
-			edit   int32
-		)
-		err := r.Scan(&q.ID, &q.ChatID, &q.ThreadID, &q.Text, &markup, &q.Silent, &edit, &q.CardKey, &q.CardOnly,
-			&q.UpdateID, &q.Attempts, &q.CreatedAt)
-		if markup != nil {
-			q.ReplyMarkup = []byte(*markup)
-		}
-		q.EditMessageID = int(edit)
-		return q, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: claim outbox: %w", err)
-	}
-	return out, nil
-}
-
 // AckSent deletes a row Telegram accepted. When the message opened a live build card
 // (CardKey set and a new message was sent), cardMessageID records it for later edits.
 // sentAt, when Telegram answered, goes to the send log (see RecentSends) in the same

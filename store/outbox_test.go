@@ -28,8 +28,8 @@ func count(t *testing.T, s *store.Store, sql string, args ...any) int {
 }
 
 // TestOutboxCrashSafety walks the claim/ack life of a row: a claimed row that was never
-// acknowledged (the process died) is handed out again after ReleaseClaims, an acknowledged
-// one never is, and a rolled-back Enqueue leaves nothing.
+// acknowledged (the process died; here process 0, which is never alive) is handed out again
+// after TakeBackClaims, an acknowledged one never is, and a rolled-back Enqueue leaves nothing.
 func TestOutboxCrashSafety(t *testing.T) {
 	ctx := context.Background()
 	s := storetest.New(t)
@@ -51,7 +51,7 @@ func TestOutboxCrashSafety(t *testing.T) {
 		t.Fatalf("InTx: %v", err)
 	}
 
-	got, err := s.ClaimOutbox(ctx, 10)
+	got, err := s.ClaimOutbox(ctx, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestOutboxCrashSafety(t *testing.T) {
 			t.Errorf("row %d = %+v, want %+v", i, q.OutMessage, w)
 		}
 	}
-	if more, _ := s.ClaimOutbox(ctx, 10); len(more) != 0 {
+	if more, _ := s.ClaimOutbox(ctx, 0, 10); len(more) != 0 {
 		t.Fatalf("claimed rows twice: %d", len(more))
 	}
 	// "a" and "b" were accepted by Telegram, then the process died holding "c".
@@ -82,14 +82,14 @@ func TestOutboxCrashSafety(t *testing.T) {
 	if _, err := s.CardMessage(ctx, 1, 0, "other"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("unknown card: %v", err)
 	}
-	held, err := s.ReleaseClaims(ctx)
+	tb, err := s.TakeBackClaims(ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(held, []int64{2}) {
-		t.Errorf("ReleaseClaims returned chats %v, want [2] (the chat of the unacknowledged c)", held)
+	if !slices.Equal(tb.Chats, []int64{2}) || tb.Rows != 1 || tb.Waiting() {
+		t.Errorf("TakeBackClaims = %+v, want chats [2] (the chat of the unacknowledged c), 1 row, no live owner", tb)
 	}
-	again, err := s.ClaimOutbox(ctx, 10)
+	again, err := s.ClaimOutbox(ctx, 0, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestSendLog(t *testing.T) {
 		if err := s.Enqueue(ctx, store.OutMessage{ChatID: a.chat, Text: "x"}); err != nil {
 			t.Fatal(err)
 		}
-		q, err := s.ClaimOutbox(ctx, 1)
+		q, err := s.ClaimOutbox(ctx, 0, 1)
 		if err != nil || len(q) != 1 {
 			t.Fatalf("claim: %v %v", q, err)
 		}
