@@ -35,6 +35,12 @@ type Intake struct {
 	known  map[int64]bool // update ids in memory, queued or being handled
 	recent *recentIDs     // update ids handled lately
 	ready  []queueKey     // queues with work and no worker, in turn order
+
+	// What reaches it from Postgres' notifications (intake_listen.go).
+	held     map[int64]heldUpdate // submitted here, waiting for their notification
+	noticed  []int64              // ids notified and not taken yet
+	sweepAll bool                 // something may have been missed: sweep everything unhandled
+	wake     chan struct{}
 }
 
 // IntakeOptions configure an Intake. Zero values take the defaults.
@@ -70,6 +76,10 @@ type IntakeOptions struct {
 	// slack is how long a handler that ignores its context is waited for past its budget;
 	// default a tenth of the budget, at most 5s. Tests on a busy machine make it longer.
 	slack time.Duration
+	// gather is how long notifications are gathered before what they name is read, in one
+	// query; default 5ms. holdMax is how long an update Submit passed waits for its
+	// notification before it is taken without; default 2s (see intake_listen.go).
+	gather, holdMax time.Duration
 }
 
 func (o IntakeOptions) withDefaults() IntakeOptions {
@@ -91,6 +101,8 @@ func (o IntakeOptions) withDefaults() IntakeOptions {
 	def(&o.RetryMax, retryMax)
 	def(&o.SweepInterval, time.Minute)
 	def(&o.slack, min(o.HandlerBudget/10, 5*time.Second))
+	def(&o.gather, 5*time.Millisecond)
+	def(&o.holdMax, 2*time.Second)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -104,7 +116,7 @@ func NewIntake(st *store.Store, api *tgbot.Bot, handler commands.Handler, userna
 	in := &Intake{st: st, api: api, handler: handler, username: username, log: log, opts: opts,
 		limiter: newCommandLimiter(opts.UserRate, opts.ChatRate, opts.Now),
 		chats:   map[queueKey]*chatQueue{}, known: map[int64]bool{},
-		recent: newRecentIDs(4096)}
+		recent: newRecentIDs(4096), held: map[int64]heldUpdate{}, wake: make(chan struct{}, 1)}
 	in.cond = sync.NewCond(&in.mu)
 	opts.Health.ExpectStart(healthIntake)
 	return in
@@ -112,10 +124,11 @@ func NewIntake(st *store.Store, api *tgbot.Bot, handler commands.Handler, userna
 
 const healthIntake = "intake"
 
-// Run handles what a previous run left unhandled, then whatever Submit passes, until ctx
-// ends; it returns after the handlers in flight finish. Reading what was left is retried
-// until it works: a database that is not up yet must not park those updates until the next
-// restart.
+// Run handles what a previous run (or the previous holder of the intake) left unhandled, then
+// whatever any replica stores (see intake_listen.go), until ctx ends; it returns after the
+// handlers in flight finish. Reading what was left is retried until it works: a database
+// that is not up yet must not park those updates until the next restart. An Intake runs
+// once: a process that takes the intake again makes a new one.
 func (in *Intake) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() {
 		in.mu.Lock()
@@ -127,12 +140,16 @@ func (in *Intake) Run(ctx context.Context) error {
 		in.wg.Add(1)
 		go in.work(ctx)
 	}
+	started := make(chan struct{})
+	in.wg.Add(1)
+	go func() { defer in.wg.Done(); in.listen(ctx, started) }()
 	minAge, attempt := time.Duration(0), 0
 	for {
 		wait := in.opts.SweepInterval
 		if err := in.sweep(ctx, minAge); err == nil {
 			if minAge == 0 {
 				in.opts.Health.Started(healthIntake)
+				close(started)
 			}
 			minAge, attempt = in.opts.SweepInterval, 0
 		} else if ctx.Err() == nil {

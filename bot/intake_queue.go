@@ -12,7 +12,7 @@ import (
 // The intake's queues. Every update reaching them is stored in Postgres already, so memory
 // only decides when an update is handled, never whether: a chat whose queue is full drops
 // what comes next (and remembers it did), and its updates are read back from the database
-// once it caught up. Submit therefore never waits, and one busy chat cannot hold up another.
+// once it caught up. Taking an update in therefore never waits, and one busy chat cannot hold up another.
 //
 // Each chat has its own queue and is on at most one worker at a time, so its commands are
 // answered in order; workers take chats in turns, one update per turn, so a private /getid
@@ -44,14 +44,6 @@ type chatQueue struct {
 	overflow bool // some of its updates are in Postgres only
 }
 
-// Submit queues stored updates for handling. It never blocks (see the comment above) and
-// does no I/O: an update it could not queue is in Postgres, and read back from there.
-func (in *Intake) Submit(ups ...store.Update) {
-	for _, u := range ups {
-		in.admit(u, false)
-	}
-}
-
 // admit puts u in its queue unless it is there already. fromDB says it was read back from
 // Postgres: a queue that had no room for some updates takes only those, in update_id order,
 // until it caught up.
@@ -64,6 +56,7 @@ func (in *Intake) admit(u store.Update, fromDB bool) {
 	rd := in.readUpdate(u)
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	delete(in.held, u.ID) // a sweep found it first
 	if in.known[u.ID] || in.recent.has(u.ID) {
 		return
 	}

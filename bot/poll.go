@@ -14,11 +14,13 @@ import (
 
 // Poller takes updates from Telegram by long polling. Each batch is stored with the next
 // offset before Telegram is asked again (which is what acknowledges the batch), so updates
-// survive a crash; then it goes to the intake.
+// survive a crash; the holder of the intake, in this process or another, hears of it from
+// Postgres. One process polls at a time (Telegram answers 409 to the older of two polls):
+// the one holding the poller role, which makes a new Poller each time it takes the role.
 type Poller struct {
 	st      *store.Store
 	api     *tgbot.Bot
-	intake  *Intake
+	intake  Submitter
 	tg      *rawAPI
 	timeout time.Duration
 	health  *Health
@@ -33,8 +35,9 @@ type PollerOption func(*Poller)
 func PollerHealth(h *Health) PollerOption { return func(p *Poller) { p.health = h } }
 
 // NewPoller returns a poller waiting up to timeout per getUpdates call, at apiURL or, when
-// that is empty, where api calls.
-func NewPoller(st *store.Store, api *tgbot.Bot, intake *Intake, apiURL string, timeout time.Duration, log zerolog.Logger, opts ...PollerOption) *Poller {
+// that is empty, where api calls. intake, if not nil, is this process's own intake, handed
+// each stored batch so it need not read it back.
+func NewPoller(st *store.Store, api *tgbot.Bot, intake Submitter, apiURL string, timeout time.Duration, log zerolog.Logger, opts ...PollerOption) *Poller {
 	p := &Poller{
 		st: st, api: api, intake: intake, timeout: timeout, log: log,
 		tg: newRawAPI(api.Token(), serverURL(api, apiURL), 1),
@@ -112,7 +115,9 @@ func (p *Poller) Run(ctx context.Context) error {
 			return nil // ctx ended; nothing was acknowledged
 		}
 		offset = next
-		p.intake.Submit(ups...)
+		if p.intake != nil {
+			p.intake.Submit(ups...)
+		}
 	}
 	return nil
 }
