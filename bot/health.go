@@ -27,6 +27,7 @@ type contact struct {
 	heard    bool          // anything reported
 	starting bool          // ExpectStart: not ready before Started
 	started  bool
+	reason   string // FailedBecause: why the part cannot work although Telegram answers
 }
 
 // NewHealth makes an empty Health; clock nil means time.Now.
@@ -80,7 +81,7 @@ func (h *Health) OK(part string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.get(part)
-	c.ok, c.failing, c.heard = h.now(), false, true
+	c.ok, c.failing, c.heard, c.reason = h.now(), false, true, ""
 }
 
 // Failed records that part could not reach Telegram (network error, 5xx).
@@ -91,7 +92,19 @@ func (h *Health) Failed(part string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c := h.get(part)
-	c.failing, c.heard = true, true
+	c.failing, c.heard, c.reason = true, true, ""
+}
+
+// FailedBecause records that part reaches Telegram but cannot do its work, and why (a
+// getUpdates conflict that persists): the probe says "part: reason" until the next OK.
+func (h *Health) FailedBecause(part, reason string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.get(part)
+	c.failing, c.heard, c.reason = true, true, reason
 }
 
 // Forget drops a part: it no longer runs in this process (another replica took its role),
@@ -137,6 +150,8 @@ func (h *Health) Check() (ready bool, problems []string) {
 		case !c.heard && !c.expected:
 		case !c.heard:
 			problems = append(problems, name+": no contact with Telegram yet")
+		case c.reason != "":
+			problems = append(problems, name+": "+c.reason)
 		case c.failing:
 			last := "never"
 			if !c.ok.IsZero() {
