@@ -36,6 +36,7 @@ type OutMessage struct {
 type Queued struct {
 	ID int64
 	OutMessage
+	Relayed   bool // a relayed Bot API call: it goes out as RelayCallOf says (outbox_media.go)
 	Attempts  int
 	CreatedAt time.Time
 }

@@ -34,7 +34,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, process int32, limit int) ([]Qu
 		WHERE ($2 = 0 OR `+aliveCond("$2::integer")+`)
 			AND id IN (SELECT id FROM outbox WHERE NOT claimed ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
 		RETURNING id, chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only,
-			update_id, attempts, created_at`, limit, process)
+			update_id, attempts, created_at, EXISTS (SELECT FROM outbox_media m WHERE m.outbox_id = outbox.id)`, limit, process)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim outbox: %w", err)
 	}
@@ -45,7 +45,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, process int32, limit int) ([]Qu
 			edit   int32
 		)
 		err := r.Scan(&q.ID, &q.ChatID, &q.ThreadID, &q.Text, &markup, &q.Silent, &edit, &q.CardKey, &q.CardOnly,
-			&q.UpdateID, &q.Attempts, &q.CreatedAt)
+			&q.UpdateID, &q.Attempts, &q.CreatedAt, &q.Relayed)
 		if markup != nil {
 			q.ReplyMarkup = []byte(*markup)
 		}

@@ -43,9 +43,17 @@ func TestRelayCallRoundTrip(t *testing.T) {
 		}
 		ids[i] = id
 	}
-	rows := outboxRows(t, s)
+	rows, err := s.ClaimOutbox(ctx, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(rows) != 4 {
-		t.Fatalf("%d outbox rows, want 4", len(rows))
+		t.Fatalf("claimed %d rows, want 4", len(rows))
+	}
+	for i, r := range rows {
+		if r.Relayed != (i > 0) {
+			t.Errorf("claimed row %d: Relayed = %v, want %v", i, r.Relayed, i > 0)
+		}
 	}
 	if _, err := s.RelayCallOf(ctx, rows[0].ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RelayCallOf(an ordinary row) = %v, want ErrNotFound", err)
@@ -122,26 +130,4 @@ func TestChatByUsername(t *testing.T) {
 			t.Errorf("ChatByUsername(%q) = %v, want ErrNotFound", name, err)
 		}
 	}
-}
-
-// outboxRows reads the queued rows in id order, the columns a relayed call sets.
-func outboxRows(t *testing.T, s *store.Store) []store.Queued {
-	t.Helper()
-	rows, err := s.Pool().Query(context.Background(), `SELECT id, chat_id, thread_id, text, silent FROM outbox ORDER BY id`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	var out []store.Queued
-	for rows.Next() {
-		var q store.Queued
-		if err := rows.Scan(&q.ID, &q.ChatID, &q.ThreadID, &q.Text, &q.Silent); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, q)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
