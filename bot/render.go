@@ -31,6 +31,9 @@ func render(ctx context.Context, cb callbackStore, req commands.Request, replies
 	kbs := make([][][]commands.Button, len(replies))
 	for i, r := range replies {
 		chats[i], kbs[i] = req.ChatID, r.Keyboard
+		if r.ChatID != 0 {
+			chats[i] = r.ChatID // a reply to another chat (registration): its buttons are that chat's
+		}
 	}
 	markups, err := keyboardMarkups(ctx, cb, chats, kbs)
 	if err != nil {
@@ -48,6 +51,9 @@ func render(ctx context.Context, cb callbackStore, req commands.Request, replies
 				Silent:   r.Silent,
 				UpdateID: req.UpdateID,
 			}
+			if r.ChatID != 0 {
+				m.ChatID, m.ThreadID = r.ChatID, r.ThreadID
+			}
 			if i == len(parts)-1 {
 				m.ReplyMarkup = markup
 			}
@@ -55,7 +61,7 @@ func render(ctx context.Context, cb callbackStore, req commands.Request, replies
 			if r.MessageID != 0 {
 				target = r.MessageID
 			}
-			if r.Edit && i == 0 && target != 0 {
+			if r.Edit && i == 0 && target != 0 && r.ChatID == 0 {
 				m.EditMessageID = target
 				if markup == nil && len(parts) == 1 {
 					// An edit without a keyboard removes the old one.

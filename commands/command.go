@@ -80,6 +80,10 @@ type Reply struct {
 	MessageID int
 	// Silent sends without a notification sound.
 	Silent bool
+	// ChatID, when set, sends the reply to that chat (and its forum topic ThreadID) instead
+	// of the request's: registration tells the admins of a request, and the requester of
+	// the decision, in the same commit as the press. Edit does not apply to such a reply.
+	ChatID, ThreadID int64
 }
 
 // Button is an inline keyboard button. Data is any string: the transport keeps it server-side

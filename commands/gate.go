@@ -25,6 +25,9 @@ func (g authzGate) Allow(ctx context.Context, req Request, command string) strin
 		g.d.audit(ctx, req, command, requestArgs(req), "", "", auditDenied, notPersonDetail(req))
 		return notPerson(req, "who may /"+command)
 	}
+	if command == authz.Approve && m.MayApprove(req.UserID, req.ChatID) {
+		return "" // whoever is in the admin chat may, besides the rules (see authz.MayApprove)
+	}
 	dec := m.Decide(req.UserID, command, "")
 	if dec.Allowed {
 		return ""

@@ -30,6 +30,10 @@ type Registry struct {
 	gate   Gate
 	// Text handles messages that are not commands (answers to a pending question, or a hint).
 	Text Handler
+	// Admit, when set, is asked before the gate about every command and button press:
+	// registration answers those from chats that may not use herald yet (handled true) and
+	// lets the rest through (handled false).
+	Admit func(ctx context.Context, req Request, command string) (resp Response, handled bool, err error)
 }
 
 // NewRegistry returns an empty registry using gate for permission checks.
@@ -93,6 +97,11 @@ func (r *Registry) Handle(ctx context.Context, req Request) (Response, error) {
 			return Response{Notice: "This button no longer works."}, nil
 		}
 		return Say("Unknown command /" + Escape(name) + ". Send /help for the list of commands."), nil
+	}
+	if r.Admit != nil {
+		if resp, handled, err := r.Admit(ctx, req, cmd.Name); handled || err != nil {
+			return resp, err
+		}
 	}
 	if r.gate != nil {
 		if why := r.gate.Allow(ctx, req, cmd.Name); why != "" {
