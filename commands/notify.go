@@ -21,6 +21,7 @@ const notifyHelp = "/notify shows a keyboard: press an event to turn it on or of
 	"with on or off, replace this chat's filters; <code>builder=</code> clears one.\n" +
 	"Example: <code>/notify on problem recovery builder=docs-* branch=main</code>\n" +
 	"/notify list shows what is on.\n" +
+	"<code>hook:NAME</code> among the events turns a webhook of herald's config on or off here (/notify on hook:allure).\n" +
 	"/notify cards on|off: on (the default) edits a build's start message into its result; off sends a new message.\n" +
 	"/notify sound on|off: whether successes make a sound (off by default; problems always do).\n" +
 	"Events: started, finished, success, warnings, failure, exception, cancelled, problem " +
@@ -34,6 +35,7 @@ type NotifyCommand struct {
 	Builders []string  // nil: unchanged; empty: cleared
 	Branches []string  // nil: unchanged; empty: cleared
 	Switch   bool      // for cards and sound: on or off
+	Hooks    []string  // hooks named (hook:NAME), in the order typed, no duplicates
 }
 
 // defaultOn is what /notify on turns on without events: what a team wants to hear.
@@ -76,6 +78,15 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 				nc.Branches = globs
 			default:
 				return NotifyCommand{}, Userf("Unknown filter %s: use builder= or branch=.", key)
+			}
+			continue
+		}
+		if name, ok := cutHook(a); ok {
+			if err := validHookName(name); err != nil {
+				return NotifyCommand{}, err
+			}
+			if !slices.Contains(nc.Hooks, name) {
+				nc.Hooks = append(nc.Hooks, name)
 			}
 			continue
 		}
@@ -166,14 +177,25 @@ func Notify(d Deps) Command {
 			if nc.Action == "cards" || nc.Action == "sound" {
 				return d.setStyle(ctx, req, nc)
 			}
+			if nc.Action == "on" {
+				why, err := d.mayHearHooks(ctx, req, nc.Hooks)
+				if err != nil {
+					return Response{}, err
+				}
+				if why != "" {
+					return Say(Escape(why)), nil
+				}
+			}
 			next := cur
+			next.hooks = applyHooks(cur.hooks, nc)
+			alone := len(nc.Events) == 0 && nc.Builders == nil && nc.Branches == nil && len(nc.Hooks) == 0
 			switch {
-			case nc.Action == "on" && len(nc.Events) == 0 && nc.Builders == nil && nc.Branches == nil:
+			case nc.Action == "on" && alone:
 				next.events = union(cur.events, defaultOn)
 			case nc.Action == "on":
 				next.events = union(cur.events, nc.Events)
-			case nc.Action == "off" && len(nc.Events) == 0 && nc.Builders == nil && nc.Branches == nil:
-				next.events = nil
+			case nc.Action == "off" && alone:
+				next.events, next.hooks = nil, nil
 			default:
 				next.events = slices.DeleteFunc(slices.Clone(cur.events), func(k ci.Kind) bool { return slices.Contains(nc.Events, k) })
 			}
@@ -194,6 +216,7 @@ func Notify(d Deps) Command {
 type notifySettings struct {
 	events             []ci.Kind
 	builders, branches []string
+	hooks              []string // hook names (stored as hook:NAME among the events)
 }
 
 func (d Deps) loadNotify(ctx context.Context, req Request) (notifySettings, error) {
@@ -203,6 +226,10 @@ func (d Deps) loadNotify(ctx context.Context, req Request) (notifySettings, erro
 	}
 	s := notifySettings{builders: b, branches: br}
 	for _, e := range ev {
+		if name, ok := cutHook(e); ok {
+			s.hooks = append(s.hooks, name)
+			continue
+		}
 		if k, err := ci.ParseKind(e); err == nil {
 			s.events = append(s.events, k)
 		}
@@ -216,6 +243,9 @@ func (d Deps) saveNotify(ctx context.Context, req Request, s notifySettings) err
 		if slices.Contains(s.events, k) {
 			ev = append(ev, string(k))
 		}
+	}
+	for _, h := range s.hooks {
+		ev = append(ev, hookPrefix+h)
 	}
 	return d.Store.SetNotifySettings(ctx, req.ChatID, req.ThreadID, ev, s.builders, s.branches)
 }
@@ -262,8 +292,10 @@ func notifyText(s notifySettings, req Request) string {
 		where = "you"
 	}
 	var b strings.Builder
-	if len(s.events) == 0 {
+	if len(s.events) == 0 && len(s.hooks) == 0 {
 		fmt.Fprintf(&b, "Notifications for %s: none.", where)
+	} else if len(s.events) == 0 {
+		fmt.Fprintf(&b, "Notifications for %s: no CI events.", where)
 	} else {
 		var on []ci.Kind
 		for _, k := range ci.Kinds {
@@ -272,6 +304,9 @@ func notifyText(s notifySettings, req Request) string {
 			}
 		}
 		fmt.Fprintf(&b, "Notifications for %s: %s.", where, kindList(on))
+	}
+	if len(s.hooks) > 0 {
+		fmt.Fprintf(&b, "\nHooks: <code>%s</code>", Escape(strings.Join(s.hooks, ", ")))
 	}
 	if len(s.builders) > 0 {
 		fmt.Fprintf(&b, "\nOnly builders: <code>%s</code>", Escape(strings.Join(s.builders, ", ")))
