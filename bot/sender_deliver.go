@@ -68,7 +68,21 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 		}
 	}
 
-	msgID, err := s.call(ctx, q, editID)
+	var (
+		msgID int
+		err   error
+	)
+	if q.Relayed {
+		call, lerr := s.st.RelayCallOf(ctx, q.ID)
+		if lerr != nil {
+			log.Error().Err(lerr).Msg("sender: read the relayed call")
+			s.opts.Metrics.retried.Inc()
+			return finish(outRetry)
+		}
+		msgID, err = s.callRelayed(ctx, q, call)
+	} else {
+		msgID, err = s.call(ctx, q, editID)
+	}
 	if err != nil && fromCard && isEditGone(err) {
 		// The card was deleted or is too old to edit: forget it and say it anew.
 		if ferr := s.st.ForgetCard(ctx, q.ChatID, q.ThreadID, q.CardKey); ferr != nil {

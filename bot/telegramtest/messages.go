@@ -27,6 +27,7 @@ type Message struct {
 	Edits     int        // successful editMessageText/editMessageReplyMarkup calls
 	Deleted   bool
 	SentAt    time.Time
+	Media     *Media // sendPhoto, sendDocument (media.go); Text is then the caption
 }
 
 // Button is an inline keyboard button.

@@ -118,8 +118,12 @@ func parseMultipartParams(body []byte, boundary string, p params) error {
 		if err != nil {
 			return fmt.Errorf("%w: part %s: %w", errBadParams, name, err)
 		}
-		if name != "" && part.FileName() == "" {
+		switch {
+		case name == "":
+		case part.FileName() == "":
 			p[name] = string(data)
+		default:
+			p[fileKey(name)] = fileParam(part.FileName(), data) // media.go
 		}
 	}
 }
