@@ -8,8 +8,10 @@
 //     {"ok":false,"error_code":N,"description":"...","parameters":{...}}.
 //   - Parameters arrive as JSON, urlencoded or multipart bodies (go-telegram/bot sends
 //     multipart, with objects such as reply_markup as JSON strings) or a query string.
-//   - getUpdates long-polls; an offset forgets every update below it for good; a second
-//     poller or an active webhook gets 409 Conflict.
+//   - getUpdates long-polls; an offset forgets every update below it for good; a newer
+//     poll ends the open one with 409 Conflict ("terminated by other getUpdates request"),
+//     and so does an active webhook. PollOverlaps counts the polls that arrived while
+//     another was open (0: never two at once), PollConflicts the 409s answered.
 //   - sendMessage validates like Telegram: HTML parse mode (allowed tags, balanced),
 //     4096 UTF-16 code units after parsing, non-empty text, callback_data of 1-64 bytes.
 //   - setWebhook makes the server POST each update, in order, to the URL with the

@@ -60,6 +60,7 @@ type Server struct {
 	fetched      int64
 	allowed      map[string]bool
 	pollGen      uint64
+	polls        pollStats
 
 	// Webhook (webhook.go).
 	hook webhookState

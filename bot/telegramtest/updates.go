@@ -258,6 +258,37 @@ func (s *Server) ackLocked(offset int64) {
 	}
 }
 
+// pollStats counts how getUpdates calls met: Telegram serves one long poll per bot at a
+// time, so a second one is a sign that two programs poll with one token (or that one asked
+// again before its previous poll ended), and it costs the older one a 409.
+type pollStats struct {
+	open      int // getUpdates calls being answered now
+	overlaps  int // calls that arrived while another was open
+	conflicts int // 409 Conflict answers to getUpdates
+}
+
+// PollOverlaps is how many getUpdates calls arrived while another was still open: 0 means
+// the bot never had two long polls at once.
+func (s *Server) PollOverlaps() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls.overlaps
+}
+
+// PollConflicts is how many getUpdates calls were answered 409 Conflict: ended by a newer
+// poll, or refused while a webhook is set.
+func (s *Server) PollConflicts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.polls.conflicts
+}
+
+// conflictLocked counts a 409 and makes it.
+func (s *Server) conflictLocked(description string) *apiError {
+	s.polls.conflicts++
+	return &apiError{Code: http.StatusConflict, Description: description}
+}
+
 const (
 	conflictWebhook = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 	conflictPoller  = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
@@ -280,9 +311,19 @@ func (s *Server) getUpdates(r *http.Request, p params) (any, *apiError) {
 	deadline := time.Now().Add(time.Duration(max(timeout, 0)) * time.Second)
 
 	s.mu.Lock()
-	if s.hook.url != "" {
+	if s.polls.open > 0 {
+		s.polls.overlaps++
+	}
+	s.polls.open++
+	defer func() {
+		s.mu.Lock()
+		s.polls.open--
 		s.mu.Unlock()
-		return nil, &apiError{Code: http.StatusConflict, Description: conflictWebhook}
+	}()
+	if s.hook.url != "" {
+		err := s.conflictLocked(conflictWebhook)
+		s.mu.Unlock()
+		return nil, err
 	}
 	if p.has("allowed_updates") {
 		s.setAllowedLocked(allowed)
@@ -294,12 +335,14 @@ func (s *Server) getUpdates(r *http.Request, p params) (any, *apiError) {
 	var timer *time.Timer
 	for {
 		if s.pollGen != gen {
+			err := s.conflictLocked(conflictPoller)
 			s.mu.Unlock()
-			return nil, &apiError{Code: http.StatusConflict, Description: conflictPoller}
+			return nil, err
 		}
 		if s.hook.url != "" {
+			err := s.conflictLocked(conflictWebhook)
 			s.mu.Unlock()
-			return nil, &apiError{Code: http.StatusConflict, Description: conflictWebhook}
+			return nil, err
 		}
 		if len(s.queue) > 0 || !time.Now().Before(deadline) {
 			break

@@ -1,6 +1,7 @@
 package telegramtest
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -181,4 +182,63 @@ func TestPressButton(t *testing.T) {
 		answers[0].UserID != bob.ID || answers[0].Data != "rebuild:7" || answers[0].ChatID != group.ID {
 		t.Fatalf("answers = %+v", answers)
 	}
+}
+
+// TestPollAccounting: the counts an end-to-end test reads to show that herald's replicas
+// never poll at once. Polls one after the other overlap nothing; a poll that arrives while
+// another is open is an overlap and costs the open one a 409; a poll whose client went away
+// is no longer open; a poll while a webhook is set is a 409 too.
+func TestPollAccounting(t *testing.T) {
+	s := newTestServer(t, Options{})
+	open := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.polls.open
+	}
+	want := func(overlaps, conflicts int) {
+		t.Helper()
+		if o, c := s.PollOverlaps(), s.PollConflicts(); o != overlaps || c != conflicts {
+			t.Fatalf("overlaps %d, conflicts %d; want %d, %d", o, c, overlaps, conflicts)
+		}
+	}
+	for range 3 {
+		getUpdates(t, s, map[string]any{"timeout": 0})
+	}
+	want(0, 0)
+
+	first := make(chan apiReply, 1)
+	go func() { first <- rawCall(s, "getUpdates", map[string]any{"timeout": 25}) }()
+	waitFor(t, func() bool { return open() == 1 })
+	getUpdates(t, s, map[string]any{"timeout": 0})
+	if r := <-first; r.Status != http.StatusConflict {
+		t.Fatalf("the first poll: %d %q; want 409", r.Status, r.Description)
+	}
+	want(1, 1)
+	waitFor(t, func() bool { return open() == 0 })
+	getUpdates(t, s, map[string]any{"timeout": 0})
+	want(1, 1)
+
+	// A client that gives up: its poll ends with it, and the next is no overlap.
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.URL()+"/bot"+testToken+"/getUpdates",
+			strings.NewReader(`{"timeout":25}`))
+		req.Header.Set("Content-Type", "application/json")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, func() bool { return open() == 1 })
+	cancel()
+	waitFor(t, func() bool { return open() == 0 })
+	getUpdates(t, s, map[string]any{"timeout": 0})
+	want(1, 1)
+
+	if r := callJSON(t, s, "setWebhook", map[string]any{"url": "http://127.0.0.1:9/hook"}); !r.OK {
+		t.Fatalf("setWebhook: %q", r.Description)
+	}
+	if r := callJSON(t, s, "getUpdates", nil); r.Status != http.StatusConflict {
+		t.Fatalf("getUpdates with a webhook set: %d; want 409", r.Status)
+	}
+	want(1, 2)
 }
