@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	tgbot "github.com/go-telegram/bot"
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/bot/telegramtest"
@@ -19,10 +20,10 @@ import (
 )
 
 // runPoller runs a poller against apiURL until the test ends and returns its log.
-func runPoller(t *testing.T, h *harness, apiURL string) *lineBuffer {
+func runPoller(t *testing.T, h *harness, apiURL string, opts ...PollerOption) *lineBuffer {
 	t.Helper()
 	logs := &lineBuffer{}
-	p := NewPoller(h.st, h.api, nil, apiURL, time.Second, zerolog.New(logs))
+	p := NewPoller(h.st, h.api, nil, apiURL, time.Second, zerolog.New(logs), opts...)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
@@ -74,29 +75,139 @@ func TestPollerObeysRetryAfter(t *testing.T) {
 	}
 }
 
-// A second poller with the same token (another herald outside the lease, a developer's
-// copy) makes Telegram end this one's long poll with 409: the log says so in those words,
-// not as one more network failure.
-func TestPollerReportsConflict(t *testing.T) {
-	h := newHarness(t, nil, fastOptions())
-	logs := runPoller(t, h, h.tg.URL())
-	other := func() {
-		body := bytes.NewReader([]byte(`{"offset":0,"timeout":0}`))
-		resp, err := http.Post(h.tg.URL()+"/bot"+testToken+"/getUpdates", "application/json", body)
-		if err == nil {
-			resp.Body.Close()
+// otherPoll is a getUpdates by another program with the bot's token, returning at once.
+func otherPoll(h *harness) {
+	body := bytes.NewReader([]byte(`{"offset":0,"timeout":0}`))
+	resp, err := http.Post(h.tg.URL()+"/bot"+testToken+"/getUpdates", "application/json", body)
+	if err == nil {
+		resp.Body.Close()
+	}
+}
+
+// logLines are the lines of logs whose message contains want, decoded.
+func logLines(logs *lineBuffer, want string) []map[string]any {
+	var out []map[string]any
+	for _, l := range logs.lines() {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && strings.Contains(fmt.Sprint(m["message"]), want) {
+			out = append(out, m)
 		}
 	}
-	waitFor(t, "a conflict in the log", func() bool {
-		other()
-		return logLine(logs, "conflict") != nil
-	})
-	l := logLine(logs, "conflict")
-	if l["level"] != "error" || !strings.HasPrefix(fmt.Sprint(l["error"]), "conflict, Conflict: terminated by other getUpdates request") {
-		t.Errorf("logged %v; want an error whose text is go-telegram/bot's ErrorConflict with Telegram's words", l)
+	return out
+}
+
+// Right after a takeover the previous poller may ask Telegram once more before it notices
+// it lost the role, and Telegram ends this poller's long poll with 409. That passes: the
+// poller asks again within about a second each time (not after a growing backoff), says so
+// as a warning in Telegram's words, and stays ready.
+func TestPollerRetriesATransientConflictSoon(t *testing.T) {
+	h := newHarness(t, nil, fastOptions())
+	health := NewHealth(nil)
+	logs := runPoller(t, h, h.tg.URL(), PollerHealth(health))
+	for round := range 6 {
+		conflicts := h.tg.PollConflicts()
+		waitFor(t, "a conflict", func() bool {
+			otherPoll(h)
+			return h.tg.PollConflicts() > conflicts
+		})
+		calls := h.tg.Calls("getUpdates")
+		deadline := time.Now().Add(3 * time.Second)
+		for h.tg.Calls("getUpdates") == calls {
+			if time.Now().After(deadline) {
+				t.Fatalf("conflict %d: the poller did not ask again within 3s", round+1)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 	}
-	calls := h.tg.Calls("getUpdates")
-	waitFor(t, "polling to go on", func() bool { return h.tg.Calls("getUpdates") > calls })
+	warns := logLines(logs, "conflict")
+	if len(warns) == 0 {
+		t.Fatalf("no conflict in the log:\n%s", strings.Join(logs.lines(), "\n"))
+	}
+	for _, l := range warns {
+		if l["level"] != "warn" {
+			t.Errorf("logged %v; want a warning: a conflict that passes is no error", l)
+		}
+	}
+	if !strings.HasPrefix(fmt.Sprint(warns[0]["error"]), "conflict, Conflict: terminated by other getUpdates request") {
+		t.Errorf("logged %v; want the error to be go-telegram/bot's ErrorConflict with Telegram's words", warns[0])
+	}
+	if ok, problems := health.Check(); !ok {
+		t.Errorf("not ready after conflicts that passed: %v", problems)
+	}
+}
+
+// A conflict that lasts (here 2s instead of a minute) comes from outside this database's
+// lease: another program polling with the token, or a webhook someone set. It is one error
+// line that says which and what to do, not repeated every second (here: not within the
+// hour), and readiness fails with it until polling works again.
+func TestPollerReportsAPersistentConflict(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		start  func(h *harness) (stop func())
+		reason string
+	}{
+		{"another poller", func(h *harness) func() {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				for sleep(ctx, 50*time.Millisecond) {
+					otherPoll(h)
+				}
+			}()
+			return func() { cancel(); <-done }
+		}, "getUpdates conflict for 2s: another program polls Telegram with this bot's token, outside this database"},
+		{"a webhook set by something else", func(h *harness) func() {
+			ctx := context.Background()
+			if _, err := h.api.SetWebhook(ctx, &tgbot.SetWebhookParams{URL: "http://127.0.0.1:9/elsewhere"}); err != nil {
+				t.Fatal(err)
+			}
+			return func() {
+				if _, err := h.api.DeleteWebhook(ctx, &tgbot.DeleteWebhookParams{}); err != nil {
+					t.Error(err)
+				}
+			}
+		}, "getUpdates conflict for 2s: a webhook is set for this bot, by something other than this poller"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil, fastOptions())
+			health := NewHealth(nil)
+			logs := runPoller(t, h, h.tg.URL(), PollerHealth(health), pollerConflict(200*time.Millisecond, 2*time.Second, time.Hour))
+			waitFor(t, "polling", func() bool { return h.tg.Calls("getUpdates") >= 1 })
+			stop := tc.start(h)
+			waitFor(t, "the error", func() bool { return len(errorLines(logs)) > 0 })
+			l := errorLines(logs)[0]
+			if msg := fmt.Sprint(l["message"]); !strings.HasPrefix(msg, tc.reason) {
+				t.Errorf("logged %q; want it to start %q", msg, tc.reason)
+			}
+			if !strings.Contains(fmt.Sprint(l["error"]), "Conflict:") {
+				t.Errorf("logged %v; want Telegram's words in error", l)
+			}
+			ok, problems := health.Check()
+			if ok || len(problems) != 1 || !strings.HasPrefix(problems[0], "poller: getUpdates conflict for ") {
+				t.Errorf("health: ready %v, problems %q; want not ready: poller: getUpdates conflict for ...", ok, problems)
+			}
+			// Conflicts go on: said once, not once a try.
+			conflicts := h.tg.PollConflicts()
+			waitFor(t, "more conflicts", func() bool { return h.tg.PollConflicts() >= conflicts+5 })
+			if n := len(errorLines(logs)); n != 1 {
+				t.Errorf("%d error lines; want 1 (repeated at most every conflictRepeat)", n)
+			}
+			stop()
+			waitFor(t, "ready again", func() bool { ok, _ := health.Check(); return ok })
+			waitFor(t, "the end of the conflict in the log", func() bool { return logLine(logs, "conflict is over") != nil })
+		})
+	}
+}
+
+func errorLines(logs *lineBuffer) []map[string]any {
+	var out []map[string]any
+	for _, l := range logLines(logs, "conflict") {
+		if l["level"] == "error" {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // getUpdates answers up to 100 updates of up to a few megabytes; an answer longer than
