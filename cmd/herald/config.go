@@ -27,6 +27,7 @@ type Config struct {
 	Authz         AuthzConfig         `yaml:"authz"`
 	Chats         []ChatConfig        `yaml:"chats"`
 	Notifications NotificationsConfig `yaml:"notifications"`
+	Relay         RelayConfig         `yaml:"relay"`
 	Source        string              `yaml:"source"` // link /source shows
 
 	path string // the file it came from, for reload and messages

@@ -43,6 +43,9 @@ func (c *Config) secrets() [][]byte {
 	}
 	add(c.Telegram.Token)
 	add(c.Telegram.Webhook.SecretToken)
+	for _, t := range c.Relay.Tokens {
+		add(t.Token)
+	}
 	for _, ci := range c.CI {
 		for _, s := range ci.Secrets() {
 			add(s)

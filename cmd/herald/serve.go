@@ -123,6 +123,7 @@ func (a *App) Run(ctx context.Context) error {
 	metrics := a.metricsHandler(sender)
 	a.routes(mux, st, health)
 	a.ciWebhooks(mux, st, providers, notifier)
+	a.relayRoutes(mux, st)
 	if cfg.HTTP.MetricsListen == "" {
 		mux.Handle("GET /metrics", metrics)
 	}
