@@ -27,6 +27,7 @@ type Config struct {
 	Authz         AuthzConfig         `yaml:"authz"`
 	Chats         []ChatConfig        `yaml:"chats"`
 	Notifications NotificationsConfig `yaml:"notifications"`
+	Hooks         []HookConfig        `yaml:"hooks"`
 	Relay         RelayConfig         `yaml:"relay"`
 	Source        string              `yaml:"source"` // link /source shows
 
@@ -393,6 +394,7 @@ func (c *Config) validate() []problem {
 		ps = append(ps, patternProblems(fmt.Sprintf("chats[%d].branches", i), ch.Branches, ch.BranchesLines, ch.Line)...)
 	}
 	ps = append(ps, c.authzProblems()...)
+	ps = append(ps, c.hookProblems()...)
 	return ps
 }
 

@@ -51,6 +51,9 @@ func (c *Config) secrets() [][]byte {
 			add(s)
 		}
 	}
+	for _, h := range c.Hooks {
+		add(h.Secret)
+	}
 	return out
 }
 

@@ -28,6 +28,7 @@ Usage:
   herald serve [flags]           run the bot (migrates the database first)
   herald migrate [flags]         apply database migrations and exit
   herald check-config [FILE]     validate a config file (default: --config) and print every problem
+  herald hook test NAME FILE     render hook NAME of the config against the JSON body in FILE
   herald version                 print the version
 
 Flags, before or after the command:
@@ -81,6 +82,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		if len(rest) > 1 {
 			return fail(fmt.Sprintf("check-config takes at most one FILE, got %q too", rest[1]))
 		}
+	case "hook":
+		return hookCommand(rest, *configPath, stdout, stderr, getenv)
 	default:
 		return fail(fmt.Sprintf("unknown command %q (commands: serve, migrate, check-config, version)", cmd))
 	}

@@ -137,7 +137,11 @@ func newProviders(cfg *Config, log zerolog.Logger) ([]ci.Provider, error) {
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	checks, err := checkProviders(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, checks...), nil
 }
 
 // webhookParsers are the connections that take CI webhooks: those whose provider parses them.

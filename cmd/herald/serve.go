@@ -123,6 +123,9 @@ func (a *App) Run(ctx context.Context) error {
 	metrics := a.metricsHandler(sender)
 	a.routes(mux, st, health)
 	a.ciWebhooks(mux, st, providers, notifier)
+	if err := a.hookRoutes(ctx, mux, st, providers, notifier); err != nil {
+		return err
+	}
 	a.relayRoutes(mux, st)
 	if cfg.HTTP.MetricsListen == "" {
 		mux.Handle("GET /metrics", metrics)
