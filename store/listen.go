@@ -52,7 +52,12 @@ func (s *Store) listenOn(ctx context.Context, channel string, listening func(), 
 	if err != nil {
 		return fmt.Errorf("store: listen %s: connect: %w", channel, err)
 	}
-	defer conn.Close(context.Background())
+	defer func() {
+		// A clean goodbye if the server is there; a dead one must not hold up shutdown.
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = conn.Close(cctx)
+	}()
 	if _, err := conn.Exec(ctx, `LISTEN `+pgx.Identifier{channel}.Sanitize()); err != nil {
 		return fmt.Errorf("store: listen %s: %w", channel, err)
 	}
