@@ -17,6 +17,13 @@ import (
 // noticed its connection is gone). A process beats far more often (see Lessee.Beat).
 const ProcessTTL = 30 * time.Second
 
+// ProcessGrace is how long after its last beat a process whose lock is gone may still be
+// acting on what it held: a process that is alive but lost its lease connection notices at
+// its next beat (about a second) and stops, finishing only the sends in flight. Until then
+// its claims are not taken back (claimsHeldCond), so a standby does not send beside it; a
+// process killed outright costs a standby this much more before it takes over.
+const ProcessGrace = 3 * time.Second
+
 // The advisory lock spaces: the first key of every lock herald takes on its lease connection.
 const (
 	processLockSpace = `hashtext('herald.process')`
@@ -199,6 +206,13 @@ const aliveSQL = `(EXISTS (
 // aliveCond is aliveSQL for the process id in column (or parameter) col.
 func aliveCond(col string) string {
 	return fmt.Sprintf(aliveSQL, col, int(ProcessTTL.Seconds()))
+}
+
+// claimsHeldCond is true for a process id whose claims must not be taken back: it is alive
+// (aliveCond), or its lock went less than ProcessGrace after its last beat.
+func claimsHeldCond(col string) string {
+	return fmt.Sprintf(`(%s OR EXISTS (SELECT 1 FROM processes g WHERE g.id = %s
+		AND g.seen_at > now() - make_interval(secs => %g)))`, aliveCond(col), col, ProcessGrace.Seconds())
 }
 
 // ProcessAlive reports whether process id is alive: its lock held, seen within ProcessTTL.

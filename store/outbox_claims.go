@@ -104,7 +104,7 @@ func (s *Store) TakeBackClaims(ctx context.Context, process int32) (TakeBack, er
 			SELECT DISTINCT claimed_by AS id FROM outbox
 			WHERE claimed AND claimed_by IS NOT NULL AND claimed_by <> $1
 		), dead AS MATERIALIZED (
-			SELECT id FROM owners WHERE NOT `+aliveCond("owners.id")+`
+			SELECT id FROM owners WHERE NOT `+claimsHeldCond("owners.id")+`
 		), r AS (
 			UPDATE outbox SET claimed = false, claimed_by = NULL
 			WHERE claimed AND (claimed_by IS NULL OR claimed_by = $1 OR claimed_by IN (SELECT id FROM dead))

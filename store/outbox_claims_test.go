@@ -88,10 +88,22 @@ func TestTakeBackClaims(t *testing.T) {
 			},
 		},
 		{
-			name: "an owner whose connection was killed",
+			// It may be alive and not know yet: it finds out at its next beat and stops.
+			name: "an owner whose connection was killed a moment ago",
 			setup: func(t *testing.T, s *store.Store, owner, _ *store.Lessee) []int64 {
 				claimAll(t, s, owner.ID(), 1, 2)
 				killLease(t, s, owner)
+				return nil
+			},
+			wantOwner: true,
+		},
+		{
+			name: "an owner whose connection was killed, not seen for the grace",
+			setup: func(t *testing.T, s *store.Store, owner, _ *store.Lessee) []int64 {
+				claimAll(t, s, owner.ID(), 1, 2)
+				killLease(t, s, owner)
+				exec(t, s, `UPDATE processes SET seen_at = now() - make_interval(secs => $2) WHERE id = $1`,
+					owner.ID(), (store.ProcessGrace + time.Second).Seconds())
 				return []int64{1, 2}
 			},
 		},

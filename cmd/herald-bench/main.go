@@ -71,6 +71,7 @@ func run(ctx context.Context, c config) error {
 		fn   func(context.Context, *store.Store, config) error
 	}{
 		{"fanout", fanout}, {"latency", latency}, {"intake", intake}, {"webhook", webhookIntake}, {"rss", rss},
+		{"relay", relayBurst},
 	}
 	for _, s := range steps {
 		if c.only != "" && c.only != s.name {

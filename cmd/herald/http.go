@@ -68,7 +68,7 @@ func (a *App) serveHTTP(group *parts, name, addr string, h http.Handler, where *
 
 // routes mounts herald's own endpoints but /metrics (metricsHandler, mounted where
 // http.metrics_listen says). The Telegram webhook is added by Run when enabled.
-func (a *App) routes(mux *http.ServeMux, st *store.Store, health *bot.Health) {
+func (a *App) routes(mux *http.ServeMux, st *store.Store, health *bot.Health, roles *roleRunner) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok\n"))
@@ -88,9 +88,15 @@ func (a *App) routes(mux *http.ServeMux, st *store.Store, health *bot.Health) {
 		if ok, problems := health.Check(); !ok {
 			checks["telegram"], status = strings.Join(problems, "; "), http.StatusServiceUnavailable
 		}
+		// Which roles this process holds: a replica holding none is ready too (it takes
+		// webhooks and stands by).
+		body := map[string]any{"roles": roles.Held()}
+		for k, v := range checks {
+			body[k] = v
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
-		_ = json.NewEncoder(w).Encode(checks)
+		_ = json.NewEncoder(w).Encode(body)
 	})
 }
 
@@ -102,10 +108,11 @@ func (a *App) ciWebhooks(mux *http.ServeMux, st *store.Store, providers []ci.Pro
 	mux.Handle("POST /ci/{conn}/webhook", h)
 }
 
-// metricsHandler serves the process's and the sender's metrics.
-func (a *App) metricsHandler(sender *bot.Sender) http.Handler {
+// metricsHandler serves the process's, the sender's (while this process holds the role) and
+// the roles' metrics.
+func (a *App) metricsHandler(sender *bot.Metrics, roles prometheus.Collector) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reg.MustRegister(sender.Metrics())
+	reg.MustRegister(sender, roles)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }

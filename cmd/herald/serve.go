@@ -95,42 +95,36 @@ func (a *App) Run(ctx context.Context) error {
 	}
 
 	health := bot.NewHealth(nil)
-	sender := bot.NewSender(st, api, bot.SenderOptions{
-		Global:            cfg.Telegram.Limits.Global,
-		PerChatPerSecond:  cfg.Telegram.Limits.PerChatPerSecond,
-		PerGroupPerMinute: cfg.Telegram.Limits.PerGroupPerMinute,
-		APIURL:            cfg.Telegram.APIURL,
-		Health:            health,
-	}, log.With().Str("part", "sender").Logger())
-	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: sender.Wake, ShowConn: len(cfg.CI) > 1,
-		RebuildLabel: bot.RebuildLabelsOf(providers)}, log.With().Str("part", "notifier").Logger())
-	intakeOpts := cfg.IntakeOptions()
-	intakeOpts.Health = health // not ready until it read what a previous run left unhandled
-	intake := bot.NewIntake(st, api, reg, func() string { return username }, intakeOpts, log.With().Str("part", "intake").Logger())
+	lessee, err := st.NewLessee(ctx, processName())
+	if err != nil {
+		return err
+	}
+	defer lessee.Close(context.Background())
 
-	// Intake, CI watchers and the webhook stop first (intakeCtx); the sender keeps going
-	// until they are done, so replies to commands in flight still go out.
-	intakeCtx, stopIntake := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopIntake()
-	senderCtx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopSender()
-
-	// Every long-running part reports to ended if it stops on its own (parts).
+	// Every long-running part reports to ended if it stops on its own (parts, roles).
 	ended := make(chan error, 1)
-	intakeParts, senderParts, httpParts := newParts(ended), newParts(ended), newParts(ended)
+	roles := newRoleRunner(lessee, ended, log.With().Str("part", "roles").Logger())
+	wake := newSenderWake()
+	intake := &intakeRef{}
+	sendMetrics := bot.NewMetrics()
+	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: wake.Wake, ShowConn: len(cfg.CI) > 1,
+		RebuildLabel: bot.RebuildLabelsOf(providers)}, log.With().Str("part", "notifier").Logger())
+	a.addRoles(roles, st, api, reg, providers, notifier, lessee, health, wake, intake, sendMetrics, func() string { return username })
 
+	otherParts, httpParts := newParts(ended), newParts(ended)
 	mux := http.NewServeMux()
-	metrics := a.metricsHandler(sender)
-	a.routes(mux, st, health)
+	metrics := a.metricsHandler(sendMetrics, roles.leader)
+	a.routes(mux, st, health, roles)
 	a.ciWebhooks(mux, st, providers, notifier)
+	a.relayRoutes(mux, st)
 	if err := a.hookRoutes(ctx, mux, st, providers, notifier); err != nil {
 		return err
 	}
-	a.relayRoutes(mux, st)
 	if cfg.HTTP.MetricsListen == "" {
 		mux.Handle("GET /metrics", metrics)
 	}
 	if cfg.Telegram.Mode == "webhook" {
+		// Every replica takes updates; the one holding the intake handles them.
 		mux.Handle("POST "+cfg.Telegram.Webhook.Path, bot.NewWebhook(st, intake, cfg.Telegram.Webhook.SecretToken, log.With().Str("part", "webhook").Logger()))
 	}
 	srv, err := a.serveHTTP(httpParts, "http server", cfg.HTTP.Listen, mux, &a.Addr)
@@ -149,42 +143,31 @@ func (a *App) Run(ctx context.Context) error {
 		servers = append(servers, msrv)
 	}
 
-	senderParts.Go("sender", func() error { return sender.Run(senderCtx) })
-	intakeParts.Go("intake", func() error { return intake.Run(intakeCtx) })
-	if cfg.Telegram.Mode == "webhook" {
-		health.Expect("webhook", 0)
-		intakeParts.Go("webhook registration", func() error {
-			return registerWebhook(intakeCtx, api, cfg, health, log)
-		})
-	} else {
-		poller := bot.NewPoller(st, api, intake, cfg.Telegram.APIURL, cfg.Telegram.PollTimeout,
-			log.With().Str("part", "poller").Logger(), bot.PollerHealth(health))
-		intakeParts.Go("poller", func() error { return poller.Run(intakeCtx) })
-	}
-	follow := a.watch
-	if follow == nil {
-		follow = watch
-	}
-	for _, p := range providers {
-		intakeParts.Go("watcher of "+p.Name(), func() error { return follow(intakeCtx, st, p, notifier, log) })
-	}
-	intakeParts.Go("housekeeping", func() error { housekeeping(intakeCtx, st, log); return nil })
-	log.Info().Str("addr", a.Addr.Load().(string)).Str("mode", cfg.Telegram.Mode).Str("bot", username).Msg("herald is running")
+	rolesCtx, stopRoles := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRoles()
+	rolesDone := make(chan struct{})
+	go func() { defer close(rolesDone); roles.Run(rolesCtx) }()
+	wakeCtx, stopWake := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWake()
+	otherParts.Go("sender wake", func() error { return wake.Run(wakeCtx, st, log) })
+	log.Info().Str("addr", a.Addr.Load().(string)).Str("mode", cfg.Telegram.Mode).Str("bot", username).
+		Str("process", lessee.Name()).Msg("herald is running")
 
 	failed := a.waitForSignals(ctx, ended, log)
 	if failed != nil {
 		// The error itself is logged once, by main, as herald exits with status 1.
 		log.Warn().Msg("a part of herald stopped on its own; shutting down so that a supervisor starts herald again")
 	}
-	intakeParts.Stop()
-	senderParts.Stop()
+	otherParts.Stop()
 	httpParts.Stop()
-	log.Info().Msg("shutting down: no new updates or events")
-	stopIntake()
-	intakeParts.Wait()
-	log.Info().Msg("handlers finished; stopping the sender")
-	stopSender()
-	senderParts.Wait()
+	// The roles stop stage by stage: updates, CI followers and jobs first, then the sender,
+	// so replies to commands in flight still go out; each lock is then given back, and a
+	// standby replica takes the role within a second.
+	log.Info().Msg("shutting down: giving up the roles")
+	stopRoles()
+	<-rolesDone
+	stopWake()
+	otherParts.Wait()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	for _, srv := range servers {
@@ -264,6 +247,7 @@ func (a *App) registry(st *store.Store, api *tgbot.Bot, providers []ci.Provider,
 	reg := commands.NewRegistry(commands.NewGate(deps))
 	reg.Add(commands.Start(reg), commands.Help(reg), commands.Commands(reg), commands.GetID())
 	commands.Register(reg, deps)
+	addRegistration(reg, deps, st, api, a.Config)
 	return reg
 }
 
