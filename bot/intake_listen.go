@@ -109,9 +109,10 @@ func (in *Intake) listen(ctx context.Context, started <-chan struct{}) {
 		case <-ctx.Done():
 			return
 		case <-in.wake:
-			// Gather: at a thousand updates a second, one query per notification would be
-			// a query per millisecond.
-			if !sleep(ctx, in.opts.gather) {
+			// Gather before reading: at a thousand updates a second, one query per
+			// notification would be a query per millisecond. What this process submitted
+			// needs no read, and goes on at once.
+			if in.mustRead() && !sleep(ctx, in.opts.gather) {
 				return
 			}
 		case <-timer.C:
@@ -134,6 +135,21 @@ func (in *Intake) listen(ctx context.Context, started <-chan struct{}) {
 		}
 		fails = 0
 	}
+}
+
+// mustRead reports that what was noticed needs Postgres: a sweep, or an id not held here.
+func (in *Intake) mustRead() bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.sweepAll {
+		return true
+	}
+	for _, id := range in.noticed {
+		if _, ok := in.held[id]; !ok && !in.known[id] && !in.recent.has(id) {
+			return true
+		}
+	}
+	return false
 }
 
 // nextExpiry is how long until the oldest held update is taken without its notification.
