@@ -85,6 +85,9 @@ func (a *App) routes(mux *http.ServeMux, st *store.Store, health *bot.Health, ro
 		if err := st.Ping(ctx); err != nil {
 			checks["database"], status = "unreachable", http.StatusServiceUnavailable
 		}
+		if !roles.tried.Load() {
+			checks["lease"], status = "roles not tried yet", http.StatusServiceUnavailable
+		}
 		if ok, problems := health.Check(); !ok {
 			checks["telegram"], status = strings.Join(problems, "; "), http.StatusServiceUnavailable
 		}

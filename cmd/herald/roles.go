@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,6 +28,8 @@ type roleRunner struct {
 	interval time.Duration
 	ended    chan<- error // a part that returns on its own stops herald (see parts)
 	leader   *prometheus.GaugeVec
+
+	tried atomic.Bool // the first round of tries is done: until then no part has said how it is
 
 	mu    sync.Mutex
 	list  []*role
@@ -89,6 +92,7 @@ func (r *roleRunner) Run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		r.step(ctx)
+		r.tried.Store(true)
 		select {
 		case <-ctx.Done():
 			r.stopAll("herald is stopping", true)
