@@ -12,7 +12,8 @@ import (
 // The intake's queues. Every update reaching them is stored in Postgres already, so memory
 // only decides when an update is handled, never whether: a chat whose queue is full drops
 // what comes next (and remembers it did), and its updates are read back from the database
-// once it caught up. Taking an update in therefore never waits, and one busy chat cannot hold up another.
+// once it caught up. Taking an update in therefore never waits, and one busy chat cannot
+// hold up another.
 //
 // Each chat has its own queue and is on at most one worker at a time, so its commands are
 // answered in order; workers take chats in turns, one update per turn, so a private /getid
