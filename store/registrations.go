@@ -127,6 +127,16 @@ func scanRequest(row pgx.Row) (RegistrationRequest, error) {
 // request already: then that one is returned and created is false, so asking twice sends
 // the admins one request. The chat must be known.
 func (s *Store) RequestRegistration(ctx context.Context, r RegistrationRequest) (req RegistrationRequest, created bool, err error) {
+	// Looked for first: an INSERT that conflicts still takes a number from the sequence, and
+	// admins would see requests #1, #3.
+	req, err = scanRequest(s.pool.QueryRow(ctx, `
+		SELECT `+requestColumns+` FROM registration_requests WHERE chat_id = $1 AND status = 'pending'`, r.ChatID))
+	if err == nil {
+		return req, false, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return RegistrationRequest{}, false, fmt.Errorf("store: request registration: %w", err)
+	}
 	req, err = scanRequest(s.pool.QueryRow(ctx, `
 		INSERT INTO registration_requests (chat_id, thread_id, chat_type, chat_title, user_id, user_name, first_name,
 			events, builders, branches, requested_at)
@@ -144,7 +154,7 @@ func (s *Store) RequestRegistration(ctx context.Context, r RegistrationRequest) 
 	req, err = scanRequest(s.pool.QueryRow(ctx, `
 		SELECT `+requestColumns+` FROM registration_requests WHERE chat_id = $1 AND status = 'pending'`, r.ChatID))
 	if err != nil {
-		// Decided between the two statements: rare enough to let the caller retry.
+		// Filed and decided between the statements: rare enough to let the caller retry.
 		return RegistrationRequest{}, false, fmt.Errorf("store: request registration: the pending request: %w", err)
 	}
 	return req, false, nil

@@ -159,6 +159,14 @@ type AuthzConfig struct {
 	Rules            []AuthzRuleConfig  `yaml:"rules"`
 	NotifyAdminsOnly bool               `yaml:"notify_admins_only"`
 	Line             int                `yaml:"-"`
+	// Registration: open | approval | invite, where requests go, what unregistered chats may
+	// use (see config_authz.go and package authz).
+	Registration     string   `yaml:"registration"`
+	RegistrationLine int      `yaml:"-"`
+	AdminChat        int64    `yaml:"admin_chat"`
+	AdminChatLine    int      `yaml:"-"`
+	Unregistered     []string `yaml:"unregistered"`
+	UnregisteredLine int      `yaml:"-"`
 }
 
 type AuthzGroupConfig struct {

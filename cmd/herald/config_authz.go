@@ -17,11 +17,16 @@ var knownCommands = map[string]bool{
 	"start": false, "help": false, "commands": false, "getid": false, "status": false,
 	"list": false, "last": false, "watch": false, "notify": false, "nay": false,
 	"version": false, "source": false, "force": true, "stop": true,
+	"approve": true, "invite": true,
 }
 
 // AuthzSpec is the authz section in the form package authz takes.
 func (c *Config) AuthzSpec() authz.Spec {
-	spec := authz.Spec{NotifyAdminsOnly: c.Authz.NotifyAdminsOnly}
+	spec := authz.Spec{NotifyAdminsOnly: c.Authz.NotifyAdminsOnly, Registration: authz.RegistrationSpec{
+		Mode: c.Authz.Registration, ModeLine: lineOr(c.Authz.RegistrationLine, c.Authz.Line),
+		AdminChat: c.Authz.AdminChat, AdminLine: c.Authz.AdminChatLine,
+		Unregistered: c.Authz.Unregistered, UnregisteredLine: lineOr(c.Authz.UnregisteredLine, c.Authz.Line),
+	}}
 	for _, g := range c.Authz.Groups {
 		spec.Groups = append(spec.Groups, authz.Group{Name: g.Name, Members: g.Members, Line: g.Line})
 	}
@@ -34,6 +39,14 @@ func (c *Config) AuthzSpec() authz.Spec {
 // Matrix compiles the authz section.
 func (c *Config) Matrix() (*authz.Matrix, error) {
 	return authz.Compile(c.AuthzSpec(), knownCommands)
+}
+
+// lineOr is line, or the enclosing section's when the key is not in the file.
+func lineOr(line, section int) int {
+	if line > 0 {
+		return line
+	}
+	return section
 }
 
 func (c *Config) authzProblems() []problem {
