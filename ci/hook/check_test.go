@@ -1,6 +1,8 @@
 package hook
 
 import (
+	"errors"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -71,5 +73,29 @@ func TestCheckEventIDs(t *testing.T) {
 	e, _ := h.CheckEvent(data, "", fixedNow)
 	if d.Key() == e.Key() {
 		t.Errorf("two unkeyed results share key %s", d.Key())
+	}
+}
+
+// The check provider parses its results on the CI webhook route too (header secrets only),
+// keyed by Idempotency-Key so a redelivery is recognised.
+func TestCheckParseWebhook(t *testing.T) {
+	c := NewCheck(checkHook(t))
+	body := []byte(`{"service":"db","status":"warning"}`)
+	h := http.Header{}
+	if _, err := c.ParseWebhook(h, body); !errors.Is(err, ci.ErrBadSignature) {
+		t.Fatalf("unsigned: %v, want ErrBadSignature", err)
+	}
+	h.Set("X-Signature-256", "sha256="+sign("s3cret-s3cret", body))
+	h.Set("Idempotency-Key", "r-1")
+	d, err := c.ParseWebhook(h, body)
+	if err != nil || d.ID != "r-1" || len(d.Events) != 1 || d.Events[0].Build.Result != ci.ResultWarnings {
+		t.Fatalf("ParseWebhook = %+v, %v", d, err)
+	}
+	if _, err := c.ParseWebhook(h, []byte("{")); !errors.Is(err, ci.ErrBadSignature) {
+		t.Errorf("another body under the same signature: %v, want ErrBadSignature", err)
+	}
+	h.Set("X-Signature-256", sign("s3cret-s3cret", []byte("{")))
+	if _, err := c.ParseWebhook(h, []byte("{")); !errors.Is(err, ErrNotJSON) {
+		t.Errorf("signed bad JSON: %v, want ErrNotJSON", err)
 	}
 }

@@ -153,8 +153,12 @@ func TestE2EHooks(t *testing.T) {
 		t.Errorf("missing told %d times, want once", n)
 	}
 	// /last lists the check beside builders.
+	before := len(tg.Messages(ops.ID))
 	tg.SendText(ops, alice, "/last db-backup")
-	waitText(t, tg, ops.ID, "db-backup")
+	waitFor(t, "/last's answer", func() bool {
+		msgs := tg.Messages(ops.ID)
+		return len(msgs) > before && strings.Contains(msgs[len(msgs)-1].Text, "db-backup")
+	})
 	for _, c := range []int64{team.ID, fixed} {
 		for _, m := range tg.Messages(c) {
 			if strings.Contains(m.Text, "db-backup") {
