@@ -242,6 +242,7 @@ func TestRefusals(t *testing.T) {
 		{"MarkdownV2 unescaped", "", map[string]any{"chat_id": chatID, "text": "build 1.2 ok", "parse_mode": "MarkdownV2"}, 400, `Bad Request: can't parse entities: Character '.' is reserved and must be escaped with the preceding '\'`},
 		{"parse mode", "", map[string]any{"chat_id": chatID, "text": "x", "parse_mode": "BBCode"}, 400, "Bad Request: unsupported parse_mode"},
 		{"reply markup", "", map[string]any{"chat_id": chatID, "text": "x", "reply_markup": "[not json"}, 400, "Bad Request: can't parse reply keyboard markup JSON object"},
+		{"NUL in the text", "", map[string]any{"chat_id": chatID, "text": "a\x00b"}, 400, "Bad Request: text must not contain NUL characters"},
 		{"link preview options", "", map[string]any{"chat_id": chatID, "text": "x", "link_preview_options": "yes"}, 400, "Bad Request: can't parse link_preview_options JSON object"},
 	}
 	for _, tt := range tests {
