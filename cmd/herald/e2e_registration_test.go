@@ -6,6 +6,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -283,5 +285,60 @@ func TestE2ERegistrationOpenByDefault(t *testing.T) {
 	waitFor(t, "the chat recorded as open", func() bool { return registrationOf(t, h, team.ID) == "open" })
 	if n := countText(tg, team.ID, "not registered"); n != 0 {
 		t.Errorf("an open herald turned a chat away")
+	}
+}
+
+// TestReadmeRegistrationExample: the README's example loads as written and means what the
+// README says of it.
+func TestReadmeRegistrationExample(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	start, end := strings.Index(s, "## Registration\n"), strings.Index(s, "## Commands\n")
+	if start < 0 || end < start {
+		t.Fatal("the README has no section Registration before Commands")
+	}
+	_, rest, ok := strings.Cut(s[start:end], "```yaml\n")
+	block, _, _ := strings.Cut(rest, "```")
+	if !ok || !strings.HasPrefix(block, "authz:\n") {
+		t.Fatalf("no authz example in the section Registration: %q", block)
+	}
+	cfgText := "telegram:\n  token: 1:x\ndatabase:\n  url: postgres://h@localhost/h\n" + strings.Replace(block, "authz:\n", "authz:\n  groups:\n    - name: release\n      members: [789012]\n", 1)
+	path := filepath.Join(t.TempDir(), "herald.yaml")
+	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path, testEnv(nil))
+	if err != nil {
+		t.Fatalf("the README's example does not load:\n%v", err)
+	}
+	m, err := cfg.Matrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Registration() != "approval" || m.AdminChat() != -1001234567890 || !m.UnregisteredMay("getid") || m.UnregisteredMay("status") {
+		t.Errorf("registration %q, admin chat %d", m.Registration(), m.AdminChat())
+	}
+	if !m.Decide(789012, "invite", "").Allowed || m.Decide(123456, "invite", "").Allowed {
+		t.Error("@release should invite, and only they")
+	}
+	if !m.MayApprove(123456, 123456) || !m.MayApprove(5, -1001234567890) || m.MayApprove(5, 5) {
+		t.Error("123456 approves anywhere, anyone in the admin chat, nobody else")
+	}
+}
+
+// TestRegistrationConfigProblems: a wrong registration setting stops herald at its line.
+func TestRegistrationConfigProblems(t *testing.T) {
+	_, err := parseConfig("h.yaml", []byte("telegram:\n  token: 1:x\ndatabase:\n  url: postgres://h@localhost/h\nauthz:\n  registration: closed\n  unregistered: [status, force]\n"), testEnv(nil))
+	want := `h.yaml:6: authz: registration must be open, approval or invite, not "closed"
+h.yaml:7: authz: unregistered chats cannot be given the dangerous command "force"`
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+	_, err = parseConfig("h.yaml", []byte("telegram:\n  token: 1:x\ndatabase:\n  url: postgres://h@localhost/h\nauthz:\n  registration: approval\n"), testEnv(nil))
+	if err == nil || !strings.Contains(err.Error(), "h.yaml:6: authz: registration: approval needs admin_chat") {
+		t.Errorf("approval without anyone to ask: %v", err)
 	}
 }
