@@ -54,6 +54,41 @@ func TestSenderRestartKeepsWithinLimits(t *testing.T) {
 				}
 			},
 		},
+		{
+			name: "a send in flight when the previous process with a lease was killed",
+			before: func(t *testing.T, h *harness) {
+				// As above, but the claims name a process: its lease connection dies with
+				// it, and the new sender takes its rows back at once instead of waiting.
+				ctx := context.Background()
+				dead, err := h.st.NewLessee(ctx, "dead:1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer dead.Close(ctx)
+				for _, c := range []int64{1, 2, -100} {
+					if err := h.st.Enqueue(ctx, store.OutMessage{ChatID: c, Text: "in flight"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if q, err := h.st.ClaimOutbox(ctx, dead.ID(), 10); err != nil || len(q) != 3 {
+					t.Fatalf("claim: %d rows, %v", len(q), err)
+				}
+				for _, c := range []int64{1, 2, -100} {
+					if _, err := h.api.SendMessage(ctx, &tgbot.SendMessageParams{ChatID: c, Text: "in flight"}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var ok bool
+				if err := h.st.Pool().QueryRow(ctx, `
+					SELECT pg_terminate_backend(pid, 10000) FROM pg_locks
+					WHERE locktype = 'advisory' AND granted AND objsubid = 2
+						AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+						AND classid::bigint = (hashtext('herald.process')::bigint & 4294967295)
+						AND objid::bigint = ($1::bigint & 4294967295)`, dead.ID()).Scan(&ok); err != nil || !ok {
+					t.Fatalf("kill the lease connection: %v %v", ok, err)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
