@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -154,14 +155,13 @@ func postRelayed(ctx context.Context, client *http.Client, url string, chat int6
 }
 
 // burstFloor is the least time Telegram's limits (scaled) allow for n messages, k to each
-// chat, every chat a group at worst: the global rate's, one chat's at 1/s, or a group's at
-// 20 a minute, whichever is longest. The first message of each window goes at once.
+// chat, every chat a group at worst. The windows slide, so a window's worth goes at once and
+// the next waits for the window to move on: the global rate's windows, one chat's at 1 a
+// second, or a group's at 20 a minute, whichever take longest.
 func burstFloor(n, k int, scale float64) time.Duration {
-	global := float64(n-1) / (30 * scale)
-	perChat := float64(k-1) / max(1, float64(int(scale)))
-	perGroup := 0.0
-	if limit := 20 * scale; float64(k) > limit {
-		perGroup = float64((k-1)/int(limit)) * 60
+	windows := func(count int, perWindow float64) float64 {
+		return math.Ceil(float64(count)/math.Floor(perWindow)) - 1
 	}
-	return time.Duration(max(global, perChat, perGroup) * float64(time.Second))
+	secs := max(windows(n, 30*scale), windows(k, max(1, scale)), 60*windows(k, 20*scale))
+	return time.Duration(secs * float64(time.Second))
 }
