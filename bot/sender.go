@@ -500,9 +500,9 @@ const takeOverPoll = 250 * time.Millisecond
 
 // takeOver takes back the outbox claims nobody alive holds and returns their chats, then
 // waits until no live process holds claims. Such a process is the previous holder of the
-// sender role, still finishing its sends in flight: were this sender to start now, it could
-// send a chat's later message before the one in flight there, or, once that process gives
-// its rows back, send them a second time. A graceful previous sender hands its rows back as
+// sender role, still finishing its sends in flight: were this sender to start now, it would
+// claim a chat's later messages and could send them before the earlier ones that process
+// holds. A graceful previous sender hands its rows back as
 // it stops (releaseOwn), a killed one is dead as soon as its lease connection goes, and a
 // stuck one expires after store.ProcessTTL; each poll takes back what became free.
 func (s *Sender) takeOver(ctx context.Context) ([]int64, error) {
