@@ -118,7 +118,7 @@ func (r Registration) invite(ctx context.Context, req Request) (Response, error)
 	now := r.now()
 	inv := InviteInfo{Uses: uses, ExpiresAt: now.Add(ttl), CreatedBy: req.UserID, CreatedByName: displayName(req),
 		ChatID: req.ChatID, CreatedAt: now}
-	id, err := r.Store.CreateInvite(ctx, hash, inv)
+	id, err := r.Registrations.CreateInvite(ctx, hash, inv)
 	if err != nil {
 		r.audit(ctx, req, authz.Invite, args, "", "", auditFailed, "the invite could not be stored")
 		return Response{}, fmt.Errorf("commands: invite: %w", err)
@@ -144,7 +144,7 @@ func chatsText(n int) string {
 // in already is audited, never with the code.
 func (r Registration) redeem(ctx context.Context, req Request, code string, greet Handler) (Response, error) {
 	sum := sha256.Sum256([]byte(code))
-	inv, registered, err := r.Store.RedeemInvite(ctx, sum[:], req.ChatID, req.ThreadID, kindNames(defaultOn), r.now())
+	inv, registered, err := r.Registrations.RedeemInvite(ctx, sum[:], req.ChatID, req.ThreadID, kindNames(defaultOn), r.now())
 	args := fmt.Sprintf("invite #%d", inv.ID)
 	switch {
 	case errors.Is(err, ErrInviteUnknown):

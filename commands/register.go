@@ -22,7 +22,7 @@ import (
 // members, the way its subscription is the group's.
 type Registration struct {
 	Deps
-	Store RegistrationStore
+	Registrations RegistrationStore
 	// BotUsername is the bot's username (without @) for invite links.
 	BotUsername func(ctx context.Context) (string, error)
 }
@@ -118,7 +118,7 @@ func (r Registration) admit(ctx context.Context, req Request, command string) (R
 	m := r.matrix()
 	if m.Registration() == authz.RegistrationOpen {
 		if req.ChatID != 0 {
-			if err := r.Store.RegisterOpen(ctx, req.ChatID); err != nil {
+			if err := r.Registrations.RegisterOpen(ctx, req.ChatID); err != nil {
 				// Only the record for a later switch is lost; the command goes on as before.
 				r.Log.Error().Err(err).Int64("chat_id", req.ChatID).Msg("commands: registration: record an open chat")
 			}
@@ -168,7 +168,7 @@ func (r Registration) admitted(ctx context.Context, req Request, m *authz.Matrix
 	if req.Private() && req.Person() && m.LetsIn(req.UserID, req.ChatID) {
 		return true, nil
 	}
-	ok, err := r.Store.ChatRegistered(ctx, req.ChatID)
+	ok, err := r.Registrations.ChatRegistered(ctx, req.ChatID)
 	if err != nil {
 		return false, fmt.Errorf("commands: registration: %w", err)
 	}
@@ -214,7 +214,7 @@ func (r Registration) ask(ctx context.Context, req Request, events, builders, br
 		return Say(Escape(notPerson(req, "who asks for access"))), nil
 	}
 	m := r.matrix()
-	rr, created, err := r.Store.RequestRegistration(ctx, RegistrationRequest{
+	rr, created, err := r.Registrations.RequestRegistration(ctx, RegistrationRequest{
 		ChatID: req.ChatID, ThreadID: req.ThreadID, ChatType: req.ChatType, ChatTitle: req.ChatTitle,
 		UserID: req.UserID, UserName: req.UserName, FirstName: req.FirstName,
 		Events: events, Builders: builders, Branches: branches, RequestedAt: r.now(),
@@ -327,7 +327,7 @@ func (r Registration) approveCommand() Command {
 const pendingLimit = 20
 
 func (r Registration) pending(ctx context.Context) (Response, error) {
-	list, err := r.Store.PendingRegistrations(ctx, pendingLimit+1)
+	list, err := r.Registrations.PendingRegistrations(ctx, pendingLimit+1)
 	if err != nil {
 		return Response{}, fmt.Errorf("commands: registration: %w", err)
 	}
@@ -376,7 +376,7 @@ func (r Registration) decide(ctx context.Context, req Request) (Response, error)
 		r.audit(ctx, req, authz.Approve, args, "", "", auditDenied, "you may not use /approve")
 		return Response{Notice: "You may not decide on requests for access."}, nil
 	}
-	rr, decided, err := r.Store.DecideRegistration(ctx, id, approve, req.UserID, displayName(req), r.now())
+	rr, decided, err := r.Registrations.DecideRegistration(ctx, id, approve, req.UserID, displayName(req), r.now())
 	if errors.Is(err, ErrNoRequest) {
 		return Response{Notice: "That request no longer exists."}, nil
 	}

@@ -149,7 +149,7 @@ func newRegEnv(t *testing.T, spec authz.Spec) (*env, *fakeRegs) {
 		reg := commands.NewRegistry(gate)
 		reg.Add(commands.Start(reg), commands.Help(reg), commands.Commands(reg), commands.GetID())
 		commands.Register(reg, d)
-		commands.AddRegistration(reg, commands.Registration{Deps: d, Store: regs,
+		commands.AddRegistration(reg, commands.Registration{Deps: d, Registrations: regs,
 			BotUsername: func(context.Context) (string, error) { return "herald_test_bot", nil }})
 		return reg
 	}

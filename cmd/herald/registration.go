@@ -18,7 +18,7 @@ import (
 // Approve/Deny buttons, /approve, /invite and the check on unregistered chats. The mode is
 // read from the matrix at every request, so SIGHUP switches it.
 func addRegistration(reg *commands.Registry, deps commands.Deps, st *store.Store, api *tgbot.Bot, cfg *Config) {
-	commands.AddRegistration(reg, commands.Registration{Deps: deps, Store: registrations{st}, BotUsername: botName(api, cfg)})
+	commands.AddRegistration(reg, commands.Registration{Deps: deps, Registrations: registrations{st}, BotUsername: botName(api, cfg)})
 }
 
 // botName is the bot's username for invite links: telegram.username, or getMe's answer,
