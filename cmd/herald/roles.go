@@ -129,7 +129,7 @@ func (r *roleRunner) step(ctx context.Context) {
 			r.finished(ro)
 			_ = r.lessee.ReleaseRole(ctx, ro.name)
 			select {
-			case r.ended <- fmt.Errorf("herald: the %s stopped while herald was running: %w", ro.name, err):
+			case r.ended <- fmt.Errorf("herald: the part under role %s stopped while herald was running: %w", ro.name, err):
 			default:
 			}
 		default:

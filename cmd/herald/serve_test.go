@@ -155,7 +155,7 @@ func TestHTTPServerLimits(t *testing.T) {
 	}
 }
 
-// A part that ends while herald runs (here the watcher of a CI connection) stops herald
+// A part that ends while herald runs (here the follower of a CI connection) stops herald
 // with an error, which run turns into exit status 1, instead of leaving it up and deaf.
 func TestRunStopsWhenAPartEnds(t *testing.T) {
 	tg := telegramtest.New(telegramtest.Options{Token: testToken})
@@ -180,7 +180,7 @@ func TestRunStopsWhenAPartEnds(t *testing.T) {
 	go func() { done <- app.Run(ctx) }()
 	select {
 	case err := <-done:
-		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "the watcher of main stopped while herald was running") {
+		if !errors.Is(err, boom) || !strings.Contains(err.Error(), "the part under role ci:main stopped while herald was running") {
 			t.Errorf("Run = %v; want the watcher's end", err)
 		}
 	case <-time.After(2 * time.Minute):
