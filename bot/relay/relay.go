@@ -57,7 +57,12 @@ type Handler struct {
 	now    func() time.Time
 	wake   func()
 	log    zerolog.Logger
+	// uploads bounds the multipart calls read at once: each may hold 50 MB in memory.
+	uploads chan struct{}
 }
+
+// maxUploads is how many multipart calls are read at once; others wait their turn.
+const maxUploads = 4
 
 // token is a Token with its secret hashed, compared in constant time.
 type token struct {
@@ -67,7 +72,7 @@ type token struct {
 
 // New makes the relay's handler.
 func New(st *store.Store, opts Options, log zerolog.Logger) *Handler {
-	h := &Handler{st: st, now: opts.Now, wake: opts.Wake, log: log}
+	h := &Handler{st: st, now: opts.Now, wake: opts.Wake, log: log, uploads: make(chan struct{}, maxUploads)}
 	if h.now == nil {
 		h.now = time.Now
 	}
@@ -105,6 +110,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := h.log.With().Str("relay_token", tok.Name).Str("method", method).Logger()
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+		select {
+		case h.uploads <- struct{}{}:
+			defer func() { <-h.uploads }()
+		case <-r.Context().Done():
+			return // the tool went away
+		}
+	}
 	p, err := parseParams(r, maxBody)
 	switch {
 	case errors.Is(err, errTooLarge):
