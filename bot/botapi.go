@@ -67,11 +67,17 @@ func (a *rawAPI) call(ctx context.Context, method string, params map[string]any)
 	if err != nil {
 		return nil, fmt.Errorf("bot: %s: encode: %w", method, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+method, bytes.NewReader(body))
+	return a.post(ctx, method, "application/json", bytes.NewReader(body))
+}
+
+// post sends body of contentType to method and returns the result of an ok:true answer;
+// the JSON calls and the uploads share it.
+func (a *rawAPI) post(ctx context.Context, method, contentType string, body io.Reader) (json.RawMessage, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+method, body)
 	if err != nil {
 		return nil, fmt.Errorf("bot: %s: bad Bot API URL", method)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := a.client.Do(req)
 	if err != nil {
 		// The URL holds the token and network errors quote it.

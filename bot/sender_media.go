@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"mime/multipart"
-	"net/http"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -110,31 +107,7 @@ func (a *rawAPI) upload(ctx context.Context, method string, params map[string]an
 	if err := mw.Close(); err != nil {
 		return nil, fmt.Errorf("bot: %s: encode: %w", method, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+method, &body)
-	if err != nil {
-		return nil, fmt.Errorf("bot: %s: bad Bot API URL", method)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, errors.New("bot: " + method + ": " + Redact(err.Error(), a.token))
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
-	if err != nil {
-		return nil, errors.New("bot: " + method + ": read the answer: " + Redact(err.Error(), a.token))
-	}
-	if len(raw) > maxAnswer {
-		return nil, fmt.Errorf("bot: %s: HTTP %d: %w", method, resp.StatusCode, errAnswerTooLong)
-	}
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, fmt.Errorf("bot: %s: HTTP %d with an answer that is not a Bot API object", method, resp.StatusCode)
-	}
-	if string(bytes.TrimSpace(env["ok"])) == "true" {
-		return env["result"], nil
-	}
-	return nil, apiError(method, resp.StatusCode, env, a.token)
+	return a.post(ctx, method, mw.FormDataContentType(), &body)
 }
 
 // formValue is a parameter as a form field carries it: strings as they are, everything else
