@@ -8,6 +8,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/herald-ci/herald/ci/tghtml"
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
@@ -15,7 +16,7 @@ import (
 // MaxMessageLength is Telegram's limit on a message's text, in UTF-16 code units after
 // entity parsing (an emoji outside the BMP counts two); we count the HTML source, which is
 // never shorter, so a part within it is safe.
-const MaxMessageLength = 4096
+const MaxMessageLength = tghtml.MaxMessage
 
 // callbackStore keeps button payloads server-side: data[i] for chat chatIDs[i], all in one
 // round trip, returning their keys in order (store.Tx.PutCallbacks).
@@ -182,13 +183,7 @@ func SplitMessage(text string, limit int) []string {
 }
 
 // utf16Units is the length of s as Telegram counts it.
-func utf16Units(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r) // -1 cannot happen: ranging yields valid runes or U+FFFD
-	}
-	return n
-}
+func utf16Units(s string) int { return tghtml.Len(s) }
 
 // unitPrefix is the longest prefix of s of whole characters within n UTF-16 units; at least
 // one character, so a cut always makes progress.

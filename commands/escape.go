@@ -1,14 +1,9 @@
 package commands
 
-import "strings"
+import "github.com/herald-ci/herald/ci/tghtml"
 
-var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
-// Escape makes s safe inside Telegram HTML. Telegram needs only &, < and > escaped (quotes
-// too inside attribute values, which EscapeAttr handles).
-func Escape(s string) string { return htmlEscaper.Replace(s) }
-
-var attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
+// Escape makes s safe inside Telegram HTML (tghtml.Escape, the one escaper).
+func Escape(s string) string { return tghtml.Escape(s) }
 
 // EscapeAttr makes s safe inside a double-quoted HTML attribute, such as a link's href.
-func EscapeAttr(s string) string { return attrEscaper.Replace(s) }
+func EscapeAttr(s string) string { return tghtml.EscapeAttr(s) }

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/herald-ci/herald/ci/tghtml"
 )
 
 // Telegram's limits on a text after entity parsing, in UTF-16 code units.
@@ -56,13 +57,7 @@ func plainText(text, mode string) (string, error) {
 	return text, nil
 }
 
-func utf16Len(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r)
-	}
-	return n
-}
+func utf16Len(s string) int { return tghtml.Len(s) }
 
 // parseError is Telegram's complaint about a formatted text.
 func parseError(format string, args ...any) error {

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/herald-ci/herald/ci/tghtml"
 )
 
 func seedFixtures(f *testing.F) {
@@ -41,8 +43,8 @@ func FuzzMessage(f *testing.F) {
 			return
 		}
 		msg, _ := h.Message(data)
-		if visible(msg) > MaxMessage {
-			t.Fatalf("message of %d units", visible(msg))
+		if tghtml.Visible(msg) > tghtml.MaxMessage {
+			t.Fatalf("message of %d units", tghtml.Visible(msg))
 		}
 		if !utf8.ValidString(msg) && utf8.Valid(body) {
 			t.Fatalf("message is not UTF-8: %q", msg)

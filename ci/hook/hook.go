@@ -17,6 +17,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/herald-ci/herald/ci/tghtml"
 )
 
 // The kinds of hook.
@@ -218,7 +220,7 @@ func (h *Hook) DedupKey(idempotencyKey string, data any) (string, error) {
 func (h *Hook) Message(data any) (msg string, err error) {
 	out, xerr := execute(h.template, data)
 	if xerr == nil && strings.TrimSpace(out) != "" {
-		return Cut(strings.TrimSpace(out), MaxMessage), nil
+		return tghtml.Cut(strings.TrimSpace(out), tghtml.MaxMessage), nil
 	}
 	if xerr == nil {
 		err = &TemplateError{Field: "template", Msg: "rendered an empty message"}
@@ -240,6 +242,6 @@ func RawMessage(name string, data any) string {
 	} else {
 		pretty = strings.TrimSpace(buf.String())
 	}
-	return Cut("⚠️ hook <b>"+Escape(name)+"</b>: the template failed on this event; here it is as received:\n<pre>"+
-		Escape(pretty)+"</pre>", MaxMessage)
+	return tghtml.Cut("⚠️ hook <b>"+tghtml.Escape(name)+"</b>: the template failed on this event; here it is as received:\n<pre>"+
+		tghtml.Escape(pretty)+"</pre>", tghtml.MaxMessage)
 }

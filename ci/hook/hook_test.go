@@ -180,30 +180,6 @@ func TestDecode(t *testing.T) {
 	}
 }
 
-func TestCut(t *testing.T) {
-	long := strings.Repeat("a", 5000)
-	tests := []struct {
-		name, in string
-		limit    int
-		want     string
-	}{
-		{"short stays", "<b>x</b> &amp; y", 10, "<b>x</b> &amp; y"},
-		{"closes open tags", "<b><i>abcdef</i></b>", 4, "<b><i>abc…</i></b>"},
-		{"never inside an entity", "ab&amp;cd", 3, "ab…"},
-		{"entity counts one", "a&amp;bcd", 4, "a&amp;b…"},
-		{"surrogate pair whole", "a😀b", 3, "a…"},
-		{"link closed", `<a href="https://x">abcdef</a>`, 3, `<a href="https://x">ab…</a>`},
-		{"limit", long, MaxMessage, strings.Repeat("a", MaxMessage-1) + "…"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Cut(tt.in, tt.limit); got != tt.want {
-				t.Errorf("Cut = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
 func TestHelpers(t *testing.T) {
 	if got := truncate(3, "héllo"); got != "hé…" || utf8.RuneCountInString(got) != 3 {
 		t.Errorf("truncate = %q", got)

@@ -14,6 +14,8 @@ import (
 	"text/template/parse"
 	"time"
 	"unicode/utf8"
+
+	"github.com/herald-ci/herald/ci/tghtml"
 )
 
 // HTML is text a helper made that is Telegram HTML already (a link): the escaper leaves it
@@ -100,7 +102,7 @@ func escapeValue(v any) string {
 	if h, ok := v.(HTML); ok {
 		return string(h)
 	}
-	return Escape(text(v))
+	return tghtml.Escape(text(v))
 }
 
 // text is how a JSON value reads in a message: strings and numbers as they are, nothing for
@@ -176,9 +178,9 @@ func link(u, label any) HTML {
 	}
 	p, err := url.Parse(us)
 	if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
-		return HTML(Escape(ls))
+		return HTML(tghtml.Escape(ls))
 	}
-	return HTML(`<a href="` + escapeAttr(us) + `">` + Escape(ls) + `</a>`)
+	return HTML(`<a href="` + tghtml.EscapeAttr(us) + `">` + tghtml.Escape(ls) + `</a>`)
 }
 
 // ago is {{ago .createdDate}}: how long before now a time was, "5m ago". It reads RFC 3339

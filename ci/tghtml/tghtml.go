@@ -1,4 +1,9 @@
-package hook
+// Package tghtml is Telegram's HTML as herald writes it: the one escaper, the length Telegram
+// counts (UTF-16 code units of the text once tags are dropped and each entity is one
+// character), and a cut that keeps the text parsing. Everything that writes a message — the
+// chat replies (commands), the notifications (bot), the hooks (ci/hook), the relay — uses it,
+// so a message is never counted or escaped two ways. It is pure, so ci may use it.
+package tghtml
 
 import (
 	"strings"
@@ -11,8 +16,8 @@ import (
 // the chat however often the outbox retried it.
 const MaxMessage = 4096
 
-// The escapers of Telegram HTML. The chat-facing one lives in package commands, which ci
-// must not import (ci stays pure); these two are the same three (four) replacements.
+// Telegram needs only &, < and > escaped in text, and the double quote too inside an
+// attribute's value.
 var (
 	htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
 	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;")
@@ -21,26 +26,27 @@ var (
 // Escape makes s safe inside Telegram HTML.
 func Escape(s string) string { return htmlEscaper.Replace(s) }
 
-// escapeAttr makes s safe inside a double-quoted attribute (a link's href).
-func escapeAttr(s string) string { return attrEscaper.Replace(s) }
+// EscapeAttr makes s safe inside a double-quoted attribute (a link's href).
+func EscapeAttr(s string) string { return attrEscaper.Replace(s) }
 
-// visible counts what Telegram counts against MaxMessage: the text once tags are dropped
+// Visible counts what Telegram counts against MaxMessage: the text once tags are dropped
 // and each entity is one character, in UTF-16 units.
-func visible(s string) int {
+func Visible(s string) int {
 	n := 0
 	walkHTML(s, func(tok string, kind tokenKind) bool {
 		switch kind {
 		case tokEntity:
 			n++
 		case tokText:
-			n += utf16Len(tok)
+			n += Len(tok)
 		}
 		return true
 	})
 	return n
 }
 
-func utf16Len(s string) int {
+// Len is the length of plain text s as Telegram counts it: UTF-16 code units.
+func Len(s string) int {
 	n := 0
 	for _, r := range s {
 		if l := utf16.RuneLen(r); l > 0 {
@@ -95,7 +101,7 @@ func walkHTML(s string, fn func(tok string, kind tokenKind) bool) {
 // between characters (never inside a tag, an entity or a surrogate pair) and with every tag
 // still open closed, so the cut text still parses as Telegram HTML.
 func Cut(s string, limit int) string {
-	if visible(s) <= limit {
+	if Visible(s) <= limit {
 		return s
 	}
 	budget := limit - 1 // the "…"
@@ -124,7 +130,7 @@ func Cut(s string, limit int) string {
 			}
 			used++
 		default:
-			n := utf16Len(tok)
+			n := Len(tok)
 			if used+n > budget {
 				return false
 			}
