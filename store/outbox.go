@@ -30,7 +30,31 @@ type OutMessage struct {
 	// as a separate notifying message (problem, recovery).
 	CardOnly bool
 	UpdateID int64 // the update this answers, 0 for notifications (for tracing)
+	// Priority orders what the sender dispatches first (PriorityInteractive, PriorityProblem,
+	// PriorityNormal). A row with an UpdateID is interactive whatever its Priority.
+	Priority int16
+	// GroupKey, when set, lets the sender make this row and the chat's later rows with the
+	// same key (and topic) one message while notifications.group_window is open; GroupItem
+	// is the notifier's JSON for it (the row's one-line rendering, what a headline needs).
+	// A row without a key goes out on its own, as Text says.
+	GroupKey  string
+	GroupItem string
+	// AnchorKey: once sent, this message is the one a later row's ReplyToKey answers (a
+	// chat's problem message for a builder and branch). ReplyToKey: send this as a reply to
+	// the anchor of that key, if the chat has one (a recovery).
+	AnchorKey, ReplyToKey string
 }
+
+// Priorities of outbox rows, highest first.
+const (
+	PriorityNormal      int16 = 0
+	PriorityProblem     int16 = 1
+	PriorityInteractive int16 = 2
+)
+
+// Interactive reports whether the row answers a person (a command's reply, a keyboard
+// edit): it goes ahead of every notification.
+func (m OutMessage) Interactive() bool { return m.UpdateID != 0 || m.Priority >= PriorityInteractive }
 
 // Queued is an outbox row the sender holds.
 type Queued struct {
@@ -83,10 +107,12 @@ func enqueue(ctx context.Context, q querier, msgs []OutMessage, notify bool) err
 // enqueueSQL inserts any number of rows in one statement: an event to 3,000 chats is one
 // round trip. The arguments are enqueueArgs.
 const enqueueSQL = `
-	INSERT INTO outbox (chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only, update_id)
-	SELECT c, t, x, m, s, e, k, o, u
-	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::integer[], $7::text[], $8::boolean[], $9::bigint[])
-		WITH ORDINALITY AS r (c, t, x, m, s, e, k, o, u, n)
+	INSERT INTO outbox (chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only, update_id,
+		priority, group_key, group_item, anchor_key, reply_to_key)
+	SELECT c, t, x, m, s, e, k, o, u, p, g, gi, a, rt
+	FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::boolean[], $6::integer[], $7::text[], $8::boolean[], $9::bigint[],
+		$10::smallint[], $11::text[], $12::text[], $13::text[], $14::text[])
+		WITH ORDINALITY AS r (c, t, x, m, s, e, k, o, u, p, g, gi, a, rt, n)
 	ORDER BY n`
 
 const notifySQL = `SELECT pg_notify($1, '')`
@@ -99,18 +125,22 @@ func enqueueArgs(msgs []OutMessage) []any {
 		markup               = make([]*string, n)
 		silent, cardOnly     = make([]bool, n), make([]bool, n)
 		edit                 = make([]int32, n)
+		prio                 = make([]int16, n)
+		group, item          = make([]string, n), make([]string, n)
+		anchor, replyTo      = make([]string, n), make([]string, n)
 	)
 	for i, m := range msgs {
 		chat[i], thread[i], update[i] = m.ChatID, m.ThreadID, m.UpdateID
 		text[i], cardKey[i] = m.Text, m.CardKey
 		silent[i], cardOnly[i] = m.Silent, m.CardOnly
 		edit[i] = int32(m.EditMessageID)
+		prio[i], group[i], item[i], anchor[i], replyTo[i] = m.Priority, m.GroupKey, m.GroupItem, m.AnchorKey, m.ReplyToKey
 		if m.ReplyMarkup != nil {
 			s := string(m.ReplyMarkup)
 			markup[i] = &s
 		}
 	}
-	return []any{chat, thread, text, markup, silent, edit, cardKey, cardOnly, update}
+	return []any{chat, thread, text, markup, silent, edit, cardKey, cardOnly, update, prio, group, item, anchor, replyTo}
 }
 
 // AckSent deletes a row Telegram accepted. When the message opened a live build card
@@ -118,27 +148,7 @@ func enqueueArgs(msgs []OutMessage) []any {
 // sentAt, when Telegram answered, goes to the send log (see RecentSends) in the same
 // transaction; the zero time means nothing went to Telegram (a dropped card edit).
 func (s *Store) AckSent(ctx context.Context, q Queued, cardMessageID int, sentAt time.Time) error {
-	return s.InTx(ctx, func(tx *Tx) error {
-		if _, err := tx.tx.Exec(ctx, `DELETE FROM outbox WHERE id = $1`, q.ID); err != nil {
-			return fmt.Errorf("store: ack sent: %w", err)
-		}
-		if !sentAt.IsZero() {
-			if _, err := tx.tx.Exec(ctx, `INSERT INTO sent_log (chat_id, sent_at) VALUES ($1, $2)`, q.ChatID, sentAt); err != nil {
-				return fmt.Errorf("store: ack sent: log the send: %w", err)
-			}
-		}
-		if q.CardKey == "" || cardMessageID <= 0 {
-			return nil
-		}
-		_, err := tx.tx.Exec(ctx, `
-			INSERT INTO build_cards (chat_id, thread_id, card_key, message_id) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (chat_id, thread_id, card_key) DO UPDATE SET message_id = excluded.message_id`,
-			q.ChatID, q.ThreadID, q.CardKey, cardMessageID)
-		if err != nil {
-			return fmt.Errorf("store: save build card: %w", err)
-		}
-		return nil
-	})
+	return s.AckDelivered(ctx, Delivered{Rows: []Queued{q}, MessageID: cardMessageID, Card: cardMessageID > 0, SentAt: sentAt})
 }
 
 // CardMessage returns the Telegram message id of a live build card, ErrNotFound when the

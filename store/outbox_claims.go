@@ -29,12 +29,30 @@ var ErrNotAlive = errors.New("store: claim outbox: this process is not alive (it
 // took its id early and committed late. A process that is not alive claims nothing
 // (ErrNotAlive): the claims it already holds may be another sender's now.
 func (s *Store) ClaimOutbox(ctx context.Context, process int32, limit int) ([]Queued, error) {
+	return s.claim(ctx, process, limit, "")
+}
+
+// ClaimInteractive is ClaimOutbox for the interactive rows only (OutMessage.Interactive):
+// the sender claims them apart, beyond the rows it holds, so a command's reply enqueued
+// behind a backlog of notifications is in memory at once, not once that backlog was sent.
+func (s *Store) ClaimInteractive(ctx context.Context, process int32, limit int) ([]Queued, error) {
+	return s.claim(ctx, process, limit, interactiveCond)
+}
+
+// interactiveCond is OutMessage.Interactive in SQL; index outbox_interactive has it.
+const interactiveCond = `(update_id <> 0 OR priority >= 2)`
+
+func (s *Store) claim(ctx context.Context, process int32, limit int, only string) ([]Queued, error) {
+	if only != "" {
+		only = " AND " + only
+	}
 	rows, err := s.pool.Query(ctx, `
 		UPDATE outbox SET claimed = true, claimed_by = $2
 		WHERE ($2 = 0 OR `+aliveCond("$2::integer")+`)
-			AND id IN (SELECT id FROM outbox WHERE NOT claimed ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+			AND id IN (SELECT id FROM outbox WHERE NOT claimed`+only+` ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
 		RETURNING id, chat_id, thread_id, text, reply_markup, silent, edit_message_id, card_key, card_only,
-			update_id, attempts, created_at, EXISTS (SELECT FROM outbox_media m WHERE m.outbox_id = outbox.id)`, limit, process)
+			update_id, attempts, created_at, EXISTS (SELECT FROM outbox_media m WHERE m.outbox_id = outbox.id),
+			priority, group_key, group_item, anchor_key, reply_to_key`, limit, process)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim outbox: %w", err)
 	}
@@ -45,7 +63,8 @@ func (s *Store) ClaimOutbox(ctx context.Context, process int32, limit int) ([]Qu
 			edit   int32
 		)
 		err := r.Scan(&q.ID, &q.ChatID, &q.ThreadID, &q.Text, &markup, &q.Silent, &edit, &q.CardKey, &q.CardOnly,
-			&q.UpdateID, &q.Attempts, &q.CreatedAt, &q.Relayed)
+			&q.UpdateID, &q.Attempts, &q.CreatedAt, &q.Relayed,
+			&q.Priority, &q.GroupKey, &q.GroupItem, &q.AnchorKey, &q.ReplyToKey)
 		if markup != nil {
 			q.ReplyMarkup = []byte(*markup)
 		}
