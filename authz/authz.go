@@ -58,7 +58,7 @@ const (
 
 // dangerousCommands are the commands Buildbot marks dangerous; the known map given to Compile
 // is authoritative, this list is for commands the caller did not mention.
-var dangerousCommands = map[string]bool{"force": true, "stop": true, "shutdown": true, Approve: true, Invite: true}
+var dangerousCommands = map[string]bool{"force": true, "stop": true, "shutdown": true, Approve: true, Invite: true, Link: true}
 
 // IsDangerous reports whether command is one of Buildbot's dangerous commands, which are
 // denied unless the admin allows them.
