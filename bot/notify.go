@@ -166,6 +166,7 @@ func outMessages(ctx context.Context, cb callbackStore, ev ci.Event, plan Plan, 
 	for _, d := range plan.Drafts {
 		m := store.OutMessage{ChatID: d.ChatID, ThreadID: d.ThreadID, Text: texts[d.Look],
 			CardKey: d.CardKey, CardOnly: d.CardOnly, Silent: d.Silent}
+		applyDraft(&m, d, texts) // priority, group and thread (notify_render.go)
 		var kb [][]commands.Button
 		switch {
 		case d.StopButton:

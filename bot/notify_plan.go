@@ -26,6 +26,14 @@ type Draft struct {
 	// failure on a connection that can re-run builds. Its payload is stored per chat, for
 	// all the event's chats at once, when the drafts are queued.
 	RerunButton bool
+	// Priority, GroupKey, AnchorKey and ReplyToKey: see store.OutMessage. A failure goes
+	// ahead of other notifications; a result told as a message of its own may become part of
+	// one message with the chat's other results of its class (bad, good, other) arriving in
+	// the same window; a problem is the message its recovery will answer.
+	Priority   int16
+	GroupKey   string
+	AnchorKey  string
+	ReplyToKey string
 }
 
 // Plan is what one event becomes: its drafts, in target order, and the distinct looks they
@@ -101,7 +109,51 @@ func PlanTarget(ev ci.Event, t store.Target, canRerun bool) []Draft {
 			ds[i].RerunButton = !ds[i].CardOnly
 		}
 	}
+	for i := range ds {
+		planQuiet(ev, &ds[i])
+	}
 	return ds
+}
+
+// planQuiet sets what the sender needs to send a result at the right time, as one message
+// with others, and as an answer to its cause: priority, group and thread.
+func planQuiet(ev ci.Event, d *Draft) {
+	if failed(ev.Build.Result) {
+		d.Priority = store.PriorityProblem
+	}
+	if d.CardOnly {
+		return // a silent edit of a card: never grouped, never a reply
+	}
+	switch d.Look {
+	case ci.KindProblem:
+		d.AnchorKey = ThreadKey(ev)
+	case ci.KindRecovery:
+		d.ReplyToKey = ThreadKey(ev)
+	}
+	if d.CardKey == "" {
+		// A card's message is edited in place by its build's next event: it stays alone.
+		d.GroupKey = groupClass(ev.Build.Result)
+	}
+}
+
+// groupClass is the group a result joins: results of one class read well under one
+// headline.
+func groupClass(r ci.Result) string {
+	switch {
+	case failed(r):
+		return "bad"
+	case r == ci.ResultSuccess:
+		return "good"
+	}
+	return "other"
+}
+
+// ThreadKey names a builder and branch: a problem on them is answered by their recovery.
+func ThreadKey(ev ci.Event) string {
+	if ev.Build == nil {
+		return ""
+	}
+	return ev.Conn + "/" + ev.Build.Builder + "/" + ev.Build.Branch
 }
 
 // planResult is PlanTarget for a finished build.
