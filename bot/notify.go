@@ -125,6 +125,9 @@ func (n *Notifier) deliver(ctx context.Context, tx *store.Tx, ev ci.Event) (int,
 	rerun := n.rebuildLabel(stored.Conn)
 	plan := PlanEvent(stored, targets, rerun != "")
 	plan.RerunLabel = rerun
+	if err := n.quietHours(ctx, tx, stored, &plan); err != nil { // quiet hours, Ack buttons (notify_quiet.go)
+		return 0, err
+	}
 	if len(plan.Drafts) == 0 {
 		return 0, nil
 	}
@@ -174,6 +177,7 @@ func outMessages(ctx context.Context, cb callbackStore, ev ci.Event, plan Plan, 
 		case d.RerunButton:
 			kb = rerun
 		}
+		kb = withAck(kb, d, ev) // the Ack button of a problem (remind.go)
 		if kb != nil {
 			keyed, chats, kbs = append(keyed, len(msgs)), append(chats, d.ChatID), append(kbs, kb)
 		}

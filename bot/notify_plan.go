@@ -26,6 +26,10 @@ type Draft struct {
 	// failure on a connection that can re-run builds. Its payload is stored per chat, for
 	// all the event's chats at once, when the drafts are queued.
 	RerunButton bool
+	// AckButton asks for an Ack button under a problem message, for a chat with reminders
+	// on: the quiet stage sets it (notify_quiet.go), the button silences the reminders of
+	// this breakage (commands/ack.go).
+	AckButton bool
 	// Priority, GroupKey, AnchorKey and ReplyToKey: see store.OutMessage. A failure goes
 	// ahead of other notifications; a result told as a message of its own may become part of
 	// one message with the chat's other results of its class (bad, good, other) arriving in

@@ -169,7 +169,11 @@ func Notify(d Deps) Command {
 				if err != nil {
 					return Response{}, err
 				}
-				return Say(notifyText(cur, req) + "\n" + styleText(cards, loud)), nil
+				timely, err := d.timelyLines(ctx, req) // quiet hours, digest, reminders (timely.go)
+				if err != nil {
+					return Response{}, err
+				}
+				return Say(notifyText(cur, req) + "\n" + styleText(cards, loud) + timely), nil
 			}
 			if why := d.mayNotify(ctx, req); why != "" {
 				return Say(Escape(why)), nil

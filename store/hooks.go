@@ -105,22 +105,22 @@ func (s *Store) HookAccess(ctx context.Context, name string, chatID int64) (know
 }
 
 // StoreHookMessage stores a message hook's message and queues it to every chat (or topic)
-// subscribed to the hook and not paused, in one transaction. A key stored before for the
-// hook makes it a no-op (stored false); keys older than a week are forgotten as new ones
-// come.
+// subscribed to the hook and not paused, in one transaction. A key
+// stored before for the hook makes it a no-op (stored false); keys older than a week are
+// forgotten first, so a key that comes back after that is a new delivery.
 func (s *Store) StoreHookMessage(ctx context.Context, name, key, text string) (stored bool, err error) {
 	err = s.InTx(ctx, func(tx *Tx) error {
 		if key != "" {
+			if _, err := tx.tx.Exec(ctx, `DELETE FROM hook_deliveries WHERE hook = $1 AND received_at < now() - make_interval(secs => $2)`,
+				name, hookKeyRetention.Seconds()); err != nil {
+				return fmt.Errorf("store: hook %s: forget old keys: %w", name, err)
+			}
 			tag, err := tx.tx.Exec(ctx, `INSERT INTO hook_deliveries (hook, key) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, key)
 			if err != nil {
 				return fmt.Errorf("store: hook %s: record key: %w", name, err)
 			}
 			if tag.RowsAffected() == 0 {
 				return nil
-			}
-			if _, err := tx.tx.Exec(ctx, `DELETE FROM hook_deliveries WHERE hook = $1 AND received_at < now() - make_interval(secs => $2)`,
-				name, hookKeyRetention.Seconds()); err != nil {
-				return fmt.Errorf("store: hook %s: forget old keys: %w", name, err)
 			}
 		}
 		stored = true

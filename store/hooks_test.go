@@ -141,3 +141,27 @@ func TestCheckSeen(t *testing.T) {
 		t.Errorf("RecentBuilds = %+v, %v", bs, err)
 	}
 }
+
+// A key older than the retention is forgotten: the same key a week later is a new delivery.
+func TestHookKeyExpires(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	if err := s.RegisterHooks(ctx, []store.HookDef{{Name: "allure", Kind: hook.KindMessage, Chats: []hook.Target{{ChatID: -1001}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := s.StoreHookMessage(ctx, "allure", "k1", "first"); err != nil || !stored {
+		t.Fatalf("StoreHookMessage = %v, %v", stored, err)
+	}
+	if _, err := s.Pool().Exec(ctx, `UPDATE hook_deliveries SET received_at = now() - interval '8 days'`); err != nil {
+		t.Fatal(err)
+	}
+	if stored, err := s.StoreHookMessage(ctx, "allure", "k1", "again"); err != nil || !stored {
+		t.Fatalf("after 8 days: StoreHookMessage = %v, %v; want stored", stored, err)
+	}
+	if stored, err := s.StoreHookMessage(ctx, "allure", "k1", "again"); err != nil || stored {
+		t.Fatalf("repeat of the new delivery: StoreHookMessage = %v, %v; want not stored", stored, err)
+	}
+	if got, want := outboxTexts(t, s), []string{"-1001/0 first", "-1001/0 again"}; !slices.Equal(got, want) {
+		t.Errorf("outbox = %q, want %q", got, want)
+	}
+}

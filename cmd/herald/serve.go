@@ -248,6 +248,7 @@ func (a *App) registry(st *store.Store, api *tgbot.Bot, providers []ci.Provider,
 	reg.Add(commands.Start(reg), commands.Help(reg), commands.Commands(reg), commands.GetID())
 	commands.Register(reg, deps)
 	addRegistration(reg, deps, st, api, a.Config)
+	addTimely(reg, deps, st) // /quiet, /digest, /remind, /ack (jobs.go)
 	return reg
 }
 

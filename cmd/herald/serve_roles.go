@@ -61,6 +61,8 @@ func (a *App) addRoles(r *roleRunner, st *store.Store, api *tgbot.Bot, reg *comm
 		r.add(roleCIPrefix+p.Name(), 0, func(ctx context.Context) error { return follow(ctx, st, p, notifier, log) }, nil)
 	}
 	r.add(roleHousekeeping, 0, func(ctx context.Context) error { housekeeping(ctx, st, log); return nil }, nil)
+	r.add(roleDigests, 0, func(ctx context.Context) error { return a.runDigests(ctx, st, wake) }, nil)     // jobs.go
+	r.add(roleReminders, 0, func(ctx context.Context) error { return a.runReminders(ctx, st, wake) }, nil) // jobs.go
 
 	// The sender stops last (stage 1): the handlers stopping before it still get their
 	// replies out.

@@ -1,0 +1,201 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/commands"
+	"github.com/herald-ci/herald/store"
+)
+
+// withAck adds the Ack button under a problem message the quiet stage marked (a chat with
+// reminders on), after whatever keyboard the message has (the Re-run button stays): the
+// button names the build that broke the builder, which is what names the breakage.
+func withAck(kb [][]commands.Button, d Draft, ev ci.Event) [][]commands.Button {
+	if !d.AckButton || ev.Build == nil {
+		return kb
+	}
+	row := []commands.Button{{Text: commands.AckLabel, Data: commands.AckData(ev.Conn, ev.Build.ID)}}
+	return append(slices.Clip(kb), row)
+}
+
+// Reminders is the reminders job: it tells chats with /remind on of builders that stayed
+// broken longer than their interval, once per interval, until the breakage is acked or
+// fixed. It runs under the "reminders" role, in one process at a time; each chat's claim and
+// its message commit together (store.Tx.DueReminders), so a failover neither repeats nor
+// loses a reminder.
+type Reminders struct {
+	st    *store.Store
+	opts  JobOptions
+	log   zerolog.Logger
+	every time.Duration
+}
+
+// JobOptions tune the scheduled jobs (reminders, digests).
+type JobOptions struct {
+	Clock func() time.Time // default time.Now
+	// Wake is called after a commit that queued messages (the sender's Wake when it runs in
+	// this process); nil: the commit NOTIFYs the sender.
+	Wake func()
+	// ShowConn names the CI connection beside builders ("main/docs"), as notifications do.
+	ShowConn bool
+	// Interval is how often the job looks for work; 0 is its default.
+	Interval time.Duration
+}
+
+func (o *JobOptions) defaults(interval time.Duration) {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Interval <= 0 {
+		o.Interval = interval
+	}
+}
+
+// NewReminders makes the reminders job.
+func NewReminders(st *store.Store, opts JobOptions, log zerolog.Logger) *Reminders {
+	opts.defaults(15 * time.Second)
+	return &Reminders{st: st, opts: opts, log: log}
+}
+
+// Run reminds until ctx ends; a failed round is logged and tried again at the next.
+func (r *Reminders) Run(ctx context.Context) error {
+	t := time.NewTicker(r.opts.Interval)
+	defer t.Stop()
+	for {
+		if n, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn().Err(err).Msg("reminders: round failed; trying again")
+		} else if n > 0 {
+			r.log.Info().Int("chats", n).Msg("reminders: queued")
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// RunOnce queues the reminders due now, in one transaction, and returns how many chats it
+// reminded.
+func (r *Reminders) RunOnce(ctx context.Context) (int, error) {
+	now := r.opts.Clock()
+	var n int
+	err := r.st.InTx(ctx, func(tx *store.Tx) error {
+		due, err := tx.DueReminders(ctx, now)
+		if err != nil {
+			return err
+		}
+		var msgs []store.OutMessage
+		var chats []int64
+		var kbs [][][]commands.Button
+		for _, rm := range due {
+			msgs = append(msgs, store.OutMessage{ChatID: rm.ChatID, ThreadID: rm.ThreadID,
+				Text: FormatReminder(rm, now, r.opts.ShowConn)})
+			chats, kbs = append(chats, rm.ChatID), append(kbs, ackKeyboard(rm.Breakages))
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		markups, err := keyboardMarkups(ctx, tx, chats, kbs)
+		if err != nil {
+			return err
+		}
+		for i := range msgs {
+			msgs[i].ReplyMarkup = markups[i]
+		}
+		n = len(msgs)
+		return enqueueJob(ctx, tx, r.opts.Wake, msgs)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bot: reminders: %w", err)
+	}
+	if n > 0 && r.opts.Wake != nil {
+		r.opts.Wake()
+	}
+	return n, nil
+}
+
+// enqueueJob queues a job's messages; with a local sender to wake the commit need not
+// NOTIFY (see store.Tx.EnqueueQuiet).
+func enqueueJob(ctx context.Context, tx *store.Tx, wake func(), msgs []store.OutMessage) error {
+	if wake != nil {
+		return tx.EnqueueQuiet(ctx, msgs...)
+	}
+	return tx.Enqueue(ctx, msgs...)
+}
+
+// maxAckButtons bounds the Ack buttons under one reminder (one per breakage, in order).
+const maxAckButtons = 8
+
+func ackKeyboard(bs []store.Breakage) [][]commands.Button {
+	var kb [][]commands.Button
+	for _, b := range bs {
+		if len(kb) == maxAckButtons {
+			break
+		}
+		label := commands.AckLabel + " " + b.Broke.Builder
+		if b.Broke.Branch != "" {
+			label += " (" + b.Broke.Branch + ")"
+		}
+		kb = append(kb, []commands.Button{{Text: label, Data: commands.AckData(b.Broke.Conn, b.Broke.ID)}})
+	}
+	return kb
+}
+
+// FormatReminder is the text of one chat's reminder: each breakage with its builder and
+// branch, how long it has been broken, who broke it, and links to the build that broke it
+// and the newest failure.
+func FormatReminder(rm store.Reminder, now time.Time, showConn bool) string {
+	var b strings.Builder
+	if len(rm.Breakages) == 1 {
+		b.WriteString("⏰ <b>Still broken</b>\n")
+	} else {
+		fmt.Fprintf(&b, "⏰ <b>Still broken: %d builders</b>\n", len(rm.Breakages))
+	}
+	for _, br := range rm.Breakages {
+		b.WriteString("\n" + breakageLine(br, now, showConn))
+	}
+	b.WriteString("\n\n/ack NAME (or its button) stops the reminders of a breakage.")
+	return cutMessage(b.String())
+}
+
+// breakageLine is one breakage as reminders and digests show it.
+func breakageLine(br store.Breakage, now time.Time, showConn bool) string {
+	broke := br.Broke
+	name := broke.Builder
+	if showConn {
+		name = broke.Conn + "/" + name
+	}
+	line := "❌ <b>" + esc(name, maxField) + "</b>"
+	if broke.Branch != "" {
+		line += " on " + code(broke.Branch, maxField)
+	}
+	line += " broken for " + formatDuration(now.Sub(br.Since())) + " since " + buildNumber(&broke)
+	if who := people(&broke); who != "" {
+		line += " by " + who
+	}
+	if broke.Revision != "" {
+		line += " (" + code(shortRev(broke.Revision), maxField) + ")"
+	}
+	if br.Latest.ID != "" && br.Latest.ID != broke.ID {
+		latest := br.Latest
+		line += "; last failed " + buildNumber(&latest)
+	}
+	return line
+}
+
+// cutMessage keeps a job's text within Telegram's limit, marking the cut.
+func cutMessage(s string) string {
+	if utf16Units(s) <= MaxMessageLength {
+		return s
+	}
+	parts := SplitMessage(s, MaxMessageLength-2)
+	return parts[0] + "\n…"
+}
