@@ -105,7 +105,8 @@ func (s *Store) HookAccess(ctx context.Context, name string, chatID int64) (know
 }
 
 // StoreHookMessage stores a message hook's message and queues it to every chat (or topic)
-// subscribed to the hook and not paused, in one transaction. A key
+// subscribed to the hook, not paused, and still let in by the hook's allow_chats (a chat
+// subscribed before the config narrowed them hears no more), in one transaction. A key
 // stored before for the hook makes it a no-op (stored false); keys older than a week are
 // forgotten first, so a key that comes back after that is a new delivery.
 func (s *Store) StoreHookMessage(ctx context.Context, name, key, text string) (stored bool, err error) {
@@ -124,10 +125,15 @@ func (s *Store) StoreHookMessage(ctx context.Context, name, key, text string) (s
 			}
 		}
 		stored = true
+		// The same rule as HookAccess: allow_chats empty, or naming the chat, or the chat is
+		// one of the hook's fixed chats.
 		rows, err := tx.tx.Query(ctx, `
 			SELECT s.chat_id, s.thread_id FROM subscriptions s JOIN chats c ON c.id = s.chat_id
+			JOIN hooks h ON h.name = $2
 			WHERE c.paused_at IS NULL AND $1::text = ANY(s.events)
-			ORDER BY s.chat_id, s.thread_id`, HookEvent(name))
+			  AND (cardinality(h.allow_chats) = 0 OR s.chat_id = ANY(h.allow_chats)
+			       OR EXISTS (SELECT FROM hook_seeded hs WHERE hs.hook = h.name AND hs.chat_id = s.chat_id))
+			ORDER BY s.chat_id, s.thread_id`, HookEvent(name), name)
 		if err != nil {
 			return fmt.Errorf("store: hook %s: targets: %w", name, err)
 		}

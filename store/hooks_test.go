@@ -165,3 +165,30 @@ func TestHookKeyExpires(t *testing.T) {
 		t.Errorf("outbox = %q, want %q", got, want)
 	}
 }
+
+// A chat subscribed while a hook let every chat in stops hearing it once the config names
+// the chats that may (allow_chats); the hook's fixed chats still hear it.
+func TestHookMessageFollowsAllowChats(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	if err := s.RegisterHooks(ctx, []store.HookDef{{Name: "allure", Kind: hook.KindMessage, Chats: []hook.Target{{ChatID: -1006}}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []int64{5, 42} {
+		if err := s.SaveChat(ctx, store.Chat{ID: id, Type: "private"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetNotifySettings(ctx, id, 0, []string{store.HookEvent("allure")}, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RegisterHooks(ctx, []store.HookDef{{Name: "allure", Kind: hook.KindMessage, AllowChats: []int64{5}, Chats: []hook.Target{{ChatID: -1006}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StoreHookMessage(ctx, "allure", "", "m"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := outboxTexts(t, s), []string{"-1006/0 m", "5/0 m"}; !slices.Equal(got, want) {
+		t.Errorf("outbox = %q, want %q (not chat 42, which allow_chats leaves out)", got, want)
+	}
+}
