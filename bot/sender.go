@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,11 @@ type SenderOptions struct {
 	// sender without a lease (tests, the benchmark) is alone on its database, and whatever
 	// it still holds when it stops is taken back by the next sender to start.
 	Process int32
+	// GroupWindow is notifications.group_window: rows of one chat and topic with the same
+	// group key (store.OutMessage.GroupKey) that go out within it of the group's first
+	// message become that one message, edited as they come. Zero turns grouping off (the
+	// config's default is 5s).
+	GroupWindow time.Duration
 }
 
 func (o *SenderOptions) defaults() {
@@ -122,7 +128,29 @@ type sendQueue struct {
 	failures  int       // consecutive retryable failures, for backoff
 	readyAt   time.Time
 	seq       uint64 // tie-break: chats that became ready earlier go first
-	index     int    // in the ready heap, -1 when not in it
+	index     int    // in the ready heap of its class, -1 when not in any
+	class     int    // the heap it is in: the class of its head (classOf)
+}
+
+// Dispatch classes, first served first: a command's reply ahead of every notification
+// (within the same global budget: Telegram's 30/s is the bot's), a failure ahead of other
+// notifications. Each class has its own ready heap, so a reply never waits behind the
+// thousands of chats a fan-out made ready before it; within a class chats take turns.
+const (
+	classInteractive = iota
+	classProblem
+	classNormal
+	numClasses
+)
+
+func classOf(q store.Queued) int {
+	switch {
+	case q.Interactive():
+		return classInteractive
+	case q.Priority >= store.PriorityProblem:
+		return classProblem
+	}
+	return classNormal
 }
 
 type readyHeap []*sendQueue
@@ -150,10 +178,10 @@ type dispatcher struct {
 	s      *Sender
 	lim    *limiter
 	chats  map[int64]*sendQueue
-	ready  readyHeap
+	ready  [numClasses]readyHeap
 	seq    uint64
 	free   int
-	jobs   chan store.Queued
+	jobs   chan job
 	result chan outcome
 }
 
@@ -192,7 +220,7 @@ func (s *Sender) Run(ctx context.Context) error {
 		lim:    lim,
 		chats:  map[int64]*sendQueue{},
 		free:   s.opts.Workers,
-		jobs:   make(chan store.Queued, s.opts.Workers),
+		jobs:   make(chan job, s.opts.Workers),
 		result: make(chan outcome, s.opts.Workers),
 	}
 	wake, poke := s.wake, s.Wake
@@ -210,8 +238,8 @@ func (s *Sender) Run(ctx context.Context) error {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			for q := range d.jobs {
-				d.result <- s.deliver(ctx, q)
+			for j := range d.jobs {
+				d.result <- s.deliver(ctx, j)
 			}
 		}()
 	}
@@ -281,11 +309,11 @@ func (d *dispatcher) loop(ctx context.Context, loaded <-chan []store.Queued, pok
 // dispatch hands out every send allowed now and says how long until the next may be.
 func (d *dispatcher) dispatch() time.Duration {
 	const idle = time.Hour
-	for d.free > 0 && len(d.ready) > 0 {
+	for d.free > 0 {
 		now := d.s.opts.Clock()
-		c := d.ready[0]
-		if c.readyAt.After(now) {
-			return c.readyAt.Sub(now)
+		c, wait := d.next(now)
+		if c == nil {
+			return wait
 		}
 		if g := d.lim.globalNext(now); g.After(now) {
 			if g == never {
@@ -293,18 +321,36 @@ func (d *dispatcher) dispatch() time.Duration {
 			}
 			return g.Sub(now)
 		}
+		h := &d.ready[c.class]
 		if r := d.readyTime(c, now); r.After(now) {
 			c.readyAt = r
-			heap.Fix(&d.ready, c.index)
+			heap.Fix(h, c.index)
 			continue
 		}
-		heap.Pop(&d.ready)
+		heap.Pop(h)
 		c.inflight = true
 		d.lim.reserve(c.id)
 		d.free--
-		d.jobs <- c.msgs[0]
+		d.jobs <- job{rows: d.groupRows(c)}
 	}
 	return idle
+}
+
+// next is the chat to send to now: the first ready chat of the highest class. With none
+// ready it says how long until one may be.
+func (d *dispatcher) next(now time.Time) (*sendQueue, time.Duration) {
+	wait := time.Hour
+	for cls := range d.ready {
+		h := d.ready[cls]
+		if len(h) == 0 {
+			continue
+		}
+		if !h[0].readyAt.After(now) {
+			return h[0], 0
+		}
+		wait = min(wait, h[0].readyAt.Sub(now))
+	}
+	return nil, wait
 }
 
 func (d *dispatcher) readyTime(c *sendQueue, now time.Time) time.Time {
@@ -321,13 +367,17 @@ func (d *dispatcher) schedule(c *sendQueue) {
 		return
 	}
 	c.readyAt = d.readyTime(c, d.s.opts.Clock())
+	cls := classOf(c.msgs[0])
 	if c.index >= 0 {
-		heap.Fix(&d.ready, c.index)
-		return
+		if c.class == cls {
+			heap.Fix(&d.ready[cls], c.index)
+			return
+		}
+		heap.Remove(&d.ready[c.class], c.index)
 	}
 	d.seq++
-	c.seq = d.seq
-	heap.Push(&d.ready, c)
+	c.seq, c.class = d.seq, cls
+	heap.Push(&d.ready[cls], c)
 }
 
 func (d *dispatcher) queue(chatID int64) *sendQueue {
@@ -355,7 +405,8 @@ func (d *dispatcher) add(batch []store.Queued) {
 	}
 }
 
-// sortPending keeps a chat's waiting messages in id order. A transaction that took its id
+// sortPending keeps a chat's waiting messages in id order, its interactive ones (a reply
+// to a command in this chat) ahead of its notifications. A transaction that took its id
 // early and committed late can arrive after a later one; the head in flight stays put.
 func (d *dispatcher) sortPending(c *sendQueue) {
 	from := 0
@@ -363,7 +414,28 @@ func (d *dispatcher) sortPending(c *sendQueue) {
 		from = 1
 	}
 	rest := c.msgs[from:]
-	sort.SliceStable(rest, func(i, j int) bool { return rest[i].ID < rest[j].ID })
+	sort.SliceStable(rest, func(i, j int) bool {
+		if a, b := rest[i].Interactive(), rest[j].Interactive(); a != b {
+			return a
+		}
+		return rest[i].ID < rest[j].ID
+	})
+}
+
+// drop removes the rows ids names from c (the head among them, not in flight any more).
+func (c *sendQueue) drop(ids []int64) int {
+	kept := c.msgs[:0]
+	n := 0
+	for _, q := range c.msgs {
+		if slices.Contains(ids, q.ID) {
+			n++
+			continue
+		}
+		kept = append(kept, q)
+	}
+	clear(c.msgs[len(kept):])
+	c.msgs = kept
+	return n
 }
 
 // done drops n messages from memory.
@@ -381,9 +453,13 @@ func (d *dispatcher) handle(o outcome) {
 	m := d.s.opts.Metrics
 	switch o.kind {
 	case outSent, outFailed, outDropped, outLost:
-		c.msgs = c.msgs[1:]
+		if len(o.ids) > 0 {
+			d.done(c.drop(o.ids)) // a group: the head and the rows it carried
+		} else {
+			c.msgs = c.msgs[1:]
+			d.done(1)
+		}
 		c.failures = 0
-		d.done(1)
 	case outRateLimited:
 		c.notBefore = now.Add(o.retryAfter)
 	case outRetry:
@@ -411,7 +487,7 @@ func (d *dispatcher) handle(o outcome) {
 	}
 	if len(c.msgs) == 0 && !c.inflight {
 		if c.index >= 0 {
-			heap.Remove(&d.ready, c.index)
+			heap.Remove(&d.ready[c.class], c.index)
 		}
 		delete(d.chats, c.id)
 		d.lim.forget(c.id, now)
@@ -424,7 +500,15 @@ func (d *dispatcher) handle(o outcome) {
 // so how much send history a starting sender needs.
 const sendLogSpan = time.Minute
 
-// pruneSendLog keeps the send log to the last minute, once a minute, until ctx ends.
+// How long a group outlives its window (a sender's clock may be off a little, the rows of
+// a restart come late), and how long a problem waits for its recovery to answer it.
+const (
+	groupKeep  = time.Hour
+	anchorKeep = 60 * 24 * time.Hour
+)
+
+// pruneSendLog keeps the send log to the last minute, once a minute, until ctx ends; it
+// drops groups whose windows closed and anchors nobody answered for too long with it.
 func (s *Sender) pruneSendLog(ctx context.Context) {
 	tick := time.NewTicker(sendLogSpan)
 	defer tick.Stop()
@@ -436,6 +520,10 @@ func (s *Sender) pruneSendLog(ctx context.Context) {
 		}
 		if _, err := s.st.PruneSentLog(ctx, s.opts.Clock().Add(-sendLogSpan)); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("sender: prune the send log")
+		}
+		now := s.opts.Clock()
+		if err := s.st.PruneGroups(ctx, now.Add(-max(groupKeep, 2*s.opts.GroupWindow)), now.Add(-anchorKeep)); err != nil && ctx.Err() == nil {
+			s.log.Warn().Err(err).Msg("sender: prune message groups and reply anchors")
 		}
 	}
 }
@@ -455,6 +543,11 @@ func (s *Sender) load(ctx context.Context, wake <-chan struct{}, out chan<- []st
 		case <-tick.C:
 		}
 		for {
+			// Replies first, and whatever the rows held: a command answered behind a
+			// backlog of MaxInMemory notifications would wait for most of them to go.
+			if !s.claimInteractive(ctx, out) {
+				return
+			}
 			room := int64(s.opts.MaxInMemory) - s.held.Load()
 			if room <= 0 {
 				break
@@ -489,6 +582,37 @@ func (s *Sender) load(ctx context.Context, wake <-chan struct{}, out chan<- []st
 			if len(rows) < batch {
 				break
 			}
+		}
+	}
+}
+
+// claimInteractive claims every interactive row waiting (store.ClaimInteractive), beyond
+// MaxInMemory, and hands them to the loop. It reports false once ctx ended. A failure is
+// logged and left to the claim of the other rows, which backs off.
+func (s *Sender) claimInteractive(ctx context.Context, out chan<- []store.Queued) bool {
+	const batch = 100
+	for {
+		rows, err := s.st.ClaimInteractive(ctx, s.opts.Process, batch)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
+			}
+			if !errors.Is(err, store.ErrNotAlive) {
+				s.log.Error().Err(err).Msg("sender: claim replies")
+			}
+			return true
+		}
+		if len(rows) == 0 {
+			return true
+		}
+		s.held.Add(int64(len(rows)))
+		select {
+		case out <- rows:
+		case <-ctx.Done():
+			return false
+		}
+		if len(rows) < batch {
+			return true
 		}
 	}
 }

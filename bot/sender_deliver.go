@@ -35,14 +35,31 @@ type outcome struct {
 	newChatID  int64
 	at         time.Time // when the request completed, for the limiter
 	attempted  bool      // a failed attempt that counts, as RecordAttempt counts it in the row
+	// ids are the rows the outcome is about when a message carried more than its chat's
+	// head (a group): sent, refused or dropped together. Empty is the head alone.
+	ids []int64
 }
+
+// job is one message for the workers: the chat's head, and the later rows of its group
+// the message also carries.
+type job struct{ rows []store.Queued }
 
 // deliver makes one attempt at one message and records its effect in the store. It runs on
 // a context detached from Run's, so a send in flight at shutdown finishes and is recorded
 // instead of being cut off after Telegram may already have accepted it.
-func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
+func (s *Sender) deliver(runCtx context.Context, j job) outcome {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(runCtx), s.opts.SendTimeout)
 	defer cancel()
+	q := j.rows[0]
+	if s.opts.GroupWindow > 0 && q.GroupKey != "" && !q.Relayed {
+		return s.deliverGroup(ctx, j.rows)
+	}
+	return s.deliverOne(ctx, q, nil)
+}
+
+// deliverOne sends one row as its text says. member, when set, is the row's part of a group
+// the message opens: it is saved with the message, for the next rows of the group to edit.
+func (s *Sender) deliverOne(ctx context.Context, q store.Queued, member *groupMember) outcome {
 	log := s.log.With().Int64("chat_id", q.ChatID).Int64("outbox_id", q.ID).Logger()
 	res := outcome{chatID: q.ChatID}
 	finish := func(k outcomeKind) outcome {
@@ -59,7 +76,7 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 			editID, fromCard = id, true
 		case errors.Is(err, store.ErrNotFound):
 			if q.CardOnly {
-				return finish(s.ack(ctx, q, 0, time.Time{}, log, outDropped))
+				return finish(s.ack(ctx, store.Delivered{Rows: []store.Queued{q}}, log, outDropped))
 			}
 		default:
 			log.Error().Err(err).Msg("sender: look up build card")
@@ -81,7 +98,8 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 		}
 		msgID, err = s.callRelayed(ctx, q, call)
 	} else {
-		msgID, err = s.call(ctx, q, editID)
+		msgID, err = s.sendReplying(ctx, message{chatID: q.ChatID, threadID: q.ThreadID, text: q.Text,
+			markup: q.ReplyMarkup, silent: q.Silent, editID: editID}, q.ReplyToKey, log)
 	}
 	if err != nil && fromCard && isEditGone(err) {
 		// The card was deleted or is too old to edit: forget it and say it anew.
@@ -89,27 +107,51 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 			log.Error().Err(ferr).Msg("sender: forget build card")
 		}
 		if q.CardOnly {
-			return finish(s.ack(ctx, q, 0, time.Time{}, log, outDropped))
+			return finish(s.ack(ctx, store.Delivered{Rows: []store.Queued{q}}, log, outDropped))
 		}
 		editID, fromCard = 0, false
 		msgID, err = s.call(ctx, q, 0)
 	}
+	s.health(err)
+	if err == nil || (editID > 0 && isNotModified(err)) {
+		sentAt := s.sent(q)
+		d := store.Delivered{Rows: []store.Queued{q}, MessageID: max(msgID, editID), SentAt: sentAt}
+		if q.CardKey != "" && editID == 0 {
+			d.Card = msgID > 0
+		}
+		if member != nil && msgID > 0 && editID == 0 {
+			members, _ := json.Marshal([]groupMember{*member})
+			d.Group = &store.Group{ChatID: q.ChatID, ThreadID: q.ThreadID, Key: q.GroupKey, MessageID: msgID, OpenedAt: sentAt, Members: members}
+		}
+		return finish(s.ack(ctx, d, log, outSent))
+	}
+	return s.refused(ctx, []store.Queued{q}, err, log, res)
+}
+
+// sent counts a message Telegram accepted and says when.
+func (s *Sender) sent(q store.Queued) time.Time {
+	sentAt := s.opts.Clock()
+	s.opts.Metrics.sent.Inc()
+	s.opts.Metrics.latency.Observe(sentAt.Sub(q.CreatedAt).Seconds())
+	return sentAt
+}
+
+func (s *Sender) health(err error) {
 	if err == nil || !unreachable(err) {
 		s.opts.Health.OK(healthSender)
 	} else {
 		s.opts.Health.Failed(healthSender)
 	}
-	if err == nil || (editID > 0 && isNotModified(err)) {
-		sentAt := s.opts.Clock()
-		s.opts.Metrics.sent.Inc()
-		s.opts.Metrics.latency.Observe(sentAt.Sub(q.CreatedAt).Seconds())
-		cardID := 0
-		if q.CardKey != "" && editID == 0 {
-			cardID = msgID
-		}
-		return finish(s.ack(ctx, q, cardID, sentAt, log, outSent))
-	}
+}
 
+// refused is what a failed send of rows (the first is the chat's head) means: wait and try
+// again, move the chat, pause it, or give the rows up for good.
+func (s *Sender) refused(ctx context.Context, rows []store.Queued, err error, log zerolog.Logger, res outcome) outcome {
+	q := rows[0]
+	finish := func(k outcomeKind) outcome {
+		res.kind, res.at = k, s.opts.Clock()
+		return res
+	}
 	reason := s.redact(err.Error())
 	var tooMany *tgbot.TooManyRequestsError
 	var migrate *tgbot.MigrateError
@@ -147,13 +189,16 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 	case errors.Is(err, tgbot.ErrorBadRequest):
 		// The message itself is wrong (bad HTML, unknown chat): retrying cannot help, and
 		// holding it would block the chat's later messages for ever.
-		if ferr := s.st.FailOutbox(ctx, q.ID, reason); ferr != nil {
-			log.Error().Err(ferr).Msg("sender: record failed message")
-			s.opts.Metrics.retried.Inc()
-			return finish(outRetry)
+		for _, r := range rows {
+			if ferr := s.st.FailOutbox(ctx, r.ID, reason); ferr != nil {
+				log.Error().Err(ferr).Msg("sender: record failed message")
+				s.opts.Metrics.retried.Inc()
+				return finish(outRetry)
+			}
 		}
-		s.opts.Metrics.failed.Inc()
-		log.Error().Str("reason", reason).Msg("sender: telegram refused the message for good")
+		s.opts.Metrics.failed.Add(float64(len(rows)))
+		log.Error().Str("reason", reason).Int("rows", len(rows)).Msg("sender: telegram refused the message for good")
+		res.ids = idsOf(rows)
 		return finish(outFailed)
 	default:
 		// 5xx, network errors, and 401/404 (a wrong token or API URL is fixed by the admin,
@@ -168,13 +213,24 @@ func (s *Sender) deliver(runCtx context.Context, q store.Queued) outcome {
 	}
 }
 
+func idsOf(rows []store.Queued) []int64 {
+	if len(rows) <= 1 {
+		return nil
+	}
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
 // ack records a message as done, retrying the database a few times: Telegram already has the
-// message, so failing here must not send it again. If the database stays away the row is
-// left claimed and goes out once more after a restart.
-func (s *Sender) ack(ctx context.Context, q store.Queued, cardID int, sentAt time.Time, log zerolog.Logger, k outcomeKind) outcomeKind {
+// message, so failing here must not send it again. If the database stays away the rows are
+// left claimed and go out once more after a restart.
+func (s *Sender) ack(ctx context.Context, d store.Delivered, log zerolog.Logger, k outcomeKind) outcomeKind {
 	var err error
 	for i := range 5 {
-		if err = s.st.AckSent(ctx, q, cardID, sentAt); err == nil {
+		if err = s.st.AckDelivered(ctx, d); err == nil {
 			return k
 		}
 		time.Sleep(backoff(50*time.Millisecond, time.Second, i+1))
@@ -183,31 +239,51 @@ func (s *Sender) ack(ctx context.Context, q store.Queued, cardID int, sentAt tim
 	return outLost
 }
 
-// call sends q, or edits message editID with it, and returns the message id. Any ok:true
-// answer is a success, even one whose message cannot be read (rawAPI).
+// message is what one sendMessage or editMessageText call says.
+type message struct {
+	chatID, threadID int64
+	text             string
+	markup           []byte
+	silent           bool
+	editID           int // > 0: edit that message
+	replyTo          int // > 0: a reply to that message
+}
+
+// call sends q, or edits message editID with it, and returns the message id.
 func (s *Sender) call(ctx context.Context, q store.Queued, editID int) (int, error) {
+	return s.send(ctx, message{chatID: q.ChatID, threadID: q.ThreadID, text: q.Text, markup: q.ReplyMarkup, silent: q.Silent, editID: editID})
+}
+
+// send makes the call m says and returns the message id. Any ok:true answer is a success,
+// even one whose message cannot be read (rawAPI).
+func (s *Sender) send(ctx context.Context, m message) (int, error) {
 	p := map[string]any{
-		"chat_id":              q.ChatID,
-		"text":                 q.Text,
+		"chat_id":              m.chatID,
+		"text":                 m.text,
 		"parse_mode":           models.ParseModeHTML,
 		"link_preview_options": map[string]bool{"is_disabled": true},
 	}
-	if len(q.ReplyMarkup) > 0 {
-		p["reply_markup"] = json.RawMessage(q.ReplyMarkup)
+	if len(m.markup) > 0 {
+		p["reply_markup"] = json.RawMessage(m.markup)
 	}
-	if editID > 0 {
-		p["message_id"] = editID
+	if m.editID > 0 {
+		p["message_id"] = m.editID
 		res, err := s.tg.call(ctx, "editMessageText", p)
 		if err != nil {
 			return 0, fmt.Errorf("bot: edit message: %w", err)
 		}
-		return max(messageID(res), editID), nil
+		return max(messageID(res), m.editID), nil
 	}
-	if q.ThreadID != 0 {
-		p["message_thread_id"] = q.ThreadID
+	if m.threadID != 0 {
+		p["message_thread_id"] = m.threadID
 	}
-	if q.Silent {
+	if m.silent {
 		p["disable_notification"] = true
+	}
+	if m.replyTo > 0 {
+		// Telegram sends it plainly when the message is gone, except in a forum topic,
+		// where it refuses instead (sendReplying then sends it plainly itself).
+		p["reply_parameters"] = map[string]any{"message_id": m.replyTo, "allow_sending_without_reply": true}
 	}
 	res, err := s.tg.call(ctx, "sendMessage", p)
 	if err != nil {
@@ -237,6 +313,11 @@ func unreachable(err error) bool {
 	var migrate *tgbot.MigrateError
 	return !errors.As(err, &tooMany) && !errors.As(err, &migrate) &&
 		!errors.Is(err, tgbot.ErrorBadRequest) && !errors.Is(err, tgbot.ErrorForbidden)
+}
+
+// isReplyGone says a reply was refused because the message it answers is gone.
+func isReplyGone(err error) bool {
+	return errors.Is(err, tgbot.ErrorBadRequest) && strings.Contains(err.Error(), "message to be replied not found")
 }
 
 func isNotModified(err error) bool {

@@ -1,0 +1,120 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/herald-ci/herald/store"
+)
+
+// maxGroupRows caps the rows one group message takes from a chat's queue at once; the
+// rest join it with the next edit (or the next message, once the window closed).
+const maxGroupRows = 500
+
+// groupRows is what the dispatcher hands out for chat c: its head, and when the head may be
+// grouped, every later row of the same topic and group key the chat holds (see
+// SenderOptions.GroupWindow). Interactive rows never group.
+func (d *dispatcher) groupRows(c *sendQueue) []store.Queued {
+	head := c.msgs[0]
+	rows := []store.Queued{head}
+	if d.s.opts.GroupWindow <= 0 || head.GroupKey == "" || head.Relayed || head.Interactive() {
+		return rows
+	}
+	for _, q := range c.msgs[1:] {
+		if len(rows) == maxGroupRows {
+			break
+		}
+		if q.GroupKey == head.GroupKey && q.ThreadID == head.ThreadID && !q.Relayed && !q.Interactive() {
+			rows = append(rows, q)
+		}
+	}
+	return rows
+}
+
+// deliverGroup sends rows (a chat's head and later rows of its group) as one message. While
+// the chat's group of that key is open (its message was first sent less than GroupWindow
+// ago) the message is edited to show the new rows too; otherwise a lone row goes out as its
+// text says, exactly as without grouping, and several become a new group message. Either
+// way the message is remembered as the group's, for the rows that come after.
+func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome {
+	head := rows[0]
+	log := s.log.With().Int64("chat_id", head.ChatID).Int64("outbox_id", head.ID).Logger()
+	res := outcome{chatID: head.ChatID}
+	finish := func(k outcomeKind) outcome {
+		res.kind, res.at = k, s.opts.Clock()
+		return res
+	}
+	var (
+		taken   []store.Queued
+		members []groupMember
+	)
+	for _, q := range rows {
+		m, ok := memberOf(q)
+		if !ok {
+			if q.ID == head.ID {
+				return s.deliverOne(ctx, head, nil) // an item nobody can read: the row alone
+			}
+			continue // it goes when it is the head
+		}
+		taken, members = append(taken, q), append(members, m)
+	}
+	res.ids = idsOf(taken)
+
+	g, err := s.st.MessageGroup(ctx, head.ChatID, head.ThreadID, head.GroupKey)
+	var shown []groupMember
+	switch {
+	case err == nil && s.opts.Clock().Sub(g.OpenedAt) < s.opts.GroupWindow && json.Unmarshal(g.Members, &shown) == nil && len(shown) > 0:
+		all := append(shown, members...)
+		text, markup, _ := composeGroup(all)
+		_, err := s.send(ctx, message{chatID: head.ChatID, threadID: head.ThreadID, text: text, markup: markup, editID: g.MessageID})
+		if err != nil && isEditGone(err) {
+			// Deleted by someone, or too old: the rows open a new group instead.
+			if ferr := s.st.ForgetGroup(ctx, head.ChatID, head.ThreadID, head.GroupKey); ferr != nil {
+				log.Error().Err(ferr).Msg("sender: forget message group")
+			}
+			break
+		}
+		s.health(err)
+		if err == nil || isNotModified(err) {
+			sentAt := s.sent(head)
+			for _, q := range taken[1:] {
+				s.opts.Metrics.latency.Observe(sentAt.Sub(q.CreatedAt).Seconds())
+			}
+			g.Members, _ = json.Marshal(all)
+			return finish(s.ack(ctx, store.Delivered{Rows: taken, MessageID: g.MessageID, SentAt: sentAt, Group: &g}, log, outSent))
+		}
+		return s.refused(ctx, taken, err, log, res)
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		log.Error().Err(err).Msg("sender: look up message group")
+		s.opts.Metrics.retried.Inc()
+		return finish(outRetry)
+	}
+
+	if len(taken) == 1 {
+		return s.deliverOne(ctx, head, &members[0])
+	}
+	text, markup, silent := composeGroup(members)
+	replyKey := ""
+	for _, q := range taken {
+		if q.ReplyToKey != "" {
+			replyKey = q.ReplyToKey // the first recovery's problem: often all of theirs
+			break
+		}
+	}
+	msgID, err := s.sendReplying(ctx, message{chatID: head.ChatID, threadID: head.ThreadID, text: text, markup: markup, silent: silent}, replyKey, log)
+	s.health(err)
+	if err != nil {
+		return s.refused(ctx, taken, err, log, res)
+	}
+	sentAt := s.sent(head)
+	for _, q := range taken[1:] {
+		s.opts.Metrics.latency.Observe(sentAt.Sub(q.CreatedAt).Seconds())
+	}
+	shownJSON, _ := json.Marshal(members)
+	grp := &store.Group{ChatID: head.ChatID, ThreadID: head.ThreadID, Key: head.GroupKey, MessageID: msgID, OpenedAt: sentAt, Members: shownJSON}
+	if msgID <= 0 {
+		grp = nil // an answer without a message id: nothing to edit later
+	}
+	return finish(s.ack(ctx, store.Delivered{Rows: taken, MessageID: msgID, SentAt: sentAt, Group: grp}, log, outSent))
+}
