@@ -28,6 +28,7 @@ type NotifyOptions struct {
 	// when the CI can re-run a build (ci.Rebuilder.RebuildLabel), "" when it cannot. nil: no
 	// connection can.
 	RebuildLabel func(conn string) string
+	ConnKind     func(conn string) string // which CI a connection is (ConnKindsOf), for mentions; nil: none known
 }
 
 // RebuildLabelsOf is NotifyOptions.RebuildLabel for these providers.
@@ -140,6 +141,7 @@ func (n *Notifier) deliver(ctx context.Context, tx *store.Tx, ev ci.Event) (int,
 	if err != nil {
 		return 0, err
 	}
+	msgs = n.mention(ctx, stored, plan, msgs) // who broke it, in chats that want it (notify_mentions.go)
 	if n.opts.Wake != nil {
 		return len(msgs), tx.EnqueueQuiet(ctx, msgs...)
 	}

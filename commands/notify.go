@@ -24,17 +24,18 @@ const notifyHelp = "/notify shows a keyboard: press an event to turn it on or of
 	"<code>hook:NAME</code> among the events turns a webhook of herald's config on or off here (/notify on hook:allure).\n" +
 	"/notify cards on|off: on (the default) edits a build's start message into its result; off sends a new message.\n" +
 	"/notify sound on|off: whether successes make a sound (off by default; problems always do).\n" +
+	"/notify mentions on|off: whether problem messages here mention who broke the build (see /iam; off in groups by default, always on in a private chat).\n" +
 	"Events: started, finished, success, warnings, failure, exception, cancelled, problem " +
 	"(a build broke), recovery (fixed again), worse, better, worker (a worker went missing or came back).\n" +
 	"Settings are per chat, and per topic in a forum; in a private chat they are yours."
 
 // NotifyCommand is a parsed /notify.
 type NotifyCommand struct {
-	Action   string    // "", "list", "on", "off", "cards" or "sound"
+	Action   string    // "", "list", "on", "off", "cards", "sound" or "mentions"
 	Events   []ci.Kind // events named, in ci.Kinds order, no duplicates
 	Builders []string  // nil: unchanged; empty: cleared
 	Branches []string  // nil: unchanged; empty: cleared
-	Switch   bool      // for cards and sound: on or off
+	Switch   bool      // for cards, sound and mentions: on or off
 	Hooks    []string  // hooks named (hook:NAME), in the order typed, no duplicates
 }
 
@@ -54,7 +55,7 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 			return NotifyCommand{}, Userf("/notify list takes nothing more.")
 		}
 		return nc, nil
-	case "cards", "sound":
+	case "cards", "sound", "mentions":
 		if len(args) != 2 || (!strings.EqualFold(args[1], "on") && !strings.EqualFold(args[1], "off")) {
 			return NotifyCommand{}, Userf("Use /notify %s on or /notify %s off.", nc.Action, nc.Action)
 		}
@@ -62,7 +63,7 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 		return nc, nil
 	case "on", "off":
 	default:
-		return NotifyCommand{}, Userf("I do not know /notify %s. Use on, off, list, cards or sound (see /help notify).", args[0])
+		return NotifyCommand{}, Userf("I do not know /notify %s. Use on, off, list, cards, sound or mentions (see /help notify).", args[0])
 	}
 	named := map[ci.Kind]bool{}
 	for _, a := range args[1:] {
@@ -169,17 +170,24 @@ func Notify(d Deps) Command {
 				if err != nil {
 					return Response{}, err
 				}
+				mentions, err := d.mentionsLine(ctx, req)
+				if err != nil {
+					return Response{}, err
+				}
 				timely, err := d.timelyLines(ctx, req) // quiet hours, digest, reminders (timely.go)
 				if err != nil {
 					return Response{}, err
 				}
-				return Say(notifyText(cur, req) + "\n" + styleText(cards, loud) + timely), nil
+				return Say(notifyText(cur, req) + "\n" + styleText(cards, loud) + mentions + timely), nil
 			}
 			if why := d.mayNotify(ctx, req); why != "" {
 				return Say(Escape(why)), nil
 			}
 			if nc.Action == "cards" || nc.Action == "sound" {
 				return d.setStyle(ctx, req, nc)
+			}
+			if nc.Action == "mentions" {
+				return d.setMentions(ctx, req, nc)
 			}
 			if nc.Action == "on" {
 				why, err := d.mayHearHooks(ctx, req, nc.Hooks)

@@ -13,6 +13,8 @@ CREATE TABLE people_links (
     source          text        NOT NULL CHECK (source IN ('config', 'iam')),
     status          text        NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'removed')),
     name            text        NOT NULL DEFAULT '', -- the user's name when they asked, for mentions
+    chat_id         bigint      NOT NULL DEFAULT 0, -- where they asked (told there of the decision)
+    thread_id       bigint      NOT NULL DEFAULT 0,
     requested_at    timestamptz NOT NULL,
     decided_by      bigint      NOT NULL DEFAULT 0,
     decided_by_name text        NOT NULL DEFAULT '',

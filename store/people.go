@@ -81,20 +81,21 @@ type PersonLink struct {
 	Status     string // LinkPending, LinkApproved, LinkDenied or LinkRemoved
 	// Name is the user's name when they asked (a config link has none): the text of a
 	// mention, so a chat reads "Ann" rather than a number.
-	Name          string
-	RequestedAt   time.Time
-	DecidedBy     int64
-	DecidedByName string
-	DecidedAt     time.Time // zero while pending, and for config links
+	Name             string
+	ChatID, ThreadID int64 // where they asked, to be told there of the decision
+	RequestedAt      time.Time
+	DecidedBy        int64
+	DecidedByName    string
+	DecidedAt        time.Time // zero while pending, and for config links
 }
 
-const linkColumns = `id, telegram_id, kind, identity, source, status, name, requested_at, decided_by, decided_by_name, decided_at`
+const linkColumns = `id, telegram_id, kind, identity, source, status, name, chat_id, thread_id, requested_at, decided_by, decided_by_name, decided_at`
 
 func scanLink(row pgx.Row) (PersonLink, error) {
 	var l PersonLink
 	var decided *time.Time
 	err := row.Scan(&l.ID, &l.TelegramID, &l.Kind, &l.Identity, &l.Source, &l.Status, &l.Name,
-		&l.RequestedAt, &l.DecidedBy, &l.DecidedByName, &decided)
+		&l.ChatID, &l.ThreadID, &l.RequestedAt, &l.DecidedBy, &l.DecidedByName, &decided)
 	if decided != nil {
 		l.DecidedAt = *decided
 	}
@@ -160,9 +161,9 @@ func (s *Store) RequestLink(ctx context.Context, l PersonLink) (req PersonLink, 
 		}
 		created = true
 		req, err = scanLink(tx.tx.QueryRow(ctx, `
-			INSERT INTO people_links (telegram_id, kind, identity, source, status, name, requested_at)
-			VALUES ($1, $2, $3, 'iam', 'pending', $4, $5) RETURNING `+linkColumns,
-			l.TelegramID, l.Kind, key, l.Name, l.RequestedAt))
+			INSERT INTO people_links (telegram_id, kind, identity, source, status, name, chat_id, thread_id, requested_at)
+			VALUES ($1, $2, $3, 'iam', 'pending', $4, $5, $6, $7) RETURNING `+linkColumns,
+			l.TelegramID, l.Kind, key, l.Name, l.ChatID, l.ThreadID, l.RequestedAt))
 		return err
 	})
 	if isUniqueViolation(err) {
