@@ -28,6 +28,7 @@ type Message struct {
 	Deleted   bool
 	SentAt    time.Time
 	Media     *Media // sendPhoto, sendDocument (media.go); Text is then the caption
+	ReplyTo   int    // the message this one replies to (replies.go), 0 if none
 }
 
 // Button is an inline keyboard button.
@@ -160,12 +161,21 @@ func (s *Server) sendMessage(r *http.Request, p params) (any, *apiError) {
 	if apiErr != nil {
 		return nil, apiErr
 	}
+	replyID, replyAnyway, apiErr := replyTarget(p)
+	if apiErr != nil {
+		return nil, apiErr
+	}
 	if err := s.waitHold(r.Context()); err != nil {
 		return nil, &apiError{Code: http.StatusBadGateway, Description: "Bad Gateway"}
 	}
 
 	s.mu.Lock()
 	cs, apiErr := s.writableChatLocked(chatID)
+	if apiErr != nil {
+		s.mu.Unlock()
+		return nil, apiErr
+	}
+	replyTo, apiErr := resolveReplyLocked(cs, threadID, replyID, replyAnyway)
 	if apiErr != nil {
 		s.mu.Unlock()
 		return nil, apiErr
@@ -182,7 +192,7 @@ func (s *Server) sendMessage(r *http.Request, p params) (any, *apiError) {
 		Message: Message{
 			ChatID: chatID, ThreadID: threadID, MessageID: cs.nextMsgID,
 			Text: ft.text, ParseMode: ft.parseMode, Keyboard: kb,
-			Silent: p.bool("disable_notification"), NoPreview: noPreview(p), SentAt: now,
+			Silent: p.bool("disable_notification"), NoPreview: noPreview(p), SentAt: now, ReplyTo: replyTo,
 		},
 		plain: ft.plain, entities: ft.entities,
 	}
