@@ -335,7 +335,8 @@ var ErrSameChat = errors.New("store: migrate chat onto itself")
 // MigrateChat follows Telegram's migrate_to_chat_id: a group that became a supergroup has a
 // new id. The chat row, its subscriptions, watches, follow-ups and queued messages move to
 // the new id. When the new id is already a chat (herald saw the supergroup first), the old
-// chat's settings are merged into it without overwriting what the new chat already has.
+// chat's settings and its registration are merged into it without overwriting what the new
+// chat already has.
 // Build cards are dropped: message ids do not carry over to the new chat.
 func (s *Store) MigrateChat(ctx context.Context, from, to int64) error {
 	if from == to {
@@ -360,6 +361,15 @@ func (s *Store) MigrateChat(ctx context.Context, from, to int64) error {
 					SELECT $2, thread_id, conn, build_id, builder, user_id, created_at FROM watches WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
 				`INSERT INTO followups (chat_id, thread_id, conn, request_id, builder, user_id, created_at)
 					SELECT $2, thread_id, conn, request_id, builder, user_id, created_at FROM followups WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				// Deleting the old row cascades to its registration: a registered group would
+				// become an unregistered supergroup. The new id keeps its own record if it has one.
+				`INSERT INTO registered_chats (chat_id, how, request_id, invite_id, by_user, registered_at)
+					SELECT $2, how, request_id, invite_id, by_user, registered_at FROM registered_chats WHERE chat_id = $1
+					ON CONFLICT (chat_id) DO NOTHING`,
+				// Decided requests stay as the record; a pending one moves unless the new id has
+				// its own pending request (one per chat), which then stands for both.
+				`UPDATE registration_requests SET chat_id = $2 WHERE chat_id = $1
+					AND NOT (status = 'pending' AND EXISTS (SELECT FROM registration_requests WHERE chat_id = $2 AND status = 'pending'))`,
 				`DELETE FROM chats WHERE id = $1`,
 			}
 		}

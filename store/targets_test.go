@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -315,5 +316,44 @@ func TestFollowupAfterTheBuildWasReported(t *testing.T) {
 	}
 	if n := count(t, s, `SELECT count(*) FROM followups`); n != 0 {
 		t.Errorf("%d followups left, want 0", n)
+	}
+}
+
+// A registered group that becomes a supergroup stays registered, whether herald saw the
+// supergroup before the migration or not; its registration record (how, by whom) goes with it,
+// and so does a request still waiting for the admins.
+func TestMigrateChatKeepsRegistration(t *testing.T) {
+	for _, newExists := range []bool{false, true} {
+		t.Run(fmt.Sprintf("new id known %v", newExists), func(t *testing.T) {
+			ctx := context.Background()
+			s := storetest.New(t)
+			exec(t, s, `INSERT INTO chats (id, type, title) VALUES (-1, 'group', 'team'), (-2, 'group', 'other')`)
+			if err := s.RegisterChat(ctx, -1, store.RegisteredInvite, 77); err != nil {
+				t.Fatal(err)
+			}
+			req := store.RegistrationRequest{ChatID: -2, UserID: 5, Events: []string{"problem"}, RequestedAt: time.Now()}
+			if _, _, err := s.RequestRegistration(ctx, req); err != nil {
+				t.Fatal(err)
+			}
+			if newExists {
+				exec(t, s, `INSERT INTO chats (id, type) VALUES (-1001, 'supergroup'), (-1002, 'supergroup')`)
+			}
+			if err := s.MigrateChat(ctx, -1, -1001); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.MigrateChat(ctx, -2, -1002); err != nil {
+				t.Fatal(err)
+			}
+			if ok, err := s.ChatRegistered(ctx, -1001); err != nil || !ok {
+				t.Errorf("ChatRegistered(new id) = %v, %v; want true", ok, err)
+			}
+			if n := count(t, s, `SELECT count(*) FROM registered_chats WHERE chat_id = -1001 AND how = 'invite' AND by_user = 77`); n != 1 {
+				t.Errorf("the registration record did not move with the chat")
+			}
+			pending, err := s.PendingRegistrations(ctx, 10)
+			if err != nil || len(pending) != 1 || pending[0].ChatID != -1002 {
+				t.Errorf("PendingRegistrations = %+v, %v; want the request, for the new id", pending, err)
+			}
+		})
 	}
 }
