@@ -33,7 +33,7 @@ func FormatDigest(d store.Digest, loc *time.Location, showConn bool) string {
 	if len(d.Builders) == 0 {
 		b.WriteString("\nNo builds in this period.\n")
 	} else {
-		fmt.Fprintf(&b, "\n<b>%d builds</b> on %d builders:\n", total, len(d.Builders))
+		fmt.Fprintf(&b, "\n<b>%s</b> on %s:\n", plural(total, "build"), plural(len(d.Builders), "builder"))
 		for _, c := range d.Builders {
 			fmt.Fprintf(&b, "• %s: %d (%s)\n", name(c.Conn, c.Builder), c.Builds, countText(c))
 		}
@@ -90,4 +90,12 @@ func countText(c store.BuilderCount) string {
 		parts = append(parts, fmt.Sprintf("%d other", c.Other))
 	}
 	return strings.Join(parts, " ")
+}
+
+// plural is "1 build", "2 builds".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
