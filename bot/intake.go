@@ -274,6 +274,23 @@ func (in *Intake) prepare(ctx context.Context, it *intakeItem) (*prepared, error
 	}
 	upd := &rd.upd
 	chat := updateChat(upd)
+	if m := upd.Message; m != nil && chat != nil {
+		// A group became a supergroup: Telegram says so in both (migrate_to_chat_id in the old,
+		// migrate_from_chat_id first in the new). Moving the chat here, not only when a send
+		// to the old id is refused, means the supergroup's commands find their registration
+		// and settings; the old group's row is not saved again.
+		switch {
+		case m.MigrateFromChatID != 0 && m.MigrateFromChatID != chat.ID:
+			if err := in.st.MigrateChat(dctx, m.MigrateFromChatID, chat.ID); err != nil {
+				return nil, err
+			}
+		case m.MigrateToChatID != 0 && m.MigrateToChatID != chat.ID:
+			if err := in.st.MigrateChat(dctx, chat.ID, m.MigrateToChatID); err != nil {
+				return nil, err
+			}
+			chat = nil
+		}
+	}
 	if chat != nil {
 		// Before the handler: what it stores for the chat (subscriptions, watches,
 		// follow-ups) references the chats row, and a chat's first message may be /notify.

@@ -110,6 +110,8 @@ func (d *lenient) message(raw json.RawMessage, path string) *models.Message {
 	m.Entities = d.entities(obj["entities"], path+".entities")
 	d.field(obj, "is_topic_message", path, &m.IsTopicMessage)
 	d.field(obj, "is_automatic_forward", path, &m.IsAutomaticForward)
+	d.field(obj, "migrate_to_chat_id", path, &m.MigrateToChatID)
+	d.field(obj, "migrate_from_chat_id", path, &m.MigrateFromChatID)
 	if raw, ok := obj["forum_topic_created"]; ok {
 		if t, ok := d.object(raw, path+".forum_topic_created"); ok {
 			var name string
