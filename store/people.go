@@ -111,9 +111,13 @@ func collectLinks(rows pgx.Rows, err error) ([]PersonLink, error) {
 
 // SeedPeople makes the config's people: the config links, replacing those of the last
 // start: a link taken out of the config is gone, one added is there. A config link takes
-// its identity from whoever had it by /iam (the config is the admin's word).
+// its identity from whoever had it by /iam (the config is the admin's word). Replicas
+// starting at once seed one after the other (an advisory lock), not into each other.
 func (s *Store) SeedPeople(ctx context.Context, links []PersonLink, at time.Time) error {
 	err := s.InTx(ctx, func(tx *Tx) error {
+		if _, err := tx.tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('herald.seed_people'))`); err != nil {
+			return err
+		}
 		if _, err := tx.tx.Exec(ctx, `DELETE FROM people_links WHERE source = 'config'`); err != nil {
 			return err
 		}

@@ -29,6 +29,7 @@ type Config struct {
 	Notifications NotificationsConfig `yaml:"notifications"`
 	Hooks         []HookConfig        `yaml:"hooks"`
 	Relay         RelayConfig         `yaml:"relay"`
+	People        PeopleConfig        `yaml:"people"` // CI identities → Telegram users, for mentions (config_people.go)
 	Source        string              `yaml:"source"` // link /source shows
 
 	path string // the file it came from, for reload and messages

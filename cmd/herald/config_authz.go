@@ -18,6 +18,7 @@ var knownCommands = map[string]bool{
 	"list": false, "last": false, "watch": false, "notify": false, "nay": false,
 	"version": false, "source": false, "force": true, "stop": true,
 	"approve": true, "invite": true,
+	"iam": false, "link": true, // people.go
 }
 
 // AuthzSpec is the authz section in the form package authz takes.

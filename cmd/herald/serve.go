@@ -93,6 +93,9 @@ func (a *App) Run(ctx context.Context) error {
 	if err := st.SeedDefaults(ctx, defaultChats(cfg)); err != nil {
 		return err
 	}
+	if err := seedPeople(ctx, st, cfg); err != nil { // the config's people: (people.go)
+		return err
+	}
 
 	health := bot.NewHealth(nil)
 	lessee, err := st.NewLessee(ctx, processName())
@@ -108,7 +111,7 @@ func (a *App) Run(ctx context.Context) error {
 	intake := &intakeRef{}
 	sendMetrics := bot.NewMetrics()
 	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: wake.Wake, ShowConn: len(cfg.CI) > 1,
-		RebuildLabel: bot.RebuildLabelsOf(providers)}, log.With().Str("part", "notifier").Logger())
+		RebuildLabel: bot.RebuildLabelsOf(providers), ConnKind: bot.ConnKindsOf(providers)}, log.With().Str("part", "notifier").Logger())
 	a.addRoles(roles, st, api, reg, providers, notifier, lessee, health, wake, intake, sendMetrics, func() string { return username })
 
 	otherParts, httpParts := newParts(ended), newParts(ended)
@@ -248,6 +251,7 @@ func (a *App) registry(st *store.Store, api *tgbot.Bot, providers []ci.Provider,
 	reg.Add(commands.Start(reg), commands.Help(reg), commands.Commands(reg), commands.GetID())
 	commands.Register(reg, deps)
 	addRegistration(reg, deps, st, api, a.Config)
+	addPeople(reg, deps, st) // /iam, /link (people.go)
 	addTimely(reg, deps, st) // /quiet, /digest, /remind, /ack (jobs.go)
 	return reg
 }
