@@ -48,7 +48,7 @@ func TestInQuietHours(t *testing.T) {
 		{"across midnight: just before the start", utc("2026-06-10T19:59:00Z"), h22, h8, berlin, false},
 		{"across midnight: midnight itself", utc("2026-06-10T22:00:00Z"), h22, h8, berlin, true}, // 00:00 CEST, the next day
 		{"across midnight: early morning of the next day", utc("2026-06-11T05:59:00Z"), h22, h8, berlin, true},
-		{"across midnight: the end", utc("2026-06-11T06:00:00Z"), h22, h8, berlin, false}, // 08:00 CEST
+		{"across midnight: the end", utc("2026-06-11T06:00:00Z"), h22, h8, berlin, false},           // 08:00 CEST
 		{"the zone's clock counts, not UTC's", utc("2026-01-10T07:30:00Z"), h22, h8, berlin, false}, // 08:30 CET
 		{"in winter 06:30 UTC is 07:30 CET: quiet", utc("2026-01-10T06:30:00Z"), h22, h8, berlin, true},
 		// Spring forward: the morning after, 06:30 UTC is 08:30 CEST (loud); the same instant
