@@ -65,12 +65,14 @@ type Invite struct {
 
 // ChatRegistered reports whether chatID may use herald: it was registered (before the
 // registration migration, while registration was open, by approval or by invite), or the
-// config's chats: subscribe it.
+// config's chats: subscribe it, or a hook's chats: do. A chat the config sends messages to
+// must be able to answer them, if only with /notify off.
 func (s *Store) ChatRegistered(ctx context.Context, chatID int64) (bool, error) {
 	var ok bool
 	err := s.pool.QueryRow(ctx, `
 		SELECT EXISTS (SELECT 1 FROM registered_chats WHERE chat_id = $1)
-		    OR EXISTS (SELECT 1 FROM seeded_defaults WHERE chat_id = $1)`, chatID).Scan(&ok)
+		    OR EXISTS (SELECT 1 FROM seeded_defaults WHERE chat_id = $1)
+		    OR EXISTS (SELECT 1 FROM hook_seeded WHERE chat_id = $1)`, chatID).Scan(&ok)
 	if err != nil {
 		return false, fmt.Errorf("store: chat registered: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/herald-ci/herald/ci/hook"
 	"github.com/herald-ci/herald/migrations"
 	"github.com/herald-ci/herald/store"
 	"github.com/herald-ci/herald/store/storetest"
@@ -273,5 +274,21 @@ func TestInviteLastUseOnce(t *testing.T) {
 	}
 	if ok != 1 || spent != len(chats)-1 {
 		t.Errorf("%d chats got in, %d were told it is spent; want 1 and %d", ok, spent, len(chats)-1)
+	}
+}
+
+// A chat a hook's chats: seed hears that hook's messages: it counts as registered, so it may
+// turn them off again (/notify off) while registration is closed.
+func TestHookChatRegistered(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.New(t)
+	if err := s.RegisterHooks(ctx, []store.HookDef{{Name: "allure", Kind: hook.KindMessage, Chats: []hook.Target{{ChatID: -1005, ThreadID: 3}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if !registered(t, s, -1005) {
+		t.Error("a hook's fixed chat is not registered")
+	}
+	if registered(t, s, -1006) {
+		t.Error("a chat nobody named is registered")
 	}
 }

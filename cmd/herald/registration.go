@@ -18,7 +18,7 @@ import (
 // Approve/Deny buttons, /approve, /invite and the check on unregistered chats. The mode is
 // read from the matrix at every request, so SIGHUP switches it.
 func addRegistration(reg *commands.Registry, deps commands.Deps, st *store.Store, api *tgbot.Bot, cfg *Config) {
-	commands.AddRegistration(reg, commands.Registration{Deps: deps, Registrations: registrations{st}, BotUsername: botName(api, cfg)})
+	commands.AddRegistration(reg, commands.Registration{Deps: deps, Registrations: newRegistrations(st, cfg), BotUsername: botName(api, cfg)})
 }
 
 // botName is the bot's username for invite links: telegram.username, or getMe's answer,
@@ -46,9 +46,27 @@ func botName(api *tgbot.Bot, cfg *Config) func(ctx context.Context) (string, err
 
 // registrations is the store as commands.RegistrationStore: the same records, the
 // package's own errors.
-type registrations struct{ st *store.Store }
+type registrations struct {
+	st *store.Store
+	// relayChats are the chats the relay's tokens may write to (fixed at start, as the
+	// relay's tokens are): the config sends them messages, so they count as registered.
+	relayChats map[int64]bool
+}
+
+func newRegistrations(st *store.Store, cfg *Config) registrations {
+	r := registrations{st: st, relayChats: map[int64]bool{}}
+	for _, t := range cfg.RelayTokens() {
+		for _, c := range t.Chats {
+			r.relayChats[c.ID] = true
+		}
+	}
+	return r
+}
 
 func (r registrations) ChatRegistered(ctx context.Context, chatID int64) (bool, error) {
+	if r.relayChats[chatID] {
+		return true, nil
+	}
 	return r.st.ChatRegistered(ctx, chatID)
 }
 
