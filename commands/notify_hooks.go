@@ -6,16 +6,19 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/herald-ci/herald/ci/hook"
 )
 
 // hookPrefix names a webhook of herald's config among /notify's events: hook:allure. It is
 // stored that way among a subscription's events, where no CI kind matches it.
 const hookPrefix = "hook:"
 
-// HookStore says whether a hook exists and whether a chat may hear it. It is optional: a
-// Storage without it (a test's fake) takes any well-formed name.
+// HookStore says what kind a hook is (hook.KindMessage, hook.KindCheck; "" when there is no
+// such hook) and whether a chat may hear it. It is optional: a Storage without it (a test's
+// fake) takes any well-formed name.
 type HookStore interface {
-	HookAccess(ctx context.Context, name string, chatID int64) (known, allowed bool, err error)
+	HookAccess(ctx context.Context, name string, chatID int64) (kind string, allowed bool, err error)
 }
 
 var hookName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
@@ -42,12 +45,16 @@ func (d Deps) mayHearHooks(ctx context.Context, req Request, names []string) (st
 		return "", nil
 	}
 	for _, name := range names {
-		known, allowed, err := hs.HookAccess(ctx, name, req.ChatID)
+		kind, allowed, err := hs.HookAccess(ctx, name, req.ChatID)
 		switch {
 		case err != nil:
 			return "", fmt.Errorf("commands: notify: %w", err)
-		case !known:
+		case kind == "":
 			return fmt.Sprintf("There is no hook %s in herald's config.", name), nil
+		case kind == hook.KindCheck:
+			// Its results are builds of its checks: hook:NAME would subscribe to nothing.
+			return fmt.Sprintf("The hook %s is a check: its results come as problem and recovery of its checks. "+
+				"Use /notify on problem recovery (with builder=CHECK for one check) instead.", name), nil
 		case !allowed:
 			return fmt.Sprintf("This chat may not hear hook %s: its allow_chats in herald's config does not name this chat.", name), nil
 		}

@@ -56,3 +56,18 @@ func TestNotifyHooks(t *testing.T) {
 		t.Fatalf("after /notify off: %v", ev)
 	}
 }
+
+// A check hook's results arrive as problem and recovery of its checks, never as hook:NAME:
+// /notify on hook:<check hook> would subscribe to nothing, so it is refused with the way that
+// works, and nothing is stored.
+func TestNotifyRefusesCheckHook(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.st.RegisterHooks(ctx, []store.HookDef{{Name: "monitor", Kind: hook.KindCheck}}); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, e.send(groupID, nobody, "/notify on hook:monitor"), "The hook monitor is a check", "/notify on problem recovery")
+	if ev, _, _ := settings(t, e, groupID, 0); len(ev) != 0 {
+		t.Fatalf("settings after the refusal: %v", ev)
+	}
+}

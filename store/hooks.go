@@ -82,26 +82,29 @@ func seedHookChat(ctx context.Context, q querier, name string, c hook.Target) er
 	return nil
 }
 
-// HookAccess says whether name is a hook of the config and whether chatID may subscribe to
-// it. The signature uses plain types so that package commands can name it in an interface.
-func (s *Store) HookAccess(ctx context.Context, name string, chatID int64) (known, allowed bool, err error) {
+// HookAccess says what kind of hook name is (hook.KindMessage or hook.KindCheck; "" when it
+// is not a hook of the config) and whether chatID may subscribe to it. The kind matters
+// because only a message hook is heard as hook:NAME: a check hook's results come as
+// problem and recovery. The signature uses plain types so that package commands can name it
+// in an interface.
+func (s *Store) HookAccess(ctx context.Context, name string, chatID int64) (kind string, allowed bool, err error) {
 	var allow []int64
-	err = s.pool.QueryRow(ctx, `SELECT allow_chats FROM hooks WHERE name = $1`, name).Scan(&allow)
+	err = s.pool.QueryRow(ctx, `SELECT kind, allow_chats FROM hooks WHERE name = $1`, name).Scan(&kind, &allow)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return false, false, nil
+		return "", false, nil
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("store: hook %s: %w", name, err)
+		return "", false, fmt.Errorf("store: hook %s: %w", name, err)
 	}
 	if len(allow) == 0 || slices.Contains(allow, chatID) {
-		return true, true, nil
+		return kind, true, nil
 	}
 	var seeded bool
 	err = s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT FROM hook_seeded WHERE hook = $1 AND chat_id = $2)`, name, chatID).Scan(&seeded)
 	if err != nil {
-		return false, false, fmt.Errorf("store: hook %s: %w", name, err)
+		return "", false, fmt.Errorf("store: hook %s: %w", name, err)
 	}
-	return true, seeded, nil
+	return kind, seeded, nil
 }
 
 // StoreHookMessage stores a message hook's message and queues it to every chat (or topic)

@@ -95,20 +95,22 @@ func TestHookAccess(t *testing.T) {
 	if err := s.RegisterHooks(ctx, []store.HookDef{
 		{Name: "open", Kind: hook.KindMessage},
 		{Name: "closed", Kind: hook.KindMessage, AllowChats: []int64{5}, Chats: []hook.Target{{ChatID: 6}}},
+		{Name: "monitor", Kind: hook.KindCheck},
 	}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
-		name           string
-		chat           int64
-		known, allowed bool
+		name    string
+		chat    int64
+		kind    string
+		allowed bool
 	}{
-		{"open", 1, true, true}, {"closed", 5, true, true}, {"closed", 6, true, true},
-		{"closed", 1, true, false}, {"gone", 1, false, false}, {"never", 1, false, false},
+		{"open", 1, hook.KindMessage, true}, {"closed", 5, hook.KindMessage, true}, {"closed", 6, hook.KindMessage, true},
+		{"closed", 1, hook.KindMessage, false}, {"monitor", 1, hook.KindCheck, true}, {"gone", 1, "", false}, {"never", 1, "", false},
 	} {
-		known, allowed, err := s.HookAccess(ctx, tt.name, tt.chat)
-		if err != nil || known != tt.known || allowed != tt.allowed {
-			t.Errorf("HookAccess(%s, %d) = %v, %v, %v; want %v, %v", tt.name, tt.chat, known, allowed, err, tt.known, tt.allowed)
+		kind, allowed, err := s.HookAccess(ctx, tt.name, tt.chat)
+		if err != nil || kind != tt.kind || allowed != tt.allowed {
+			t.Errorf("HookAccess(%s, %d) = %q, %v, %v; want %q, %v", tt.name, tt.chat, kind, allowed, err, tt.kind, tt.allowed)
 		}
 	}
 }
