@@ -400,6 +400,13 @@ func (c *commander) send(id int64, tag string) {
 	c.tg.SendText(chat, u, echoCommand(tag))
 }
 
+// sentCount is how many commands were sent so far.
+func (c *commander) sentCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
 // answered counts the commands answered at least once.
 func (c *commander) answered() int {
 	all := c.tg.AllSent()

@@ -225,6 +225,10 @@ func TestE2EReplicasRollingRestart(t *testing.T) {
 	build()
 	for i, h := range r.procs {
 		build()
+		// Stopped in the middle of the build's fan-out (100 chats take Telegram 3 s or more).
+		n := numbers[len(numbers)-1]
+		waitFor(t, fmt.Sprintf("build %d in 10 chats", n), func() bool { _, got := buildCounts(tg, first, chats, n); return got >= 10 })
+		sentBefore, commandsBefore, away := tg.Stats().Sent, c.sentCount(), time.Now()
 		h.stop(syscall.SIGTERM)
 		if running(h) {
 			t.Fatalf("replica %d still runs after SIGTERM", i)
@@ -234,8 +238,9 @@ func TestE2EReplicasRollingRestart(t *testing.T) {
 		for _, role := range replicaRoles {
 			r.holder(role)
 		}
-		t.Logf("replica %d stopped; roles now:%s", i, r.describe())
 		r.startOne(h)
+		t.Logf("replica %d restarted; in the %v it was away %d messages were sent and %d commands arrived; roles now:%s",
+			i, time.Since(away).Round(time.Millisecond), tg.Stats().Sent-sentBefore, c.sentCount()-commandsBefore, r.describe())
 	}
 	build()
 	close(stop)
@@ -341,6 +346,9 @@ func TestE2EReplicasWebhook(t *testing.T) {
 	after.checkExactlyOnce(false)
 	if s := tg.Stats(); s.RateLimited != 0 {
 		t.Errorf("%d 429s; want none", s.RateLimited)
+	}
+	if n := tg.Calls("getUpdates"); n != 0 {
+		t.Errorf("a replica called getUpdates %d times in webhook mode; want never", n)
 	}
 	t.Logf("webhook deliveries per replica %v; replica %d took the intake from replica %d; all answered %v after the kill",
 		rr.hitCounts(), r.index(next), r.index(intake), time.Since(killed).Round(time.Millisecond))
