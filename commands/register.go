@@ -138,9 +138,21 @@ func (r Registration) admit(ctx context.Context, req Request, command string) (R
 		if err != nil {
 			return Response{}, true, err
 		}
+		// What /notify on would turn on once the chat is in: the kinds named (problem and
+		// recovery when nothing is), and the hooks named, as the subscription stores them.
+		why, err := r.mayHearHooks(ctx, req, nc.Hooks)
+		if err != nil {
+			return Response{}, true, err
+		}
+		if why != "" {
+			return Say(Escape(why)), true, nil
+		}
 		events := kindNames(nc.Events)
-		if len(events) == 0 {
+		if len(events) == 0 && len(nc.Hooks) == 0 {
 			events = kindNames(defaultOn)
+		}
+		for _, h := range nc.Hooks {
+			events = append(events, hookPrefix+h)
 		}
 		resp, err := r.ask(ctx, req, events, nc.Builders, nc.Branches)
 		return resp, true, err

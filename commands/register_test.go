@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,7 +13,9 @@ import (
 	"time"
 
 	"github.com/herald-ci/herald/authz"
+	"github.com/herald-ci/herald/ci/hook"
 	"github.com/herald-ci/herald/commands"
+	"github.com/herald-ci/herald/store"
 )
 
 // fakeRegs is an in-memory RegistrationStore with the store's rules: one pending request
@@ -446,5 +449,35 @@ func TestParseInvite(t *testing.T) {
 				t.Errorf("ParseInvite(%q) = %d, %s, %v; want %d, %s", tt.args, uses, ttl, err, tt.uses, tt.ttl)
 			}
 		})
+	}
+}
+
+// /notify on naming a hook asks with the hook among the request's events (approval would
+// subscribe the chat to it, as /notify on would have once it is in); naming only a hook asks
+// for only the hook; a hook the chat may not hear is refused before anything is filed.
+func TestApprovalRequestCarriesHooks(t *testing.T) {
+	e, regs := newRegEnv(t, approvalSpec())
+	ctx := context.Background()
+	if err := e.st.RegisterHooks(ctx, []store.HookDef{
+		{Name: "allure", Kind: hook.KindMessage},
+		{Name: "secret", Kind: hook.KindMessage, AllowChats: []int64{admin}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res := e.send(strangers, stranger, "/notify on hook:allure failure")
+	mustContain(t, res, "sent your request")
+	if to := repliesTo(res, adminChat); len(to) != 1 || !strings.Contains(to[0].Text, "subscribes it to: failure, hook:allure") {
+		t.Errorf("the request the admins read: %+v", to)
+	}
+	mustContain(t, e.send(stranger, stranger, "/notify on hook:secret"), "This chat may not hear hook secret")
+	mustContain(t, e.send(stranger, stranger, "/notify on hook:allure"), "sent your request")
+	regs.mu.Lock()
+	defer regs.mu.Unlock()
+	var got [][]string
+	for _, r := range regs.requests {
+		got = append(got, r.Events)
+	}
+	if want := [][]string{{"failure", "hook:allure"}, {"hook:allure"}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("requests' events %v, want %v", got, want)
 	}
 }
