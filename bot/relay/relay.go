@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -26,6 +27,10 @@ const (
 	maxFileBytes  = 50 << 20
 	// maxBody leaves room beside the largest file for the other fields and multipart's framing.
 	maxBody = maxFileBytes + 1<<20
+	// maxSmallBody bounds a call that cannot carry a file (JSON, a form, a query): Telegram's
+	// own limits on what such a call holds (4096 characters of text, small markup) are far
+	// below it, and unlike uploads these calls are not counted, so each must stay small.
+	maxSmallBody = 1 << 20
 )
 
 // Token is one relay token and the chats it may write to.
@@ -110,15 +115,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := h.log.With().Str("relay_token", tok.Name).Str("method", method).Logger()
-	if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/") {
+	limit := int64(maxSmallBody)
+	// Decided as decodeBody decides it (the parsed media type, in any case): a body read as
+	// multipart always waits its turn.
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		select {
 		case h.uploads <- struct{}{}:
 			defer func() { <-h.uploads }()
 		case <-r.Context().Done():
 			return // the tool went away
 		}
+		limit = maxBody
 	}
-	p, err := parseParams(r, maxBody)
+	p, err := parseParams(r, limit)
 	switch {
 	case errors.Is(err, errTooLarge):
 		writeError(w, errEntityTooLarge)
