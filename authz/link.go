@@ -14,3 +14,7 @@ func (m *Matrix) MayLink(user int64) bool { return m.Decide(user, Link, "").Allo
 // Linkers are the users, named by id in the rules, who may confirm links: the private chats
 // a request goes to when there is no admin chat. "everyone" names nobody here.
 func (m *Matrix) Linkers() []int64 { return m.namedUsers(Link) }
+
+// AnyoneMayLink reports whether some user may confirm links: one a rule names, or everyone.
+// Without one a request could never be decided, so /iam files none.
+func (m *Matrix) AnyoneMayLink() bool { return m.anyoneMay(Link) }

@@ -30,7 +30,10 @@ func TestLinkIsDangerousAndNamed(t *testing.T) {
 	if got := m.Linkers(); !reflect.DeepEqual(got, []int64{10, 20}) {
 		t.Errorf("Linkers() = %v; want [10 20]", got)
 	}
-	if d := Default(k); d.MayLink(10) || d.Linkers() != nil {
+	if !m.AnyoneMayLink() {
+		t.Error("AnyoneMayLink() = false with two users allowed")
+	}
+	if d := Default(k); d.MayLink(10) || d.Linkers() != nil || d.AnyoneMayLink() {
 		t.Error("without rules someone may link")
 	}
 }

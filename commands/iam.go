@@ -218,7 +218,7 @@ func (p People) ask(ctx context.Context, req Request, arg string) (Response, err
 	if m.AdminChat() != 0 {
 		targets = []int64{m.AdminChat()}
 	}
-	if len(targets) == 0 {
+	if len(targets) == 0 || !m.AnyoneMayLink() {
 		return Say("Nobody can confirm links here: the admin has to allow <code>link</code> to someone in herald's authz."), nil
 	}
 	name := req.FirstName

@@ -169,14 +169,40 @@ func TestIamDeniedLinksNothing(t *testing.T) {
 }
 
 func TestIamNobodyToConfirm(t *testing.T) {
-	e := newPeopleEnv(t, authz.Spec{})
-	res := e.send(nobody, nobody, "/iam gitlab:ann")
-	mustContain(t, res, "Nobody can confirm links")
-	if len(res.Replies) != 1 {
-		t.Fatalf("a request went somewhere:\n%s", dump(res))
+	for name, spec := range map[string]authz.Spec{
+		"no rules": {},
+		// The admin chat would get the request, but nobody in it could decide.
+		"an admin chat, nobody allowed link": {Registration: authz.RegistrationSpec{AdminChat: -4242}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newPeopleEnv(t, spec)
+			res := e.send(nobody, nobody, "/iam gitlab:ann")
+			mustContain(t, res, "Nobody can confirm links")
+			if len(res.Replies) != 1 {
+				t.Fatalf("a request went somewhere:\n%s", dump(res))
+			}
+			if links, _ := e.st.PendingLinks(context.Background(), 10); len(links) != 0 {
+				t.Fatalf("a request nobody can decide was filed: %+v", links)
+			}
+		})
 	}
-	if links, _ := e.st.PendingLinks(context.Background(), 10); len(links) != 0 {
-		t.Fatalf("a request nobody can decide was filed: %+v", links)
+}
+
+func TestIamToAdminChat(t *testing.T) {
+	spec := linkSpec()
+	spec.Registration = authz.RegistrationSpec{AdminChat: groupID}
+	e := newPeopleEnv(t, spec)
+	asked := e.send(nobody, nobody, "/iam gitlab:ann")
+	if len(repliesTo(asked, groupID)) != 1 || len(repliesTo(asked, admin)) != 0 {
+		t.Fatalf("the request did not go to the admin chat alone:\n%s", dump(asked))
+	}
+	// In the admin chat, only who may link decides.
+	req := commands.Response{Replies: repliesTo(asked, groupID)}
+	if res := e.press(groupID, docsman, req, "✅ Approve"); !strings.Contains(res.Notice, "may not") {
+		t.Fatalf("docsman (in the admin chat, not allowed link) pressed: %s", dump(res))
+	}
+	if res := e.press(groupID, admin, req, "✅ Approve"); res.Notice != "Approved." {
+		t.Fatalf("admin pressed: %s", dump(res))
 	}
 }
 

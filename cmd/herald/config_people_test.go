@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -66,5 +67,38 @@ func TestPeopleConfigProblems(t *testing.T) {
 	}
 	if got := err.Error(); got != strings.Join(want, "\n") {
 		t.Errorf("problems:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+}
+
+// TestReadmeMentionsExample: the README's example under Mentions loads as written and means
+// what the README says of it.
+func TestReadmeMentionsExample(t *testing.T) {
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(raw), "### Mentions\n")
+	if !ok {
+		t.Fatal("the README has no section Mentions")
+	}
+	_, rest, ok := strings.Cut(section, "```yaml\n")
+	block, _, _ := strings.Cut(rest, "```")
+	if !ok || !strings.HasPrefix(block, "people:\n") {
+		t.Fatalf("no people: example in the section Mentions: %q", block)
+	}
+	cfg, err := parseConfig("README.md", []byte(relayBase+block), testEnv(nil))
+	if err != nil {
+		t.Fatalf("the README's example does not load:\n%v", err)
+	}
+	links := cfg.PeopleLinks()
+	if len(links) != 5 || links[0] != (store.PersonLink{TelegramID: 123456789, Kind: "github", Identity: "ann", Name: "Ann"}) {
+		t.Errorf("PeopleLinks = %+v; want Ann's five identities, github:ann first", links)
+	}
+	m, err := cfg.Matrix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.MayLink(123456) || m.MayLink(123456789) || !m.Dangerous("link") {
+		t.Error("123456 should confirm links, and only they")
 	}
 }
