@@ -115,7 +115,7 @@ func TestE2EReplicasPolling(t *testing.T) {
 
 // One build fanned out to 300 chats reaches every chat once with no 429; then another, and
 // the sender's process is killed -9 half way: every chat still gets it, at most the messages
-// in flight twice, and another replica takes the sender over within 10 s.
+// in flight twice, and another replica takes the sender over (logs it and sends) within 10 s.
 func TestE2EReplicasFanOutAndSenderKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a Buildbot master and three heralds; 600 messages at Telegram's rate")
@@ -174,12 +174,17 @@ func TestE2EReplicasFanOutAndSenderKill(t *testing.T) {
 	if s := tg.Stats(); s.RateLimited != 0 {
 		t.Errorf("the fan-outs provoked %d 429s; want none, across the failover too", s.RateLimited)
 	}
+	// Taking the sender over means sending: the first message the fake accepted after the
+	// kill is the new leader's.
 	var firstAfter time.Duration = -1
 	for _, msg := range tg.AllSent() {
 		if msg.SentAt.After(killed) {
 			firstAfter = msg.SentAt.Sub(killed)
 			break
 		}
+	}
+	if firstAfter < 0 || firstAfter > 10*time.Second {
+		t.Errorf("the new leader's first send came %v after the kill; want within 10 s", firstAfter)
 	}
 	t.Logf("replica %d killed with build %d in %d chats; replica %d took the sender over (its line seen %v after the kill); first send %v after the kill; %d chats got it twice %v",
 		r.index(sender), n2, atKill, r.index(next), tookAfter.Round(time.Millisecond), firstAfter.Round(time.Millisecond), len(twice), twice)
