@@ -9,6 +9,8 @@ package hook
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -202,7 +204,7 @@ func (h *Hook) Filter(data any) (bool, error) {
 // sender gave, else the dedup template's rendering; "" for neither.
 func (h *Hook) DedupKey(idempotencyKey string, data any) (string, error) {
 	if k := strings.TrimSpace(idempotencyKey); k != "" {
-		return truncate(200, k), nil
+		return boundKey(k), nil
 	}
 	if h.dedup == nil {
 		return "", nil
@@ -211,7 +213,21 @@ func (h *Hook) DedupKey(idempotencyKey string, data any) (string, error) {
 	if err != nil {
 		return "", templateError("dedup", err)
 	}
-	return truncate(200, strings.TrimSpace(out)), nil
+	return boundKey(strings.TrimSpace(out)), nil
+}
+
+// maxKey is the longest key stored as written.
+const maxKey = 200
+
+// boundKey keeps a key short without losing any of it: a longer one becomes its SHA-256. A
+// cut would make two keys that differ only at the end (a group whose newest alert comes
+// last) one key, and the second delivery a "repeat".
+func boundKey(k string) string {
+	if len(k) <= maxKey {
+		return k
+	}
+	sum := sha256.Sum256([]byte(k))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Message renders a message hook's message for data, cut to Telegram's limit. When the

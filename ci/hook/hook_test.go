@@ -2,6 +2,7 @@ package hook
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,5 +202,38 @@ func TestHelpers(t *testing.T) {
 	}
 	if got := defaultValue("d", 0); got != 0 {
 		t.Errorf("default of 0 = %v, want 0 (a value)", got)
+	}
+}
+
+// A long key is never cut: two deliveries whose keys differ only past the first 200
+// characters (an Alertmanager group whose newest alert comes last) are two deliveries. It is
+// stored as its hash instead, which is as long as any; short keys stay as written.
+func TestDedupKeyLong(t *testing.T) {
+	h := compile(t, Config{Template: "x", Dedup: `{{range .alerts}}{{.fingerprint}} {{.startsAt}};{{end}}`})
+	alert := func(i int) map[string]any {
+		return map[string]any{"fingerprint": fmt.Sprintf("%016x", i), "startsAt": "2026-12-01T12:00:00Z"}
+	}
+	var six, seven []any
+	for i := range 7 {
+		if i < 6 {
+			six = append(six, alert(i))
+		}
+		seven = append(seven, alert(i))
+	}
+	k6, err6 := h.DedupKey("", map[string]any{"alerts": six})
+	k7, err7 := h.DedupKey("", map[string]any{"alerts": seven})
+	if err6 != nil || err7 != nil || k6 == k7 {
+		t.Errorf("keys of six and seven alerts: %q, %q (%v, %v); want two keys", k6, k7, err6, err7)
+	}
+	for _, k := range []string{k6, k7} {
+		if len(k) > 200 {
+			t.Errorf("key %q is %d bytes, want at most 200", k, len(k))
+		}
+	}
+	long := strings.Repeat("r", 300)
+	a, _ := h.DedupKey(long+"a", nil)
+	b, _ := h.DedupKey(long+"b", nil)
+	if a == b || len(a) > 200 {
+		t.Errorf("long Idempotency-Keys: %q, %q; want two keys of at most 200 bytes", a, b)
 	}
 }
