@@ -474,6 +474,48 @@ func (c *commander) checkExactlyOnce(inOrder bool) {
 	}
 }
 
+// checkOrderAcrossKill is checkExactlyOnce(true) for commands a kill -9 met: an answer in
+// flight at the kill may come twice, back to back, and at most maxTwice in all.
+func (c *commander) checkOrderAcrossKill(maxTwice int) {
+	c.t.Helper()
+	all := c.tg.AllSent()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	twice := 0
+	for chat, tags := range c.sent {
+		msgs := sentTo(all, chat)
+		var got []string
+		for _, m := range msgs {
+			matched := false
+			for _, tag := range tags {
+				if strings.Contains(m.Text, echoAnswer(tag)) {
+					got, matched = append(got, tag), true
+				}
+			}
+			if !matched {
+				c.t.Errorf("chat %d: a message that answers none of its commands: %q", chat, m.Text)
+			}
+		}
+		var once []string
+		for i, tag := range got {
+			if i > 0 && got[i-1] == tag && (i < 2 || got[i-2] != tag) {
+				twice++
+				continue
+			}
+			once = append(once, tag)
+		}
+		if !slices.Equal(once, tags) {
+			c.t.Errorf("chat %d: answers %v for the commands %v; want each once (twice back to back when in flight at the kill), in order", chat, got, tags)
+		}
+	}
+	if twice > maxTwice {
+		c.t.Errorf("%d answers came twice; at most the %d in flight at the kill may", twice, maxTwice)
+	}
+	if twice > 0 {
+		c.t.Logf("%d answers in flight at the kill came twice", twice)
+	}
+}
+
 // waitDrained waits until the shared database has no unhandled update and no queued message.
 func (r *replicas) waitDrained() {
 	r.t.Helper()

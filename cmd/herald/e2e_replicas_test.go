@@ -333,10 +333,19 @@ func TestE2EReplicasWebhook(t *testing.T) {
 		}
 	}
 
-	// Nothing is in flight now: after the kill -9 of the replica handling updates, every
-	// command is answered exactly once, by the one that takes over.
+	// Ten chats send three commands each, and once a few are answered the replica handling
+	// updates is killed -9 with the rest received, stored, being handled or in flight: each
+	// chat's answers still come in order, the ones in flight at most twice. Then twenty
+	// chats send a command each, answered exactly once by the replica that took over.
 	intake := r.holder("intake")
 	before := r.tookRoleCounts("intake")
+	inFlight := newCommander(t, tg)
+	for k := range 3 {
+		for i := range 10 {
+			inFlight.send(940001+int64(i), fmt.Sprintf("f%d", k))
+		}
+	}
+	waitFor(t, "a few of the thirty commands answered", func() bool { return inFlight.answered() >= 5 })
 	intake.stop(syscall.SIGKILL)
 	killed := time.Now()
 	after := newCommander(t, tg)
@@ -344,10 +353,12 @@ func TestE2EReplicasWebhook(t *testing.T) {
 		after.send(930001+int64(i), fmt.Sprintf("k%02d", i))
 	}
 	after.waitAll("commands sent right after the kill -9 of the intake's replica", 15*time.Second)
+	inFlight.waitAll("the commands sent before the kill", 15*time.Second)
 	next := waitTakeover(t, r, "intake", intake, before, killed, 15*time.Second)
 	r.waitDrained()
 	c.checkExactlyOnce(false)
 	ordered.checkExactlyOnce(true)
+	inFlight.checkOrderAcrossKill(senderWorkers)
 	after.checkExactlyOnce(false)
 	if s := tg.Stats(); s.RateLimited != 0 {
 		t.Errorf("%d 429s; want none", s.RateLimited)
