@@ -28,7 +28,7 @@ type Digests struct {
 // the schedules again (a digest set meanwhile is found then); it wakes at the next scheduled
 // time when that comes sooner.
 func NewDigests(st *store.Store, opts JobOptions, log zerolog.Logger) *Digests {
-	opts.defaults(30 * time.Second)
+	opts.defaults(5 * time.Second)
 	return &Digests{st: st, opts: opts, log: log}
 }
 
