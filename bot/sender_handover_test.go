@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/bot/telegramtest"
+	"github.com/herald-ci/herald/store"
 )
 
 // sendCounter stands between one sender and the fake Bot API and counts the sendMessage
@@ -113,6 +114,11 @@ func TestSenderHandover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer one.Close(ctx)
+	// Process one holds the sender role while its sender runs, as herald's role runner has
+	// it: its claims are live while it does.
+	if ok, err := one.TryRole(ctx, store.SenderRole); err != nil || !ok {
+		t.Fatalf("TryRole(sender) = %v, %v", ok, err)
+	}
 	two, err := h.st.NewLessee(ctx, "two:2")
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -63,10 +64,27 @@ func (s *Store) listenOn(ctx context.Context, channel string, listening func(), 
 	}
 	listening()
 	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
+		// A connection that died without a word (its peer gone, no FIN) would keep this
+		// read waiting for as long as TCP keepalive takes; a short wait, then a ping, finds
+		// out within seconds. A wait that only timed out leaves the connection usable.
+		wctx, cancel := context.WithTimeout(ctx, listenCheck)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		switch {
+		case err == nil:
+			got(n.Payload)
+			continue
+		case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) || conn.IsClosed():
 			return fmt.Errorf("store: listen %s: %w", channel, err)
 		}
-		got(n.Payload)
+		pctx, cancel := context.WithTimeout(ctx, listenCheck)
+		err = conn.Ping(pctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("store: listen %s: ping: %w", channel, err)
+		}
 	}
 }
+
+// listenCheck is how long a listening connection may be silent before it is pinged.
+var listenCheck = 10 * time.Second

@@ -209,3 +209,21 @@ func TestParseUpdateIDs(t *testing.T) {
 		}
 	}
 }
+
+// A listening connection that is only quiet is pinged, not dropped: waits that time out
+// leave it usable, so notifications keep coming on the same LISTEN (no reconnect, no sweep).
+func TestListenQuietConnectionIsKept(t *testing.T) {
+	old := *store.ListenCheck
+	*store.ListenCheck = 50 * time.Millisecond
+	defer func() { *store.ListenCheck = old }()
+	s := storetest.New(t)
+	l := listen(t, s, "herald_quiet_test")
+	time.Sleep(20 * 50 * time.Millisecond) // many quiet waits, each ending in a ping
+	if err := s.Notify(context.Background(), "herald_quiet_test", "still here"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the notification", func() bool { return len(l.heard()) >= 1 })
+	if got := l.heard(); l.ready() != 1 || !slices.Equal(got, []string{"still here"}) {
+		t.Errorf("LISTEN set up %d times, heard %q; want once and [still here]", l.ready(), got)
+	}
+}

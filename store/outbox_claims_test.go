@@ -72,12 +72,21 @@ func TestTakeBackClaims(t *testing.T) {
 		wantOwner bool // the owner is alive and still holds rows
 	}{
 		{
-			name: "a live owner keeps its claims",
+			name: "a live owner holding the sender role keeps its claims",
 			setup: func(t *testing.T, s *store.Store, owner, _ *store.Lessee) []int64 {
 				claimAll(t, s, owner.ID(), 1, 2)
+				takeSender(t, owner)
 				return nil
 			},
 			wantOwner: true,
+		},
+		{
+			// Its sender stopped and could not give its rows back (the database was away).
+			name: "a live owner without the sender role",
+			setup: func(t *testing.T, s *store.Store, owner, _ *store.Lessee) []int64 {
+				claimAll(t, s, owner.ID(), 1, 2)
+				return []int64{1, 2}
+			},
 		},
 		{
 			name: "an owner that closed its lease",
@@ -142,6 +151,7 @@ func TestTakeBackClaims(t *testing.T) {
 			name: "a dead owner's claims go, a live owner's stay",
 			setup: func(t *testing.T, s *store.Store, owner, _ *store.Lessee) []int64 {
 				claimAll(t, s, owner.ID(), 1)
+				takeSender(t, owner)
 				dead := newLessee(t, s, "dead")
 				claimAll(t, s, dead.ID(), -100, 3)
 				dead.Close(ctx)
@@ -244,5 +254,13 @@ func TestClaimOutboxNeedsALiveProcess(t *testing.T) {
 				t.Fatalf("live process, empty outbox: %d, %v; want 0, nil", len(got), err)
 			}
 		})
+	}
+}
+
+// takeSender makes l the holder of the sender role, as the sender's process is.
+func takeSender(t *testing.T, l *store.Lessee) {
+	t.Helper()
+	if ok, err := l.TryRole(context.Background(), store.SenderRole); err != nil || !ok {
+		t.Fatalf("TryRole(sender) = %v, %v", ok, err)
 	}
 }

@@ -85,7 +85,12 @@ func (a *App) routes(mux *http.ServeMux, st *store.Store, health *bot.Health, ro
 		if err := st.Ping(ctx); err != nil {
 			checks["database"], status = "unreachable", http.StatusServiceUnavailable
 		}
-		if !roles.tried.Load() {
+		switch {
+		case !roles.leaseUp.Load():
+			// It holds no role and takes none until the lease connection is back; it still
+			// stores what it receives, but say so.
+			checks["lease"], status = "lost; reconnecting", http.StatusServiceUnavailable
+		case !roles.tried.Load():
 			checks["lease"], status = "roles not tried yet", http.StatusServiceUnavailable
 		}
 		if ok, problems := health.Check(); !ok {

@@ -29,7 +29,8 @@ type roleRunner struct {
 	ended    chan<- error // a part that returns on its own stops herald (see parts)
 	leader   *prometheus.GaugeVec
 
-	tried atomic.Bool // the first round of tries is done: until then no part has said how it is
+	tried   atomic.Bool // the first round of tries is done: until then no part has said how it is
+	leaseUp atomic.Bool // the lease connection works (false while it is being reconnected)
 
 	mu    sync.Mutex
 	list  []*role
@@ -55,13 +56,15 @@ type role struct {
 const roleInterval = time.Second
 
 func newRoleRunner(l *store.Lessee, ended chan<- error, log zerolog.Logger) *roleRunner {
-	return &roleRunner{
+	r := &roleRunner{
 		lessee: l, log: log, interval: roleInterval, ended: ended, state: map[string]bool{},
 		leader: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "herald_role_leader",
 			Help: "1 while this process holds the role (runs that part of herald), 0 while another process does.",
 		}, []string{"role"}),
 	}
+	r.leaseUp.Store(true) // NewLessee connected it
+	return r
 }
 
 // add names a role; call it before Run. onStop may be nil.
@@ -109,7 +112,8 @@ func (r *roleRunner) step(ctx context.Context) {
 			return
 		}
 		if errors.Is(err, store.ErrLeaseLost) {
-			r.stopAll("the lease connection to Postgres broke; another process may take over", false)
+			r.leaseUp.Store(false)
+			r.stopAll("the lease connection to Postgres broke or stopped answering; another process may take over", false)
 			r.reconnect(ctx)
 			return
 		}
@@ -173,12 +177,20 @@ func (r *roleRunner) finished(ro *role) {
 	r.setHeld(ro.name, false)
 }
 
-// stopAll stops every role held, stage by stage, each stage waited for; with release the
-// locks are given back (a lost lease holds nothing to give back).
+// stopAll stops every role held. With release (herald stops) it goes stage by stage, each
+// stage waited for, and gives each lock back; a lost lease holds nothing to give back and
+// another process may be taking over already, so every role is told at once.
 func (r *roleRunner) stopAll(why string, release bool) {
 	maxStage := 0
 	for _, ro := range r.list {
 		maxStage = max(maxStage, ro.stage)
+	}
+	if !release {
+		for _, ro := range r.list {
+			if ro.done != nil {
+				ro.cancel()
+			}
+		}
 	}
 	for stage := 0; stage <= maxStage; stage++ {
 		var stopping []*role
@@ -210,6 +222,7 @@ func (r *roleRunner) reconnect(ctx context.Context) {
 	for attempt := 1; ctx.Err() == nil; attempt++ {
 		err := r.lessee.Reconnect(ctx)
 		if err == nil {
+			r.leaseUp.Store(true)
 			r.log.Info().Msg("lease connection back; taking free roles again")
 			return
 		}

@@ -17,7 +17,7 @@ import (
 // The roles (see roles.go). Each term of a role builds its part afresh: a part's memory
 // (queues, limits) belongs to the term in which it held the role.
 const (
-	roleSender       = "sender"
+	roleSender       = store.SenderRole // outbox claims are live while their process holds it
 	roleIntake       = "intake"
 	rolePoller       = "poller"
 	roleWebhook      = "webhook"
