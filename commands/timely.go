@@ -61,11 +61,8 @@ func (d Deps) timelyLines(ctx context.Context, req Request) (string, error) {
 
 // here names where a setting applies, as the settings texts say it.
 func here(req Request) string {
-	switch {
-	case req.ThreadID != 0:
+	if req.ThreadID != 0 {
 		return "this topic"
-	case req.Private():
-		return "this chat"
 	}
 	return "this chat"
 }
