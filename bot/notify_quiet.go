@@ -102,3 +102,26 @@ func keptLoud(kinds []ci.Kind, loud []string) bool {
 	}
 	return false
 }
+
+// quietJobMessages sends a job's messages (reminders) silently to the chats in their quiet
+// hours at now. No event kind keeps them loud: a reminder tells of nothing new.
+func quietJobMessages(ctx context.Context, tx *store.Tx, msgs []store.OutMessage, now time.Time) error {
+	keys := make([]store.ChatKey, len(msgs))
+	for i, m := range msgs {
+		keys[i] = store.ChatKey{ChatID: m.ChatID, ThreadID: m.ThreadID}
+	}
+	settings, err := tx.TargetSettingsOf(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, k := range keys {
+		s, ok := settings[k]
+		if !ok || !s.HasQuiet {
+			continue
+		}
+		if loc, ok := loadZone(s.Quiet.Zone); ok && InQuietHours(now, s.Quiet.From, s.Quiet.To, loc) {
+			msgs[i].Silent = true
+		}
+	}
+	return nil
+}

@@ -103,6 +103,9 @@ func (r *Reminders) RunOnce(ctx context.Context) (int, error) {
 		if len(msgs) == 0 {
 			return nil
 		}
+		if err := quietJobMessages(ctx, tx, msgs, now); err != nil {
+			return err
+		}
 		markups, err := keyboardMarkups(ctx, tx, chats, kbs)
 		if err != nil {
 			return err

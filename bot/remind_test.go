@@ -18,7 +18,8 @@ import (
 // reminded of a builder broken longer than 4h, with who broke it and the link, once per 4h
 // however often the job runs (two jobs at once too); /ack stops it; a fix and a new
 // breakage remind again; the Ack button's build acks that breakage. A chat's /notify
-// builder filter limits what it is reminded of, and a paused chat is not reminded.
+// builder filter limits what it is reminded of, a paused chat is not reminded, and a chat in
+// its quiet hours is reminded silently.
 func TestReminders(t *testing.T) {
 	st := storetest.New(t)
 	ctx := context.Background()
@@ -28,11 +29,13 @@ func TestReminders(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// 1: reminders every 4h; 2: every 4h, only builders docs*; 3: paused.
-	exec(`INSERT INTO chats (id, type) VALUES (1, 'group'), (2, 'group'), (3, 'group');
+	// 1: reminders every 4h; 2: every 4h, only builders docs*; 3: paused; 4: every 4h, in
+	// quiet hours all day, problem kept loud.
+	exec(`INSERT INTO chats (id, type) VALUES (1, 'group'), (2, 'group'), (3, 'group'), (4, 'group');
 		UPDATE chats SET paused_at = now() WHERE id = 3;
 		INSERT INTO subscriptions (chat_id, events, builders) VALUES (2, '{problem}', '{docs*}');
-		INSERT INTO chat_settings (chat_id, remind_every) VALUES (1, 14400), (2, 14400), (3, 14400)`)
+		INSERT INTO chat_settings (chat_id, remind_every) VALUES (1, 14400), (2, 14400), (3, 14400);
+		INSERT INTO chat_settings (chat_id, remind_every, quiet_from, quiet_to, quiet_zone, quiet_loud) VALUES (4, 14400, 0, 1439, 'UTC', '{problem}')`)
 	t0 := time.Date(2026, 4, 1, 8, 0, 0, 0, time.UTC)
 	now := t0
 	var mu sync.Mutex
@@ -94,6 +97,11 @@ func TestReminders(t *testing.T) {
 	}
 	set(t0.Add(5*time.Hour + time.Minute)) // docs 4h01m, tests 3h31m
 	run(j)
+	var loud, quiet int
+	if err := st.Pool().QueryRow(ctx, `SELECT count(*) FILTER (WHERE chat_id = 1 AND NOT silent), count(*) FILTER (WHERE chat_id = 4 AND silent) FROM outbox`).Scan(&loud, &quiet); err != nil || loud != 1 || quiet != 1 {
+		t.Errorf("%d loud reminders to chat 1, %d silent ones to chat 4 in its quiet hours (%v); want 1 and 1", loud, quiet, err)
+	}
+	take(4)
 	got := take(1)
 	if len(got) != 1 {
 		t.Fatalf("%d reminders, want 1: %+v", len(got), got)

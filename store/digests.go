@@ -77,7 +77,7 @@ type Flaky struct {
 type Digest struct {
 	From, To  time.Time
 	Builders  []BuilderCount // by connection and builder
-	Broken    []Breakage     // broken at To, oldest first
+	Broken    []Breakage     // broken when the digest is made (and already at To), oldest first
 	Recovered []ci.Build     // builds of the period that fixed their builder and branch
 	Flaky     []Flaky        // at least two flips in the period
 	Slowest   []ci.Build     // the longest builds of the period, longest first
