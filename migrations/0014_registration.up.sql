@@ -37,8 +37,10 @@ CREATE TABLE registration_requests (
 );
 CREATE UNIQUE INDEX registration_requests_pending ON registration_requests (chat_id) WHERE status = 'pending';
 
--- An invite link's code, stored only as its SHA-256: the database never holds a code that
--- works.
+-- An invite link's code, stored only as its SHA-256: this table never holds a code that
+-- works. (The /invite reply carries it in the outbox until sent, and the /start that opens
+-- it sits in updates until handled; then the update keeps /start alone, and a reply kept in
+-- outbox_failed keeps no code.)
 CREATE TABLE invites (
     id              bigserial PRIMARY KEY,
     code_sha256     bytea       NOT NULL UNIQUE CHECK (length(code_sha256) = 32),

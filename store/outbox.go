@@ -198,7 +198,7 @@ func (s *Store) FailOutbox(ctx context.Context, id int64, reason string) error {
 	_, err := s.pool.Exec(ctx, `
 		WITH gone AS (DELETE FROM outbox WHERE id = $1 RETURNING id, chat_id, thread_id, text, update_id, attempts, created_at)
 		INSERT INTO outbox_failed (id, chat_id, thread_id, text, update_id, attempts, error, created_at)
-		SELECT id, chat_id, thread_id, text, update_id, attempts + 1, $2, created_at FROM gone
+		SELECT id, chat_id, thread_id, `+failedText+`, update_id, attempts + 1, $2, created_at FROM gone
 		ON CONFLICT (id) DO NOTHING`, id, reason)
 	if err != nil {
 		return fmt.Errorf("store: fail outbox message: %w", err)

@@ -9,6 +9,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// failedText is the text of an outbox row as outbox_failed keeps it (SQL, over the row's
+// text): an invite link's code is left out. A reply that never reached its chat must not
+// keep a code that still lets a chat in, in a table nothing prunes; the rest says what
+// the message was.
+const failedText = `regexp_replace(text, '([?&]start(group)?=)[A-Za-z0-9_-]+', '\1…', 'g')`
+
 // Invite refusals: each is a different reply to the person who opened the link.
 var (
 	ErrInviteUnknown = errors.New("store: no such invite")

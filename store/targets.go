@@ -244,7 +244,7 @@ func (s *Store) PauseChat(ctx context.Context, chatID int64, reason string) erro
 		_, err = tx.tx.Exec(ctx, `
 			WITH gone AS (DELETE FROM outbox WHERE chat_id = $1 RETURNING id, chat_id, thread_id, text, update_id, attempts, created_at)
 			INSERT INTO outbox_failed (id, chat_id, thread_id, text, update_id, attempts, error, created_at)
-			SELECT id, chat_id, thread_id, text, update_id, attempts, $2, created_at FROM gone
+			SELECT id, chat_id, thread_id, `+failedText+`, update_id, attempts, $2, created_at FROM gone
 			ON CONFLICT (id) DO NOTHING`, chatID, "chat paused: "+reason)
 		if err != nil {
 			return fmt.Errorf("store: pause chat: drop its queue: %w", err)

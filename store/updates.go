@@ -356,14 +356,28 @@ func collectUpdates(rows pgx.Rows, what string) ([]Update, error) {
 	return ups, nil
 }
 
+// startWithParameter is a /start (or /start@bot) followed by a parameter; startCommand is
+// the command alone (Postgres regular expressions).
+const (
+	startWithParameter = `^/start(@[A-Za-z0-9_]+)?\s`
+	startCommand       = `^/start(?:@[A-Za-z0-9_]+)?`
+)
+
 // ErrHandled means the update was handled already: whatever the caller produced for it
 // must be dropped (roll the transaction back).
 var ErrHandled = errors.New("store: update already handled")
 
 // MarkHandled marks an update handled in the transaction that stores its replies. It locks
-// the row, so two handlers of the same update cannot both commit.
+// the row, so two handlers of the same update cannot both commit. A /start's parameter is
+// dropped from the stored text then (it is an invite code, and updates are kept a week);
+// before, the intake needs it, whichever replica handles the update.
 func (tx *Tx) MarkHandled(ctx context.Context, updateID int64) error {
-	tag, err := tx.tx.Exec(ctx, `UPDATE updates SET handled_at = now() WHERE update_id = $1 AND handled_at IS NULL`, updateID)
+	tag, err := tx.tx.Exec(ctx, `
+		UPDATE updates SET handled_at = now(),
+			payload = CASE WHEN payload->'message'->>'text' ~ $2
+				THEN jsonb_set(payload, '{message,text}', to_jsonb(substring(payload->'message'->>'text' from $3)))
+				ELSE payload END
+		WHERE update_id = $1 AND handled_at IS NULL`, updateID, startWithParameter, startCommand)
 	if err != nil {
 		return fmt.Errorf("store: mark handled: %w", err)
 	}

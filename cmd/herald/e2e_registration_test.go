@@ -259,8 +259,22 @@ func TestE2ERegistrationInvite(t *testing.T) {
 		!strings.HasPrefix(inv[1], "invite allowed: 2: invite #1: 2 chats") {
 		t.Errorf("invite audit: %q", inv)
 	}
-	// Never a code in the audit log, the logs or the database.
+	// Never a code in the audit log, the logs or the database: the invites hold hashes, a
+	// handled /start keeps no parameter, and the replies that carried a link (which the user
+	// must get) left the outbox once sent; none failed.
+	waitFor(t, "every update handled and every reply sent", func() bool {
+		return dbCount(t, h, `SELECT count(*) FROM updates WHERE handled_at IS NULL`)+dbCount(t, h, `SELECT count(*) FROM outbox`) == 0
+	})
 	for _, c := range []string{code, short} {
+		for table, q := range map[string]string{
+			"updates":       `SELECT count(*) FROM updates WHERE position($1 in payload::text) > 0`,
+			"outbox":        `SELECT count(*) FROM outbox WHERE position($1 in text) > 0`,
+			"outbox_failed": `SELECT count(*) FROM outbox_failed WHERE position($1 in text) > 0`,
+		} {
+			if n := dbCount(t, h, q, c); n != 0 {
+				t.Errorf("%d rows of %s hold an invite code", n, table)
+			}
+		}
 		for _, a := range auditRows(t, h) {
 			if strings.Contains(a.Args+a.Detail, c) {
 				t.Errorf("audit row holds a code: %+v", a)
