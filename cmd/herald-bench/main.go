@@ -42,7 +42,7 @@ func main() {
 	flag.IntVar(&c.intakeEvents, "intake-events", 5000, "events for the intake run")
 	flag.IntVar(&c.intakeWorkers, "intake-workers", 4, "concurrent deliveries in the intake run")
 	flag.IntVar(&c.rssChats, "rss-chats", 10000, "chats subscribed for the memory run")
-	flag.StringVar(&c.only, "only", "", "run one figure: fanout, latency, intake, webhook, rss, failover or replicas")
+	flag.StringVar(&c.only, "only", "", "run one figure: fanout, latency, intake, webhook, rss, relay, hooks, failover or replicas")
 	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	flag.Parse()
 	if c.cpuProfile != "" {
@@ -71,7 +71,7 @@ func run(ctx context.Context, c config) error {
 		fn   func(context.Context, *store.Store, config) error
 	}{
 		{"fanout", fanout}, {"latency", latency}, {"intake", intake}, {"webhook", webhookIntake}, {"rss", rss},
-		{"relay", relayBurst},
+		{"relay", relayBurst}, {"hooks", hookIntakeFigure},
 		{"failover", failover}, {"replicas", replicasFigure}, // herald processes, real limits (replicas.go)
 	}
 	for _, s := range steps {
