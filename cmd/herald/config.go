@@ -199,7 +199,10 @@ type ChatConfig struct {
 }
 
 type NotificationsConfig struct {
-	Line int `yaml:"-"`
+	// GroupWindow: a chat's results arriving within it of the first become one message
+	// (bot.SenderOptions.GroupWindow); 0 turns grouping off.
+	GroupWindow time.Duration `yaml:"group_window"`
+	Line        int           `yaml:"-"`
 }
 
 // ConfigError lists every problem of a config file, one "file:line: message" per line.
@@ -223,8 +226,9 @@ func defaults() Config {
 				PerChat: CommandLimitConfig{Burst: bot.DefaultChatRate.Burst, Every: bot.DefaultChatRate.Every},
 			},
 		},
-		HTTP: HTTPConfig{Listen: "127.0.0.1:8080"},
-		Log:  LogConfig{Level: "info"},
+		HTTP:          HTTPConfig{Listen: "127.0.0.1:8080"},
+		Notifications: NotificationsConfig{GroupWindow: 5 * time.Second},
+		Log:           LogConfig{Level: "info"},
 	}
 }
 
@@ -326,6 +330,9 @@ func (c *Config) validate() []problem {
 		}
 	default:
 		add(t.Line, "telegram.mode must be polling or webhook")
+	}
+	if w := c.Notifications.GroupWindow; w < 0 || w > 10*time.Minute {
+		add(c.Notifications.Line, "notifications.group_window must be between 0 (off) and 10m")
 	}
 	if t.PollTimeout < time.Second || t.PollTimeout > 10*time.Minute {
 		add(t.Line, "telegram.poll_timeout must be between 1s and 10m")

@@ -75,6 +75,7 @@ func (a *App) addRoles(r *roleRunner, st *store.Store, api *tgbot.Bot, reg *comm
 			Health:            health,
 			Metrics:           sendMetrics,
 			Process:           lessee.ID(),
+			GroupWindow:       cfg.Notifications.GroupWindow,
 		}, log.With().Str("part", "sender").Logger())
 		wake.local.Store(s)
 		defer wake.local.Store(nil)
