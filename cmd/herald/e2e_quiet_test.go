@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -58,8 +59,9 @@ func digestCounts(tg *telegramtest.Server, chatID int64, builder string) (digest
 // reminders. A build breaks: the team's problem message arrives silently (never dropped)
 // with an Ack button, the ops chat's with sound. Both are reminded of the breakage after a
 // minute with who broke it and the link; the team presses Ack on its problem message and
-// is not reminded again, while ops is reminded once more a minute later. The team's
-// digests, sent by the real scheduler at each minute, count the builds: one good, one bad.
+// is not reminded again, while ops is reminded once more a minute later, across a restart
+// of herald. The team's digests, sent by the real scheduler at each minute, count the
+// builds (one good, one bad) and no period is sent twice. /ack NAME acknowledges too.
 func TestE2EQuietRemindDigest(t *testing.T) {
 	m := buildbottest.Start(t, buildbottest.Options{})
 	tg := newFakeTelegram(t, nil)
@@ -112,6 +114,11 @@ func TestE2EQuietRemindDigest(t *testing.T) {
 	}
 	waitText(t, tg, team.ID, "acknowledged toggle")
 
+	// A restart: the ack, the reminders' last times and the digests' last periods are in
+	// Postgres, so nothing is repeated or skipped.
+	h.stop(syscall.SIGTERM)
+	h.start()
+
 	// ops is reminded again a minute after its first reminder; the team, acked, is not.
 	waitText(t, tg, ops.ID, remindMark, "toggle", num)
 	waitFor(t, "ops's second reminder", func() bool { return countText(tg, ops.ID, remindMark) >= 2 })
@@ -150,5 +157,36 @@ func TestE2EQuietRemindDigest(t *testing.T) {
 	}
 	if n := countText(tg, ops.ID, "📋 <b>Digest</b>"); n != 0 {
 		t.Errorf("ops, without /digest, got %d digests", n)
+	}
+	checkPeriods(t, tg.Messages(team.ID))
+
+	tg.SendText(ops, bob, "/ack toggle")
+	waitText(t, tg, ops.ID, "✔️ @bob acknowledged toggle (main): no more reminders of this breakage here.")
+}
+
+// checkPeriods fails unless the digests' periods follow one another: none is sent twice
+// (across the restart too) and none overlaps the one before.
+func checkPeriods(t *testing.T, msgs []telegramtest.Message) {
+	t.Helper()
+	head := regexp.MustCompile(`📋 <b>Digest</b> (\w+ \d+ \w+ \d\d:\d\d) – (\w+ \d+ \w+ \d\d:\d\d) \(UTC\)`)
+	var prevTo time.Time // the year is not shown: these are in year 0
+	seen := false
+	for _, m := range msgs {
+		g := head.FindStringSubmatch(m.Text)
+		if g == nil {
+			continue
+		}
+		from, err1 := time.Parse("Mon 2 Jan 15:04", g[1])
+		to, err2 := time.Parse("Mon 2 Jan 15:04", g[2])
+		if err1 != nil || err2 != nil {
+			t.Fatalf("digest period %q: %v %v", g[0], err1, err2)
+		}
+		if !to.After(from) || seen && from.Before(prevTo) {
+			t.Errorf("digest period %s – %s after one that ended %s: sent twice or overlapping", g[1], g[2], prevTo.Format("15:04"))
+		}
+		prevTo, seen = to, true
+	}
+	if !seen {
+		t.Error("no digest period found")
 	}
 }
