@@ -104,7 +104,7 @@ func TestE2EQuietRemindDigest(t *testing.T) {
 	buttonData(t, opsProblem, "Ack")
 
 	reminder := waitText(t, tg, team.ID, remindMark, "toggle", num, "href=")
-	if !strings.Contains(reminder.Text, "on <code>main</code> broken for 1m") {
+	if !regexp.MustCompile(`on <code>main</code> broken for \d+m\d\ds since`).MatchString(reminder.Text) {
 		t.Errorf("reminder does not say how long: %q\n%s", reminder.Text, dumpMessages(tg.Messages(team.ID)))
 	}
 	buttonData(t, reminder, "Ack toggle (main)")
