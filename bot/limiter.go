@@ -28,7 +28,11 @@ func newSlidingLog(limit int, span time.Duration) *slidingLog {
 
 // next says when one more send fits: now, a time later, or never while the window is full
 // of sends still in flight.
-func (l *slidingLog) next(now time.Time) time.Time {
+func (l *slidingLog) next(now time.Time) time.Time { return l.nextUnder(now, l.limit) }
+
+// nextUnder is next for a lower limit: when one more send fits with at most limit in the
+// window.
+func (l *slidingLog) nextUnder(now time.Time, limit int) time.Time {
 	cut := now.Add(-l.span)
 	i := 0
 	for i < len(l.done) && !l.done[i].After(cut) {
@@ -37,7 +41,7 @@ func (l *slidingLog) next(now time.Time) time.Time {
 	if i > 0 {
 		l.done = append(l.done[:0], l.done[i:]...)
 	}
-	over := l.inflight + len(l.done) - l.limit // sends that must leave the window, minus one
+	over := l.inflight + len(l.done) - limit // sends that must leave the window, minus one
 	if over < 0 {
 		return now
 	}
@@ -132,7 +136,24 @@ func (l *limiter) chatNext(chatID int64, now time.Time) time.Time {
 	return t
 }
 
-func (l *limiter) globalNext(now time.Time) time.Time { return l.global.next(now) }
+// globalNext is when one more send fits in the global window. Notifications leave part of
+// it free (replyReserve), so that a command's reply never waits for the window a fan-out
+// filled: it takes the slot kept for it at once.
+func (l *limiter) globalNext(now time.Time, interactive bool) time.Time {
+	if interactive {
+		return l.global.next(now)
+	}
+	return l.global.nextUnder(now, l.global.limit-replyReserve(l.global.limit))
+}
+
+// replyReserve is how many sends of each global window notifications leave to replies: 2 of
+// Telegram's 30 a second.
+func replyReserve(limit int) int {
+	if limit < 2 {
+		return 0
+	}
+	return max(1, (limit+14)/15)
+}
 
 func (l *limiter) reserve(chatID int64) {
 	l.global.reserve()

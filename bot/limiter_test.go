@@ -61,7 +61,7 @@ func TestLimiterSeed(t *testing.T) {
 			if got := l.chatNext(tt.chat, t0); !got.Equal(tt.wantChat) {
 				t.Errorf("chatNext = %v, want %v", got.Sub(t0), tt.wantChat.Sub(t0))
 			}
-			if got := l.globalNext(t0); !got.Equal(tt.wantGlobal) {
+			if got := l.globalNext(t0, true); !got.Equal(tt.wantGlobal) {
 				t.Errorf("globalNext = %v, want %v", got.Sub(t0), tt.wantGlobal.Sub(t0))
 			}
 		})
@@ -84,5 +84,30 @@ func TestLimiterSweep(t *testing.T) {
 	}
 	if _, ok := l.perGroup[-4]; !ok {
 		t.Error("group -4 sent to 31 s ago was forgotten while its minute still counts")
+	}
+}
+
+// Notifications leave part of the global window to replies: with 28 sends in the last second
+// a notification waits, a reply goes at once; at 30 both wait.
+func TestGlobalReserveForReplies(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(30, 1, 20)
+	for i := range 28 {
+		l.global.record(t0.Add(time.Duration(i) * time.Millisecond))
+	}
+	now := t0.Add(100 * time.Millisecond)
+	if got := l.globalNext(now, false); !got.After(now) {
+		t.Errorf("a notification after 28 sends in the window may go at %v; want it to wait", got.Sub(t0))
+	}
+	if got := l.globalNext(now, true); !got.Equal(now) {
+		t.Errorf("a reply after 28 sends in the window may go at %v; want now", got.Sub(t0))
+	}
+	l.global.record(now)
+	l.global.record(now)
+	if got := l.globalNext(now, true); !got.After(now) {
+		t.Errorf("a reply with the window full may go at %v; want it to wait", got.Sub(t0))
+	}
+	if r := replyReserve(1); r != 0 {
+		t.Errorf("replyReserve(1) = %d; a window of one send keeps nothing back", r)
 	}
 }

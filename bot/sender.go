@@ -315,7 +315,7 @@ func (d *dispatcher) dispatch() time.Duration {
 		if c == nil {
 			return wait
 		}
-		if g := d.lim.globalNext(now); g.After(now) {
+		if g := d.lim.globalNext(now, c.class == classInteractive); g.After(now) {
 			if g == never {
 				return idle // a completion will wake the loop
 			}

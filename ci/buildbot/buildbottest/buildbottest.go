@@ -48,7 +48,16 @@ type Options struct {
 	SlowSeconds    int           // how long the slow builder sleeps; default 60
 	Username       string        // with Password, protects the web API with basic auth
 	Password       string
+	// Burst adds builders burst-01 … burst-NN (BurstBuilder), whose builds all follow one
+	// outcome, SetOutcome(BurstOutcome, …): one change breaking many builders at once.
+	Burst int
 }
+
+// BurstOutcome is the outcome the burst builders follow (Options.Burst).
+const BurstOutcome = "burst"
+
+// BurstBuilder is the name of burst builder i, from 1.
+func BurstBuilder(i int) string { return fmt.Sprintf("burst-%02d", i) }
 
 // Master is a running Buildbot master with its workers; Cleanup stops them.
 type Master struct {
@@ -201,6 +210,7 @@ type settings struct {
 	MissingTimeout int              `json:"missing_timeout"`
 	SlowSeconds    int              `json:"slow_seconds"`
 	Auth           *authSettings    `json:"auth"`
+	Burst          int              `json:"burst"`
 }
 
 type workerSettings struct {
@@ -225,6 +235,7 @@ func (m *Master) createMaster() {
 		PBPort:         m.pbPort,
 		MissingTimeout: max(1, int(m.opts.MissingTimeout.Round(time.Second)/time.Second)),
 		SlowSeconds:    m.opts.SlowSeconds,
+		Burst:          m.opts.Burst,
 	}
 	for _, w := range m.WorkerNames() {
 		s.Workers = append(s.Workers, workerSettings{Name: w, Password: "pw-" + w})
