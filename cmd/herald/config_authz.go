@@ -19,6 +19,7 @@ var knownCommands = map[string]bool{
 	"version": false, "source": false, "force": true, "stop": true,
 	"approve": true, "invite": true,
 	"iam": false, "link": true, // people.go
+	"quiet": false, "digest": false, "remind": false, "ack": false, // jobs.go
 }
 
 // AuthzSpec is the authz section in the form package authz takes.
