@@ -79,3 +79,55 @@ func TestChatSettings(t *testing.T) {
 		t.Fatalf("digest lost when quiet hours went off: %q %v", spec, err)
 	}
 }
+
+// TestMigrateChatKeepsSettings: a group that became a supergroup keeps its quiet hours,
+// digest, reminders and acks, also when herald knew the supergroup already (then what the
+// supergroup set itself wins).
+func TestMigrateChatKeepsSettings(t *testing.T) {
+	for _, newExists := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new id unknown", true: "new id already a chat"}[newExists], func(t *testing.T) {
+			ctx := context.Background()
+			s := storetest.New(t)
+			for _, c := range []int64{-1, -1002} {
+				if c == -1002 && !newExists {
+					continue
+				}
+				if err := s.SaveChat(ctx, store.Chat{ID: c, Type: "group"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.SetQuietHours(ctx, -1, 0, 1320, 480, "Europe/Berlin", nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetRemindEvery(ctx, -1, 3, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Pool().Exec(ctx, `INSERT INTO breakage_reminders (chat_id, conn, build_id, acked_at) VALUES (-1, 'bb', '7', now())`); err != nil {
+				t.Fatal(err)
+			}
+			if newExists {
+				if err := s.SetQuietHours(ctx, -1002, 0, 0, 360, "UTC", nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.MigrateChat(ctx, -1, -1002); err != nil {
+				t.Fatal(err)
+			}
+			from, _, zone, _, err := s.QuietHours(ctx, -1002, 0)
+			wantFrom, wantZone := 1320, "Europe/Berlin"
+			if newExists {
+				wantFrom, wantZone = 0, "UTC"
+			}
+			if err != nil || from != wantFrom || zone != wantZone {
+				t.Errorf("quiet hours after the move: %d %q %v, want %d %q", from, zone, err, wantFrom, wantZone)
+			}
+			if every, err := s.RemindEvery(ctx, -1002, 3); err != nil || every != time.Hour {
+				t.Errorf("topic 3's reminders after the move: %v %v", every, err)
+			}
+			var acked int
+			if err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM breakage_reminders WHERE chat_id = -1002 AND acked_at IS NOT NULL`).Scan(&acked); err != nil || acked != 1 {
+				t.Errorf("%d acks moved (%v), want 1", acked, err)
+			}
+		})
+	}
+}

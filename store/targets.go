@@ -361,6 +361,13 @@ func (s *Store) MigrateChat(ctx context.Context, from, to int64) error {
 					SELECT $2, thread_id, conn, build_id, builder, user_id, created_at FROM watches WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
 				`INSERT INTO followups (chat_id, thread_id, conn, request_id, builder, user_id, created_at)
 					SELECT $2, thread_id, conn, request_id, builder, user_id, created_at FROM followups WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				// Quiet hours, digests, reminders and acks (chat_settings.go, reminders.go).
+				`INSERT INTO chat_settings (chat_id, thread_id, quiet_from, quiet_to, quiet_zone, quiet_loud, digest_spec, digest_empty, digest_last, remind_every)
+					SELECT $2, thread_id, quiet_from, quiet_to, quiet_zone, quiet_loud, digest_spec, digest_empty, digest_last, remind_every
+					FROM chat_settings WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				`INSERT INTO breakage_reminders (chat_id, thread_id, conn, build_id, reminded_at, acked_at, acked_by, acked_name)
+					SELECT $2, thread_id, conn, build_id, reminded_at, acked_at, acked_by, acked_name
+					FROM breakage_reminders WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
 				// Deleting the old row cascades to its registration: a registered group would
 				// become an unregistered supergroup. The new id keeps its own record if it has one.
 				`INSERT INTO registered_chats (chat_id, how, request_id, invite_id, by_user, registered_at)
