@@ -202,8 +202,7 @@ func groupKeyboard(members []groupMember) []byte {
 				if len(btns) == maxGroupButtons {
 					break
 				}
-				icon, _, _ := strings.Cut(b.Text, " ")
-				b.Text = cutRunes(icon+" "+m.Item.Name, 40)
+				b.Text = cutRunes(groupButtonLabel(b.Text)+" "+m.Item.Name, 40)
 				btns = append(btns, b)
 			}
 		}
@@ -217,6 +216,16 @@ func groupKeyboard(members []groupMember) []byte {
 	}
 	out, _ := json.Marshal(kb)
 	return out
+}
+
+// groupButtonLabel is what a member's button keeps of its text before the builder's name:
+// a short label whole ("✔️ Ack"), a long one its icon ("🔁" of "🔁 Re-run failed jobs").
+func groupButtonLabel(text string) string {
+	if utf8.RuneCountInString(text) <= 8 {
+		return text
+	}
+	icon, _, _ := strings.Cut(text, " ")
+	return icon
 }
 
 func cutRunes(s string, n int) string {

@@ -181,4 +181,7 @@ func TestGroupKeyboard(t *testing.T) {
 	if n != maxGroupButtons {
 		t.Errorf("%d buttons; want %d", n, maxGroupButtons)
 	}
+	if got := groupButtonLabel("✔️ Ack"); got != "✔️ Ack" {
+		t.Errorf("a short label became %q; want it whole", got)
+	}
 }
