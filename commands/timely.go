@@ -41,7 +41,8 @@ func AddTimely(reg *Registry, t Timely) {
 }
 
 // timelyLines are the lines /notify list adds about quiet hours, digests and reminders, each
-// starting with a newline; none when the store keeps no such settings (a test's).
+// starting with a newline. /notify has only Deps: the settings are found on its store, which
+// in herald (*store.Store) keeps them too; a store that does not (a test's) adds none.
 func (d Deps) timelyLines(ctx context.Context, req Request) (string, error) {
 	ts, ok := d.Store.(TimelyStore)
 	if !ok {
