@@ -341,8 +341,10 @@ func replicasFigure(ctx context.Context, st *store.Store, _ config) error {
 				// Telegram's window slides: the first second's 30 go at once, so the optimum
 				// is (chats-1)/30 s, not chats/30.
 				window := time.Duration((replicaChats-1)/30) * time.Second
-				fmt.Printf("replicas: %d replica(s), 1 event to %d chats at Telegram's real limits: last message after %v (sliding-window optimum %v), %.1f messages/s; sent %d, duplicates %d, 429s %d\n",
-					n, replicaChats, elapsed.Round(time.Millisecond), window, float64(len(ms))/elapsed.Seconds(), len(ms), len(ms)-distinctChats(ms), cl.tg.Stats().RateLimited)
+				firstAt := ms[0].SentAt.Sub(start)
+				fmt.Printf("replicas: %d replica(s), 1 event to %d chats at Telegram's real limits: first message after %v, last after %v (sliding-window optimum %v), %.1f messages/s (%.1f/s from the first to the last); sent %d, duplicates %d, 429s %d\n",
+					n, replicaChats, firstAt.Round(time.Millisecond), elapsed.Round(time.Millisecond), window, float64(len(ms))/elapsed.Seconds(),
+					float64(len(ms)-1)/(elapsed-firstAt).Seconds(), len(ms), len(ms)-distinctChats(ms), cl.tg.Stats().RateLimited)
 			}
 		}
 		cl.close()
