@@ -72,6 +72,7 @@ func run(ctx context.Context, c config) error {
 	}{
 		{"fanout", fanout}, {"latency", latency}, {"intake", intake}, {"webhook", webhookIntake}, {"rss", rss},
 		{"relay", relayBurst}, {"hooks", hookIntakeFigure},
+		{"replies", replyFigure}, {"bursts", burstFigure}, // issue 12: replies first, grouping (quiet.go)
 		{"failover", failover}, {"replicas", replicasFigure}, // herald processes, real limits (replicas.go)
 	}
 	for _, s := range steps {
