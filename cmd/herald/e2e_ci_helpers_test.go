@@ -628,3 +628,9 @@ func waitTold(t *testing.T, tg *telegramtest.Server, chatID int64, parts ...stri
 		return false
 	})
 }
+
+// ungrouped turns grouping off (notifications.group_window: 0): for tests of what each
+// event tells on its own (which build is a problem, which a recovery), where a burst of
+// them in a few seconds would otherwise arrive as one grouped message (tested by the
+// grouping tests).
+const ungrouped = "notifications:\n  group_window: 0s\n"

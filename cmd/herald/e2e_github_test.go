@@ -71,7 +71,7 @@ func finishedKinds(t *testing.T, h *heraldProc, builder string) map[string]strin
 // a cancelled run is passed over: failure → cancelled → success is a recovery.
 func TestE2EGitHubProblemRecovery(t *testing.T) {
 	t.Parallel()
-	e := startGitHub(t, ghOptions{chats: subscribe(team.ID, "problem, recovery")})
+	e := startGitHub(t, ghOptions{chats: subscribe(team.ID, "problem, recovery") + ungrouped})
 
 	// main: success, failure (problem), success (recovery).
 	_, n1 := e.play("main", "success")

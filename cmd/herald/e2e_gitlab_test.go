@@ -22,7 +22,7 @@ import (
 // them; only the failures and their fixes are told.
 func TestE2EGitLabProblemRecovery(t *testing.T) {
 	t.Parallel()
-	e := startGitLab(t, glOptions{projects: []string{glProject, glLib}, chats: subscribe(team.ID, "problem, recovery")})
+	e := startGitLab(t, glOptions{projects: []string{glProject, glLib}, chats: subscribe(team.ID, "problem, recovery") + ungrouped})
 
 	_, n1 := e.play("main", false)
 	_, l1 := e.playOn(glLib, "main", false)

@@ -20,7 +20,7 @@ import (
 // job app/web/main.
 func TestE2EJenkinsProblemRecovery(t *testing.T) {
 	t.Parallel()
-	e := startJenkins(t, jkOptions{chats: subscribe(team.ID, "problem, recovery")})
+	e := startJenkins(t, jkOptions{chats: subscribe(team.ID, "problem, recovery") + ungrouped})
 
 	main, develop := map[string]string{"BRANCH_NAME": "main"}, map[string]string{"BRANCH_NAME": "develop"}
 	d1 := e.play(jkDeploy, main, "SUCCESS")
