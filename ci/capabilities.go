@@ -42,3 +42,28 @@ type ChangeLister interface {
 type FollowTuner interface {
 	FollowOptions() FollowOptions
 }
+
+// WorkerController is the capability to pause, unpause and gracefully stop a CI's workers
+// from the chat (Buildbot's worker control actions): what a master's REST API offers in place
+// of the master shutdown Buildbot's own bot has.
+type WorkerController interface {
+	// ControlWorker applies action to the worker named name. A worker the CI does not know
+	// is ErrNotFound with a user error naming it.
+	ControlWorker(ctx context.Context, name string, action WorkerAction, reason string) error
+}
+
+// WorkerAction is what ControlWorker does to a worker.
+type WorkerAction string
+
+const (
+	WorkerPause   WorkerAction = "pause"   // start no new builds on it
+	WorkerUnpause WorkerAction = "unpause" // start builds on it again
+	WorkerStop    WorkerAction = "stop"    // graceful: disconnect once its running builds end
+)
+
+// SchedulerController is the capability to enable and disable a CI's schedulers.
+type SchedulerController interface {
+	// SetSchedulerEnabled enables or disables the scheduler named name. A scheduler the CI
+	// does not know is ErrNotFound with a user error naming it.
+	SetSchedulerEnabled(ctx context.Context, name string, enabled bool) error
+}
