@@ -33,7 +33,7 @@ func (g authzGate) Allow(ctx context.Context, req Request, command string) strin
 		return ""
 	}
 	why := capitalize(dec.Reason) + "."
-	if authz.IsDangerous(command) {
+	if m.Dangerous(command) {
 		g.d.audit(ctx, req, command, requestArgs(req), "", "", auditDenied, dec.Reason)
 	}
 	return why
