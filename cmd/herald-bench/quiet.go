@@ -136,7 +136,6 @@ type informedTracker struct {
 	named    map[int64]map[string]bool // chat → builders named by any message
 	more     map[int64]map[int]int     // chat → message id → its "and N more"
 	informed map[int64]time.Time       // chat → when it showed every event
-	edits    int
 	done     chan struct{}
 	chats    int
 }
@@ -153,9 +152,6 @@ func newInformedTracker(events, chats int) *informedTracker {
 func (t *informedTracker) see(m telegramtest.Message) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if m.Edits > 0 {
-		t.edits++
-	}
 	if _, ok := t.informed[m.ChatID]; ok {
 		return
 	}
@@ -188,9 +184,25 @@ func (t *informedTracker) see(m telegramtest.Message) {
 
 // burstFigure: bursts of problems into group chats, with and without grouping.
 func burstFigure(ctx context.Context, _ *store.Store, c config) error {
-	for _, chats := range []int{1, 20, 300} {
-		for _, events := range []int{10, 50, 200} {
-			for _, window := range []time.Duration{0, 5 * time.Second} {
+	chatsList, err := ints(*burstChats)
+	if err != nil {
+		return err
+	}
+	eventsList, err := ints(*burstEvents)
+	if err != nil {
+		return err
+	}
+	var windows []time.Duration
+	for _, f := range strings.Split(*burstWindows, ",") {
+		w, err := time.ParseDuration(strings.TrimSpace(f))
+		if err != nil || w < 0 {
+			return fmt.Errorf("-burst-windows %q: want durations like 0s,5s", *burstWindows)
+		}
+		windows = append(windows, w)
+	}
+	for _, chats := range chatsList {
+		for _, events := range eventsList {
+			for _, window := range windows {
 				if err := oneBurst(ctx, c, chats, events, window); err != nil {
 					return err
 				}
@@ -198,6 +210,24 @@ func burstFigure(ctx context.Context, _ *store.Store, c config) error {
 		}
 	}
 	return nil
+}
+
+var (
+	burstChats   = flag.String("burst-chats", "1,20,300", "the bursts figure's numbers of group chats")
+	burstEvents  = flag.String("burst-events", "10,50,200", "the bursts figure's numbers of events per burst")
+	burstWindows = flag.String("burst-windows", "0s,5s", "the bursts figure's grouping windows (0s: off)")
+)
+
+func ints(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("%q is not a list of positive numbers", list)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func oneBurst(ctx context.Context, c config, chats, events int, window time.Duration) error {
@@ -248,9 +278,12 @@ func oneBurst(ctx context.Context, c config, chats, events int, window time.Dura
 	}
 	time.Sleep(200 * time.Millisecond)
 	stats := r.tg.Stats()
-	tr.mu.Lock()
-	edits := tr.edits
-	tr.mu.Unlock()
+	edits := 0
+	for i := 1; i <= chats; i++ {
+		for _, m := range r.tg.Messages(-int64(burstGroups + i)) {
+			edits += m.Edits
+		}
+	}
 	mode := "grouping off"
 	if window > 0 {
 		mode = fmt.Sprintf("group_window %v", window)
