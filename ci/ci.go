@@ -69,6 +69,16 @@ type Build struct {
 	CurrentStep string // name of the step running now, while running
 	FailedStep  string // the first step that failed, for failed builds
 	URL         string // a link a person can open
+	// Tags are the builder's tags (Buildbot's), so a chat can follow builders by tag.
+	Tags []string `json:",omitempty"`
+	// Revisions are every revision the build is of, one per codebase, when the CI says
+	// (Buildbot's sourcestamps); empty means Revision is the only one. Messages name a build
+	// by them when notifications.revisions is on.
+	Revisions []string `json:",omitempty"`
+	// Blamelist are the authors of the changes in the build, newest change first, each once
+	// (Buildbot's changes since the last successful build); failure messages list them when
+	// notifications.blamelist is on.
+	Blamelist []string `json:",omitempty"`
 }
 
 // NumberText is how messages name the build among its builder's: "#12", and "#12 (attempt 2)"

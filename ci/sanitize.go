@@ -88,6 +88,7 @@ func CleanBuild(b Build, now time.Time) Build {
 		&b.Revision, &b.Owner, &b.Author, &b.Reason, &b.StateText, &b.CurrentStep, &b.FailedStep, &b.URL} {
 		*f = CleanText(*f)
 	}
+	b.Tags, b.Revisions, b.Blamelist = cleanAll(b.Tags), cleanAll(b.Revisions), cleanAll(b.Blamelist)
 	b.StartedAt = PlausibleTime(b.StartedAt, now)
 	b.FinishedAt = PlausibleTime(b.FinishedAt, now)
 	if !b.StartedAt.IsZero() && !b.FinishedAt.IsZero() && b.FinishedAt.Before(b.StartedAt) {

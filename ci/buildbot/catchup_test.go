@@ -61,6 +61,8 @@ func (m *restMaster) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"workers":[],"meta":{}}`)
 	case strings.HasSuffix(path, "/steps"):
 		fmt.Fprint(w, `{"steps":[],"meta":{}}`)
+	case strings.HasSuffix(path, "/changes"): // forced builds: none, as the master answers
+		fmt.Fprint(w, `{"changes":[],"meta":{}}`)
 	case strings.HasPrefix(path, "builds/"):
 		id, _ := strconv.Atoi(strings.TrimPrefix(path, "builds/"))
 		if m.onBuild != nil {

@@ -48,6 +48,11 @@ func (p *Provider) BuildsChangedSince(ctx context.Context, since time.Time) ([]c
 				return nil, err
 			}
 		}
+		if b.Complete {
+			if err := p.addChanges(ctx, &b); err != nil { // as the stream does (sourcechanges.go)
+				return nil, err
+			}
+		}
 		out = append(out, b)
 	}
 	sort.SliceStable(out, func(i, j int) bool {

@@ -2,6 +2,7 @@ package buildbot
 
 import (
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/herald-ci/herald/ci"
@@ -18,6 +19,9 @@ type Section struct {
 	// PollInterval is the longest wait between reconnects and how often the websocket is
 	// pinged; zero means 30 s.
 	PollInterval time.Duration `yaml:"poll_interval"`
+	// Tags limit the connection to builders with any of these tags (Buildbot's tags option
+	// of its own bot): the others are neither listed nor notified. Empty means every builder.
+	Tags []string `yaml:"tags"`
 }
 
 // AuthSection is how herald logs in to the master.
@@ -37,6 +41,12 @@ func (s *Section) Validate() []ci.ConfigProblem {
 	} else if u.User != nil {
 		// New refuses it too; said here, check-config finds it before a start does.
 		ps = append(ps, ci.ConfigProblem{Key: "url", Msg: "url must not hold credentials: put them in auth"})
+	}
+	for _, t := range s.Tags {
+		if strings.TrimSpace(t) == "" {
+			ps = append(ps, ci.ConfigProblem{Key: "tags", Msg: "tags must not hold an empty tag"})
+			break
+		}
 	}
 	a := s.Auth
 	switch a.Type {
@@ -64,6 +74,7 @@ func (s *Section) Config(name string) Config {
 		Name:         name,
 		URL:          s.URL,
 		PollInterval: s.PollInterval,
+		Tags:         s.Tags,
 		Auth:         Auth{Kind: s.Auth.Type, Username: s.Auth.Username, Password: s.Auth.Password, Token: s.Auth.Token},
 	}
 }

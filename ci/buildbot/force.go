@@ -24,9 +24,13 @@ func (p *Provider) schedulers(ctx context.Context) ([]scheduler, error) {
 	out := make([]scheduler, 0, len(fs))
 	for _, f := range fs {
 		fields, needEmail := forceFields(f.AllFields)
+		builders, err := p.visibleNames(ctx, f.BuilderNames) // the connection's tags (tags.go)
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, scheduler{
 			ForceScheduler: ci.CleanForceScheduler(ci.ForceScheduler{
-				Conn: p.cfg.Name, Name: f.Name, Label: f.Label, Builders: f.BuilderNames, Fields: fields,
+				Conn: p.cfg.Name, Name: f.Name, Label: f.Label, Builders: builders, Fields: fields,
 			}),
 			needEmail: needEmail,
 		})

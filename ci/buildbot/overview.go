@@ -76,9 +76,12 @@ func (p *Provider) runningWithSteps(ctx context.Context, names map[int]string, n
 		return nil, err
 	}
 	out := make([]ci.Build, 0, len(bs))
-	for i, b := range bs {
+	for _, b := range bs {
 		cb := toBuild(p.cfg.Name, p.cfg.URL, builderLabel(names, b.BuilderID), b, now)
-		if i < maxRunningSteps {
+		if cb.Tags = p.tagsOf(b.BuilderID); !p.visible(cb.Tags) {
+			continue // left out by the connection's tags (tags.go)
+		}
+		if len(out) < maxRunningSteps {
 			if err := p.addSteps(ctx, b, &cb); err != nil {
 				return nil, err
 			}
@@ -105,7 +108,9 @@ func (p *Provider) lastCompleted(ctx context.Context, bs []apiBuilder, names map
 	last := map[string]ci.Build{}
 	remaining := map[int]bool{}
 	for _, b := range bs {
-		remaining[b.ID] = true
+		if p.visible(b.Tags) { // the connection's tags (tags.go)
+			remaining[b.ID] = true
+		}
 	}
 	limit := min(max(4*len(bs), 50), 500)
 	take := func(builds []apiBuild) {
@@ -115,6 +120,7 @@ func (p *Provider) lastCompleted(ctx context.Context, bs []apiBuilder, names map
 			}
 			delete(remaining, b.BuilderID)
 			cb := toBuild(p.cfg.Name, p.cfg.URL, names[b.BuilderID], b, now)
+			cb.Tags = p.tagsOf(b.BuilderID)
 			last[cb.Builder] = cb
 		}
 	}

@@ -174,6 +174,9 @@ func toBuild(conn, base, builder string, b apiBuild, now time.Time) ci.Build {
 	if out.Revision == "" {
 		out.Revision = b.property("revision")
 	}
+	if revs := propertyRevisions(b); len(revs) > 1 { // several codebases (sourcechanges.go)
+		out.Revision, out.Revisions = revs[0], revs
+	}
 	if b.BuildRequestID != 0 {
 		out.RequestID = strconv.Itoa(b.BuildRequestID)
 	}

@@ -35,7 +35,7 @@ func TestParseFixtures(t *testing.T) {
 		t.Errorf("times: started %v finished %v", b.StartedAt, b.FinishedAt)
 	}
 	b.StartedAt, b.FinishedAt = time.Time{}, time.Time{}
-	if b != want {
+	if !reflect.DeepEqual(b, want) {
 		t.Errorf("toBuild =\n%+v\nwant\n%+v", b, want)
 	}
 	if builds[0].property("clean") != "true" || builds[0].property("nope") != "" {

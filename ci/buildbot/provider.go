@@ -32,6 +32,9 @@ type Config struct {
 	// PollInterval is how long the Follower waits before reconnecting at most (its backoff
 	// cap, see FollowOptions) and how often Stream pings the websocket; default 30 s.
 	OverviewTTL time.Duration // how long an Overview is reused; default DefaultOverviewTTL
+	// Tags, when set, limit the connection to builders with any of them, as Buildbot's own
+	// bot's tags option does: the others are neither listed nor notified (tags.go).
+	Tags []string
 }
 
 // Provider talks to one Buildbot master. It is safe for concurrent use.
@@ -43,6 +46,7 @@ type Provider struct {
 
 	mu           sync.Mutex
 	builderNames map[int]string
+	builderTags  map[int][]string // by builder id, as the last builder list said (tags.go)
 
 	ov ci.OverviewCache // the overview shared by every caller (overview.go)
 }
@@ -108,6 +112,7 @@ func New(cfg Config, log zerolog.Logger) (*Provider, error) {
 		log:          log.With().Str("ci", cfg.Name).Logger(),
 		now:          time.Now,
 		builderNames: map[int]string{},
+		builderTags:  map[int][]string{},
 	}
 	p.ov = ci.OverviewCache{TTL: cfg.OverviewTTL, FailureTTL: OverviewFailureTTL, Now: func() time.Time { return p.now() }}
 	return p, nil
@@ -127,6 +132,7 @@ func (p *Provider) builders(ctx context.Context) ([]apiBuilder, error) {
 	p.mu.Lock()
 	for _, b := range bs {
 		p.builderNames[b.ID] = b.Name
+		p.builderTags[b.ID] = b.Tags
 	}
 	p.mu.Unlock()
 	return bs, nil
@@ -173,7 +179,7 @@ func (p *Provider) builderID(ctx context.Context, name string) (int, error) {
 		return 0, err
 	}
 	for _, b := range bs {
-		if ci.CleanText(b.Name) == name {
+		if ci.CleanText(b.Name) == name && p.visible(b.Tags) {
 			return b.ID, nil
 		}
 	}
@@ -207,6 +213,9 @@ func (p *Provider) toBuilders(bs []apiBuilder, ws []apiWorker) []ci.Builder {
 	}
 	out := make([]ci.Builder, 0, len(bs))
 	for _, b := range bs {
+		if !p.visible(b.Tags) {
+			continue
+		}
 		cb := ci.Builder{Conn: p.cfg.Name, ID: strconv.Itoa(b.ID), Name: b.Name, Tags: b.Tags, Online: online[b.ID]}
 		if b.Description != nil {
 			cb.Description = *b.Description
@@ -231,6 +240,9 @@ func (p *Provider) fill(ctx context.Context, bs []apiBuild, withSteps bool) ([]c
 	out := make([]ci.Build, 0, len(bs))
 	for _, b := range bs {
 		cb := toBuild(p.cfg.Name, p.cfg.URL, names[b.BuilderID], b, now)
+		if cb.Tags = p.tagsOf(b.BuilderID); !p.visible(cb.Tags) {
+			continue // a builder the connection's tags leave out (tags.go)
+		}
 		if withSteps && (!b.Complete || (b.Results != nil && *b.Results != 0)) {
 			if err := p.addSteps(ctx, b, &cb); err != nil {
 				return nil, err

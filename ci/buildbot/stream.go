@@ -197,6 +197,9 @@ func (p *Provider) handleBuild(ctx context.Context, sink ci.EventSink, id, event
 		if !b.Complete {
 			return fmt.Errorf("buildbot: build %s finished but the API says it is running", id)
 		}
+		if err := p.addChanges(ctx, &b); err != nil { // blame list and author (sourcechanges.go)
+			return err
+		}
 		ev.At = b.FinishedAt
 	}
 	return sink.Deliver(ctx, ev)

@@ -142,7 +142,7 @@ func TestBuildsThroughTheirStates(t *testing.T) {
 		URL: fmt.Sprintf("%s/acme/app/-/pipelines/%d", fake.URL(), id),
 	}
 	b.StartedAt, b.FinishedAt = time.Time{}, time.Time{}
-	if b != want {
+	if !reflect.DeepEqual(b, want) {
 		t.Errorf("last build\n got %+v\nwant %+v", b, want)
 	}
 	if running, err := p.RunningBuilds(ctx(t)); err != nil || len(running) != 0 {
