@@ -20,6 +20,7 @@ var knownCommands = map[string]bool{
 	"approve": true, "invite": true,
 	"iam": false, "link": true, // people.go
 	"quiet": false, "digest": false, "remind": false, "ack": false, // jobs.go
+	"hello": false, "shutdown": false, "worker": true, "scheduler": true, // Buildbot's /hello, /shutdown and what its REST API offers instead
 }
 
 // AuthzSpec is the authz section in the form package authz takes.
