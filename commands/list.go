@@ -6,17 +6,22 @@ import (
 	"strings"
 )
 
-// List answers /list builders|workers [all].
+// List answers /list builders|workers [all] and /list changes [N].
 func List(d Deps) Command {
 	return Command{
 		Name:    "list",
-		Summary: "list configured builders or workers",
+		Summary: "list configured builders, workers or recent changes",
 		Help: "/list builders lists the online builders; /list builders all lists every builder, " +
 			"offline ones marked.\n/list workers lists the connected workers, busy ones marked; " +
-			"/list workers all lists every worker, disconnected ones marked.",
+			"/list workers all lists every worker, disconnected ones marked.\n" +
+			"/list changes [N] lists the newest N changes the CI has seen (10 unless said, at most 50): " +
+			"author, revision, branch and the first line of the comments.",
 		Handler: HandlerFunc(func(ctx context.Context, req Request) (Response, error) {
 			if len(req.Args) == 0 {
-				return Say("What should I list? Send /list builders or /list workers (add <code>all</code> to include offline ones)."), nil
+				return Say("What should I list? Send /list builders, /list workers (add <code>all</code> to include offline ones) or /list changes."), nil
+			}
+			if a := strings.ToLower(req.Args[0]); a == "changes" || a == "change" {
+				return d.listChanges(ctx, req.Args[1:]), nil
 			}
 			all := len(req.Args) > 1 && strings.EqualFold(req.Args[1], "all")
 			switch strings.ToLower(req.Args[0]) {
@@ -25,7 +30,7 @@ func List(d Deps) Command {
 			case "workers", "worker":
 				return d.listWorkers(ctx, all), nil
 			default:
-				return Say(fmt.Sprintf("I cannot list %s. Send /list builders or /list workers.", Escape(req.Args[0]))), nil
+				return Say(fmt.Sprintf("I cannot list %s. Send /list builders, /list workers or /list changes.", Escape(req.Args[0]))), nil
 			}
 		}),
 	}
