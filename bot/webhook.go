@@ -1,14 +1,17 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
 
 	tgbot "github.com/go-telegram/bot"
+	"github.com/go-telegram/bot/models"
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci/webhook"
@@ -34,17 +37,71 @@ func NewWebhook(st *store.Store, intake Submitter, secret string, log zerolog.Lo
 		refused: webhook.NewLogLimiter(time.Minute, time.Now)}
 }
 
+// Registration is what herald tells Telegram with setWebhook.
+type Registration struct {
+	URL, Secret string
+	// Certificate, if not nil, is uploaded (PEM): Telegram then trusts it for this URL, which
+	// is how a self-signed certificate works.
+	Certificate        []byte
+	IPAddress          string
+	MaxConnections     int      // 0: Telegram's default (40)
+	DropPendingUpdates bool     // drops what Telegram holds at every registration
+	AllowedUpdates     []string // nil: the kinds herald handles
+}
+
+// DefaultAllowedUpdates are the kinds of update herald handles; Telegram sends nothing else.
+var DefaultAllowedUpdates = []string{"message", "callback_query", "my_chat_member"}
+
 // Register tells Telegram where to post updates.
-func Register(ctx context.Context, api *tgbot.Bot, url, secret string) error {
-	_, err := api.SetWebhook(ctx, &tgbot.SetWebhookParams{
-		URL:            url,
-		SecretToken:    secret,
-		AllowedUpdates: []string{"message", "callback_query", "my_chat_member"},
-	})
-	if err != nil {
+func Register(ctx context.Context, api *tgbot.Bot, reg Registration) error {
+	p := &tgbot.SetWebhookParams{
+		URL:                reg.URL,
+		SecretToken:        reg.Secret,
+		IPAddress:          reg.IPAddress,
+		MaxConnections:     reg.MaxConnections,
+		DropPendingUpdates: reg.DropPendingUpdates,
+		AllowedUpdates:     reg.AllowedUpdates,
+	}
+	if p.AllowedUpdates == nil {
+		p.AllowedUpdates = DefaultAllowedUpdates
+	}
+	if reg.Certificate != nil {
+		p.Certificate = &models.InputFileUpload{Filename: "certificate.pem", Data: bytes.NewReader(reg.Certificate)}
+	}
+	if _, err := api.SetWebhook(ctx, p); err != nil {
 		return errors.New("bot: setWebhook: " + redactError(err, api.Token()))
 	}
 	return nil
+}
+
+// WebhookInfo asks Telegram what it knows of the webhook (getWebhookInfo).
+func WebhookInfo(ctx context.Context, api *tgbot.Bot) (*models.WebhookInfo, error) {
+	info, err := api.GetWebhookInfo(ctx)
+	if err != nil {
+		return nil, errors.New("bot: getWebhookInfo: " + redactError(err, api.Token()))
+	}
+	return info, nil
+}
+
+// WebhookErrorWindow is how long a failed delivery Telegram reports keeps herald not ready:
+// Telegram keeps last_error_date after it recovers, so an older one says nothing of now.
+const WebhookErrorWindow = 10 * time.Minute
+
+// WebhookProblem says what is wrong with the webhook as Telegram reports it, "" if nothing:
+// another URL registered (another deployment, or a hand-made setWebhook), or a delivery that
+// failed within WebhookErrorWindow before now.
+func WebhookProblem(info *models.WebhookInfo, wantURL string, now time.Time) string {
+	switch {
+	case info.URL != wantURL:
+		if info.URL == "" {
+			return "Telegram has no webhook registered"
+		}
+		return "Telegram posts to another URL than telegram.webhook.url"
+	case info.LastErrorDate != 0 && now.Sub(time.Unix(int64(info.LastErrorDate), 0)) <= WebhookErrorWindow:
+		ago := max(now.Sub(time.Unix(int64(info.LastErrorDate), 0)), 0).Round(time.Second)
+		return fmt.Sprintf("Telegram's last delivery failed %s ago: %s", ago, info.LastErrorMessage)
+	}
+	return ""
 }
 
 func (w *Webhook) ServeHTTP(rw http.ResponseWriter, r *http.Request) {

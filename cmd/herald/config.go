@@ -49,9 +49,20 @@ type TelegramConfig struct {
 
 type WebhookConfig struct {
 	URL         string `yaml:"url"`
+	URLLine     int    `yaml:"-"`
 	SecretToken string `yaml:"secret_token"`
 	Path        string `yaml:"path"`
 	Line        int    `yaml:"-"`
+	// What setWebhook passes on to Telegram (config_tls.go checks them).
+	Certificate         string   `yaml:"certificate"` // a PEM file uploaded so Telegram trusts a self-signed certificate
+	CertificateLine     int      `yaml:"-"`
+	IPAddress           string   `yaml:"ip_address"`
+	IPAddressLine       int      `yaml:"-"`
+	MaxConnections      int      `yaml:"max_connections"`
+	MaxConnectionsLine  int      `yaml:"-"`
+	DropPendingUpdates  bool     `yaml:"drop_pending_updates"`
+	AllowedUpdates      []string `yaml:"allowed_updates"`
+	AllowedUpdatesLines []int    `yaml:"-"`
 }
 
 // LimitsConfig are Telegram's sending limits; the defaults are Telegram's own. Raise them only
@@ -109,7 +120,9 @@ type HTTPConfig struct {
 	// MetricsListen serves /metrics on a listener of its own (e.g. one only the monitoring
 	// network reaches); empty serves it on Listen.
 	MetricsListen string `yaml:"metrics_listen"`
-	Line          int    `yaml:"-"`
+	// TLS serves Listen over HTTPS (config_tls.go, tlsreload.go).
+	TLS  TLSConfig `yaml:"tls"`
+	Line int       `yaml:"-"`
 }
 
 type LogConfig struct {
@@ -412,6 +425,7 @@ func (c *Config) validate() []problem {
 	ps = append(ps, c.authzProblems()...)
 	ps = append(ps, c.hookProblems()...)
 	return ps
+	ps = append(ps, c.tlsProblems()...) // config_tls.go
 }
 
 // patternProblems checks globs at the line of each, so a typo is not left to match nothing.

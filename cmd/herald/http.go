@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,12 +49,15 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// serveHTTP listens on addr, stores the address it got in where, and serves h as a part
+// serveHTTP listens on addr (over TLS with tlsCfg), stores the address it got in where, and serves h as a part
 // of group: a server that fails while herald runs stops herald.
-func (a *App) serveHTTP(group *parts, name, addr string, h http.Handler, where *atomic.Value) (*http.Server, error) {
+func (a *App) serveHTTP(group *parts, name, addr string, tlsCfg *tls.Config, h http.Handler, where *atomic.Value) (*http.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("http: listen on %s: %w", addr, err)
+	}
+	if tlsCfg != nil { // http.tls: HTTPS on the same address
+		ln = tls.NewListener(ln, tlsCfg)
 	}
 	where.Store(ln.Addr().String())
 	srv := newHTTPServer(h)

@@ -3,6 +3,8 @@
 //	herald serve [flags]             run the bot
 //	herald migrate [flags]           apply database migrations and exit
 //	herald check-config [FILE]       validate a config file, print every problem
+//	herald webhook-info              print what Telegram reports of the webhook
+//	herald gen-cert --host NAME      write a self-signed pair for http.tls
 //	herald version                   print the version
 //
 // Flags may come before or after the command.
@@ -29,6 +31,9 @@ Usage:
   herald migrate [flags]         apply database migrations and exit
   herald check-config [FILE]     validate a config file (default: --config) and print every problem
   herald hook test NAME FILE     render hook NAME of the config against the JSON body in FILE
+  herald webhook-info            print what Telegram reports of the webhook (getWebhookInfo)
+  herald gen-cert --host NAME [--out DIR] [--days N]
+                                 write a self-signed pair for http.tls (gen-cert comes first)
   herald version                 print the version
 
 Flags, before or after the command:
@@ -45,6 +50,9 @@ func (e *usageError) Error() string { return e.msg }
 
 // run is main without the process: it returns the exit code.
 func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) > 0 && args[0] == "gen-cert" { // flags of its own (gencert.go)
+		return genCertCommand(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("herald", flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are printed below, once, in herald's words
 	configPath := fs.String("config", "herald.yaml", "config file")
@@ -84,6 +92,11 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		}
 	case "hook":
 		return hookCommand(rest, *configPath, stdout, stderr, getenv)
+	case "webhook-info":
+		if len(rest) > 0 {
+			return fail(fmt.Sprintf("webhook-info takes no arguments, got %q", rest[0]))
+		}
+		return webhookInfoCommand(*configPath, stdout, stderr, getenv) // webhookinfo.go
 	default:
 		return fail(fmt.Sprintf("unknown command %q (commands: serve, migrate, check-config, version)", cmd))
 	}
@@ -96,9 +109,13 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		if len(rest) > 0 {
 			path = rest[0]
 		}
-		if _, err := LoadConfig(path, getenv); err != nil {
+		c, err := LoadConfig(path, getenv)
+		if err != nil {
 			fmt.Fprintln(stderr, err)
 			return 1
+		}
+		for _, w := range c.Warnings() { // config_tls.go: they do not fail the file
+			fmt.Fprintln(stderr, w)
 		}
 		fmt.Fprintf(stdout, "%s: OK\n", path)
 		return 0

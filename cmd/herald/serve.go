@@ -33,6 +33,7 @@ type App struct {
 	MetricsAddr atomic.Value
 
 	matrix atomic.Pointer[authz.Matrix]
+	certs  *certReloader // http.tls, reloaded on SIGHUP (tlsreload.go); nil: plain HTTP
 
 	// watch follows one CI connection; nil is the package's watch. Tests replace it to make
 	// a part end.
@@ -98,6 +99,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 
 	health := bot.NewHealth(nil)
+	resolveNamedChats(ctx, api, st, cfg, health, log.With().Str("part", "chats").Logger()) // chats[].id: "@channel" (chat_usernames.go)
 	lessee, err := st.NewLessee(ctx, processName())
 	if err != nil {
 		return err
@@ -130,7 +132,10 @@ func (a *App) Run(ctx context.Context) error {
 		// Every replica takes updates; the one holding the intake handles them.
 		mux.Handle("POST "+cfg.Telegram.Webhook.Path, bot.NewWebhook(st, intake, cfg.Telegram.Webhook.SecretToken, log.With().Str("part", "webhook").Logger()))
 	}
-	srv, err := a.serveHTTP(httpParts, "http server", cfg.HTTP.Listen, mux, &a.Addr)
+	if err := a.loadTLS(); err != nil {
+		return err
+	}
+	srv, err := a.serveHTTP(httpParts, "http server", cfg.HTTP.Listen, a.tlsConfig(), mux, &a.Addr)
 	if err != nil {
 		return err
 	}
@@ -138,7 +143,7 @@ func (a *App) Run(ctx context.Context) error {
 	if cfg.HTTP.MetricsListen != "" {
 		mmux := http.NewServeMux()
 		mmux.Handle("GET /metrics", metrics)
-		msrv, err := a.serveHTTP(httpParts, "metrics server", cfg.HTTP.MetricsListen, mmux, &a.MetricsAddr)
+		msrv, err := a.serveHTTP(httpParts, "metrics server", cfg.HTTP.MetricsListen, nil, mmux, &a.MetricsAddr)
 		if err != nil {
 			_ = srv.Close()
 			return err
@@ -181,27 +186,6 @@ func (a *App) Run(ctx context.Context) error {
 	return failed
 }
 
-// registerWebhook tells Telegram where to post updates, retrying until it works: without
-// the registration no update arrives, and /readyz says so meanwhile. Then it waits for
-// ctx, like every part.
-func registerWebhook(ctx context.Context, api *tgbot.Bot, cfg *Config, health *bot.Health, log zerolog.Logger) error {
-	for attempt := 1; ; attempt++ {
-		err := bot.Register(ctx, api, cfg.Telegram.Webhook.URL, cfg.Telegram.Webhook.SecretToken)
-		if err == nil {
-			health.OK("webhook")
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		health.Failed("webhook")
-		log.Error().Err(err).Int("attempt", attempt).Msg("cannot register the webhook with Telegram; updates will not arrive until it is; retrying")
-		bot.Sleep(ctx, bot.RetryWait(attempt))
-	}
-	<-ctx.Done()
-	return nil
-}
-
 // waitForSignals returns when ctx ends (nil) or a part stopped on its own (its report);
 // SIGHUP meanwhile reloads the authz matrix.
 func (a *App) waitForSignals(ctx context.Context, ended <-chan error, log zerolog.Logger) error {
@@ -216,6 +200,7 @@ func (a *App) waitForSignals(ctx context.Context, ended <-chan error, log zerolo
 			return err
 		case <-hup:
 			a.reloadAuthz(log)
+			a.reloadTLS(log) // tlsreload.go
 		}
 	}
 }
@@ -360,6 +345,9 @@ func watch(ctx context.Context, st *store.Store, p ci.Provider, sink ci.EventSin
 func defaultChats(cfg *Config) []store.DefaultChat {
 	var out []store.DefaultChat
 	for _, c := range cfg.Chats {
+		if c.Username != "" {
+			continue // seeded once resolved (chat_usernames.go)
+		}
 		out = append(out, store.DefaultChat{ChatID: c.ID, ThreadID: c.Thread, Events: c.Events, Builders: c.Builders, Branches: c.Branches})
 	}
 	return out

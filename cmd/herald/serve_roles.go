@@ -43,7 +43,7 @@ func (a *App) addRoles(r *roleRunner, st *store.Store, api *tgbot.Bot, reg *comm
 	if cfg.Telegram.Mode == "webhook" {
 		r.add(roleWebhook, 0, func(ctx context.Context) error {
 			health.Expect("webhook", 0)
-			return registerWebhook(ctx, api, cfg, health, log)
+			return a.runWebhook(ctx, api, health, log.With().Str("part", "webhook").Logger()) // webhookrole.go
 		}, func() { health.Forget("webhook") })
 	} else {
 		r.add(rolePoller, 0, func(ctx context.Context) error {
