@@ -251,7 +251,10 @@ func (r *buildRecord) read(br pgx.BatchResults) (stored ci.Event, dupID int64, d
 		return ci.Event{}, 0, false, fmt.Errorf("store: record event %s: read build %s: %w", key, r.b.ID, err)
 	}
 	// What the provider says is running now is not history; keep it on the returned value.
+	// So are the builder's tags, the revisions and the blame list: what this event's
+	// messages and subscriptions (tag=) use, carried in the stored event, not in builds.
 	merged.CurrentStep = r.b.CurrentStep
+	merged.Tags, merged.Revisions, merged.Blamelist = r.b.Tags, r.b.Revisions, r.b.Blamelist
 	if ev.At.IsZero() {
 		ev.At = at
 	}

@@ -111,8 +111,9 @@ func (m *matcher) collect(rows pgx.Rows) ([]Target, error) {
 		t                          Target
 		watch                      bool
 		events, builders, branches []string
+		tags                       []string
 	)
-	_, err := pgx.ForEachRow(rows, []any{&watch, &t.ChatID, &t.ThreadID, &events, &builders, &branches, &t.CardMode, &t.LoudSuccess}, func() error {
+	_, err := pgx.ForEachRow(rows, []any{&watch, &t.ChatID, &t.ThreadID, &events, &builders, &branches, &tags, &t.CardMode, &t.LoudSuccess}, func() error {
 		key := [2]int64{t.ChatID, t.ThreadID}
 		if watch {
 			// Watch rows come after every subscription row.
@@ -126,7 +127,7 @@ func (m *matcher) collect(rows pgx.Rows) ([]Target, error) {
 			out = append(out, tt)
 			return nil
 		}
-		if !subjectMatches(m.ev, builders, branches) {
+		if !subjectMatches(m.ev, builders, branches) || !tagsMatch(m.ev, tags) {
 			return nil
 		}
 		var got []ci.Kind
@@ -152,9 +153,10 @@ func (m *matcher) collect(rows pgx.Rows) ([]Target, error) {
 }
 
 // matchSubscriptionsSQL selects the subscriptions of unpaused chats that ask for any of the
-// kinds $1; builder and branch patterns are applied by the caller (subjectMatches).
+// kinds $1; builder and branch patterns and tags are applied by the caller (subjectMatches,
+// tagsMatch).
 const matchSubscriptionsSQL = `
-	SELECT false AS watch, s.chat_id, s.thread_id, s.events, s.builders, s.branches, c.card_mode, c.loud_success
+	SELECT false AS watch, s.chat_id, s.thread_id, s.events, s.builders, s.branches, s.tags, c.card_mode, c.loud_success
 	FROM subscriptions s JOIN chats c ON c.id = s.chat_id
 	WHERE c.paused_at IS NULL AND s.events && $1::text[]`
 
@@ -176,7 +178,7 @@ func matchSQL(ev ci.Event, kinds []string) (string, []any) {
 				ON CONFLICT DO NOTHING)
 			` + matchSubscriptionsSQL + `
 			UNION ALL
-			SELECT true, f.chat_id, f.thread_id, NULL, NULL, NULL, c.card_mode, c.loud_success
+			SELECT true, f.chat_id, f.thread_id, NULL, NULL, NULL, NULL, c.card_mode, c.loud_success
 			FROM f JOIN chats c ON c.id = f.chat_id WHERE c.paused_at IS NULL
 			ORDER BY 1, 2, 3`, []any{kinds, ev.Conn, b.RequestID, b.ID, b.Builder}
 	case b != nil && ev.Kind == ci.KindFinished:
@@ -188,7 +190,7 @@ func matchSQL(ev ci.Event, kinds []string) (string, []any) {
 			x AS (SELECT chat_id, thread_id FROM w UNION SELECT chat_id, thread_id FROM f)
 			` + matchSubscriptionsSQL + `
 			UNION ALL
-			SELECT true, x.chat_id, x.thread_id, NULL::text[], NULL::text[], NULL::text[], c.card_mode, c.loud_success
+			SELECT true, x.chat_id, x.thread_id, NULL::text[], NULL::text[], NULL::text[], NULL::text[], c.card_mode, c.loud_success
 			FROM x JOIN chats c ON c.id = x.chat_id WHERE c.paused_at IS NULL
 			ORDER BY 1, 2, 3`, []any{kinds, ev.Conn, b.ID, b.RequestID}
 	default:
@@ -216,6 +218,21 @@ func subjectMatches(ev ci.Event, builders, branches []string) bool {
 	default:
 		return true
 	}
+}
+
+// tagsMatch applies a subscription's tags (/notify tag=NAME): a build matches when its builder
+// has one of them; none means every build. Events that are not a build's (workers) have no
+// tags and are not filtered by them.
+func tagsMatch(ev ci.Event, tags []string) bool {
+	if len(tags) == 0 || ev.Build == nil {
+		return true
+	}
+	for _, t := range ev.Build.Tags {
+		if slices.Contains(tags, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // anyGlob reports whether s matches one of patterns (none: all). A pattern that is not a
@@ -355,8 +372,8 @@ func (s *Store) MigrateChat(ctx context.Context, from, to int64) error {
 			stmts = []string{
 				`INSERT INTO forum_topics (chat_id, thread_id, name, created_at)
 					SELECT $2, thread_id, name, created_at FROM forum_topics WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
-				`INSERT INTO subscriptions (chat_id, thread_id, events, builders, branches, updated_at)
-					SELECT $2, thread_id, events, builders, branches, updated_at FROM subscriptions WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
+				`INSERT INTO subscriptions (chat_id, thread_id, events, builders, branches, tags, updated_at)
+					SELECT $2, thread_id, events, builders, branches, tags, updated_at FROM subscriptions WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
 				`INSERT INTO watches (chat_id, thread_id, conn, build_id, builder, user_id, created_at)
 					SELECT $2, thread_id, conn, build_id, builder, user_id, created_at FROM watches WHERE chat_id = $1 ON CONFLICT DO NOTHING`,
 				`INSERT INTO followups (chat_id, thread_id, conn, request_id, builder, user_id, created_at)
