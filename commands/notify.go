@@ -18,7 +18,8 @@ const notifyHelp = "/notify shows a keyboard: press an event to turn it on or of
 	"/notify off alone turns everything off.\n" +
 	"Filters: <code>builder=GLOB[,GLOB…]</code> and <code>branch=GLOB[,GLOB…]</code> (e.g. docs-*; " +
 	"* matches any characters, / included, so docs-* covers docs-x/arm), " +
-	"with on or off, replace this chat's filters; <code>builder=</code> clears one.\n" +
+	"with on or off, replace this chat's filters; <code>builder=</code> clears one. " +
+	"<code>tag=NAME[,NAME…]</code> hears only builders with one of those tags (Buildbot's builder tags); <code>tag=</code> clears it.\n" +
 	"Example: <code>/notify on problem recovery builder=docs-* branch=main</code>\n" +
 	"/notify list shows what is on.\n" +
 	"<code>hook:NAME</code> among the events turns a webhook of herald's config on or off here (/notify on hook:allure).\n" +
@@ -35,6 +36,7 @@ type NotifyCommand struct {
 	Events   []ci.Kind // events named, in ci.Kinds order, no duplicates
 	Builders []string  // nil: unchanged; empty: cleared
 	Branches []string  // nil: unchanged; empty: cleared
+	Tags     []string  // builder tags; nil: unchanged; empty: cleared (notify_tags.go)
 	Switch   bool      // for cards, sound and mentions: on or off
 	Hooks    []string  // hooks named (hook:NAME), in the order typed, no duplicates
 }
@@ -68,6 +70,10 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 	named := map[ci.Kind]bool{}
 	for _, a := range args[1:] {
 		if key, val, ok := strings.Cut(a, "="); ok {
+			if k := strings.ToLower(key); k == "tag" || k == "tags" {
+				nc.Tags = parseTags(val)
+				continue
+			}
 			globs, err := parseGlobs(val)
 			if err != nil {
 				return NotifyCommand{}, err
@@ -78,7 +84,7 @@ func ParseNotify(args []string) (NotifyCommand, error) {
 			case "branch", "branches":
 				nc.Branches = globs
 			default:
-				return NotifyCommand{}, Userf("Unknown filter %s: use builder= or branch=.", key)
+				return NotifyCommand{}, Userf("Unknown filter %s: use builder=, branch= or tag=.", key)
 			}
 			continue
 		}
@@ -200,7 +206,7 @@ func Notify(d Deps) Command {
 			}
 			next := cur
 			next.hooks = applyHooks(cur.hooks, nc)
-			alone := len(nc.Events) == 0 && nc.Builders == nil && nc.Branches == nil && len(nc.Hooks) == 0
+			alone := len(nc.Events) == 0 && nc.Builders == nil && nc.Branches == nil && nc.Tags == nil && len(nc.Hooks) == 0
 			switch {
 			case nc.Action == "on" && alone:
 				next.events = union(cur.events, defaultOn)
@@ -217,6 +223,12 @@ func Notify(d Deps) Command {
 			if nc.Branches != nil {
 				next.branches = nc.Branches
 			}
+			if nc.Tags != nil {
+				if _, ok := d.Store.(TagStore); !ok {
+					return Say("Tags are not available here."), nil
+				}
+				next.tags = nc.Tags
+			}
 			if err := d.saveNotify(ctx, req, next); err != nil {
 				return Response{}, err
 			}
@@ -229,6 +241,7 @@ type notifySettings struct {
 	events             []ci.Kind
 	builders, branches []string
 	hooks              []string // hook names (stored as hook:NAME among the events)
+	tags               []string // builder tags (notify_tags.go)
 }
 
 func (d Deps) loadNotify(ctx context.Context, req Request) (notifySettings, error) {
@@ -237,6 +250,9 @@ func (d Deps) loadNotify(ctx context.Context, req Request) (notifySettings, erro
 		return notifySettings{}, err
 	}
 	s := notifySettings{builders: b, branches: br}
+	if s.tags, err = d.loadTags(ctx, req); err != nil {
+		return notifySettings{}, err
+	}
 	for _, e := range ev {
 		if name, ok := cutHook(e); ok {
 			s.hooks = append(s.hooks, name)
@@ -259,7 +275,10 @@ func (d Deps) saveNotify(ctx context.Context, req Request, s notifySettings) err
 	for _, h := range s.hooks {
 		ev = append(ev, hookPrefix+h)
 	}
-	return d.Store.SetNotifySettings(ctx, req.ChatID, req.ThreadID, ev, s.builders, s.branches)
+	if err := d.Store.SetNotifySettings(ctx, req.ChatID, req.ThreadID, ev, s.builders, s.branches); err != nil {
+		return err
+	}
+	return d.saveTags(ctx, req, s.tags)
 }
 
 // mayNotify says whether the request may change this chat's settings: "" when it may,
@@ -325,6 +344,9 @@ func notifyText(s notifySettings, req Request) string {
 	}
 	if len(s.branches) > 0 {
 		fmt.Fprintf(&b, "\nOnly branches: <code>%s</code>", Escape(strings.Join(s.branches, ", ")))
+	}
+	if len(s.tags) > 0 {
+		fmt.Fprintf(&b, "\nOnly tags: <code>%s</code>", Escape(strings.Join(s.tags, ", ")))
 	}
 	return b.String()
 }
