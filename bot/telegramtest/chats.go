@@ -6,12 +6,14 @@ import (
 	"strings"
 )
 
-// Chat is a chat the test acts in. Type is "private", "group" or "supergroup".
+// Chat is a chat the test acts in. Type is "private", "group", "supergroup" or "channel".
+// Username, for a public group or channel, is what getChat accepts as "@username".
 type Chat struct {
-	ID      int64
-	Type    string
-	Title   string
-	IsForum bool
+	ID       int64
+	Type     string
+	Title    string
+	IsForum  bool
+	Username string
 }
 
 // PrivateChat is the one-to-one chat between u and the bot; its id is u's id.
@@ -54,6 +56,9 @@ func (s *Server) chatLocked(c Chat) *chatState {
 	if c.IsForum {
 		cs.chat.IsForum = true
 	}
+	if c.Username != "" {
+		cs.chat.Username = c.Username
+	}
 	return cs
 }
 
@@ -81,8 +86,8 @@ func (s *Server) SetMember(chatID, userID int64, status string) {
 	s.members[[2]int64{chatID, userID}] = status
 }
 
-// chatIDParam reads chat_id. Telegram also accepts "@channelusername"; herald never
-// uses that, so such ids are simply not found.
+// chatIDParam reads chat_id. Telegram also accepts "@channelusername": only getChat
+// resolves it here (Chat.Username), elsewhere such ids are simply not found.
 func chatIDParam(p params) (int64, *apiError) {
 	v := strings.TrimSpace(p.str("chat_id"))
 	if v == "" {
@@ -143,6 +148,7 @@ func (cs *chatState) api() apiChat {
 		u := toAPIUser(User{ID: cs.chat.ID, FirstName: cs.user.FirstName, Username: cs.user.Username}, false)
 		c.FirstName, c.Username = u.FirstName, u.Username
 	} else {
+		c.Username = cs.chat.Username
 		c.Title = cs.chat.Title
 		if c.Title == "" {
 			c.Title = "Chat " + strconv.FormatInt(c.ID, 10)
@@ -152,6 +158,17 @@ func (cs *chatState) api() apiChat {
 }
 
 func (s *Server) getChat(_ *http.Request, p params) (any, *apiError) {
+	if name, ok := strings.CutPrefix(strings.TrimSpace(p.str("chat_id")), "@"); ok {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for _, cs := range s.chats {
+			// Telegram's usernames are case-insensitive; private chats are not found by one.
+			if cs.chat.Type != "private" && cs.chat.Username != "" && strings.EqualFold(cs.chat.Username, name) {
+				return cs.api(), nil
+			}
+		}
+		return nil, badRequest("chat not found")
+	}
 	id, apiErr := chatIDParam(p)
 	if apiErr != nil {
 		return nil, apiErr

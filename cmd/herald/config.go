@@ -202,6 +202,7 @@ type AuthzRuleConfig struct {
 // seeded once; later /notify changes in that chat win over the file.
 type ChatConfig struct {
 	ID            int64    `yaml:"id"`
+	Username      string   `yaml:"-"` // id: "@channelusername" instead of a number (chat_usernames.go)
 	Thread        int64    `yaml:"thread"`
 	Events        []string `yaml:"events"`
 	Builders      []string `yaml:"builders"`
@@ -411,8 +412,8 @@ func (c *Config) validate() []problem {
 		}
 	}
 	for i, ch := range c.Chats {
-		if ch.ID == 0 {
-			add(ch.Line, "chats[%d].id is required: the chat id /getid shows", i)
+		if ch.ID == 0 && ch.Username == "" {
+			add(ch.Line, "chats[%d].id is required: the chat id /getid shows, or @channelusername", i)
 		}
 		for _, e := range ch.Events {
 			if !knownEvent(e) {
