@@ -18,6 +18,12 @@ const (
 	maxField  = 200
 	maxReason = 400
 	maxRev    = 12
+	// maxNamed caps the revisions that name a build and the authors of a blame list; the
+	// rest are counted ("+3 more").
+	maxNamed = 8
+	// shortHash is how long a hash is when it names a build: Buildbot's useRevisions cuts
+	// them to 7, since one build may hold several.
+	shortHash = 7
 	// maxResultWords caps the words of a result the table does not know: "finished (…)"
 	// around the provider's name for it, cut at 40 runes.
 	maxResultWords = len("finished ()") + 40
@@ -59,7 +65,9 @@ func FormatBuild(ev ci.Event, headline ci.Kind, now time.Time) string {
 		}
 	}
 	line("Branch", code(b.Branch, maxField))
-	line("Revision", code(shortRev(b.Revision), maxRev))
+	if len(b.Revisions) == 0 { // else the title names them
+		line("Revision", code(shortRev(b.Revision), maxRev))
+	}
 	line("By", people(b))
 	line("Reason", esc(b.Reason, maxReason))
 	if d := b.Duration(now); d > 0 {
@@ -72,6 +80,7 @@ func FormatBuild(ev ci.Event, headline ci.Kind, now time.Time) string {
 	if failed(b.Result) {
 		line("Failed step", code(b.FailedStep, maxField))
 		line("State", esc(b.StateText, maxField))
+		line("Blame list", blameText(b.Blamelist))
 	}
 	return sb.String()
 }
@@ -97,6 +106,9 @@ func buildNumber(b *ci.Build) string {
 	if b.Number == 0 && b.ID != "" {
 		n = esc(b.ID, 40)
 	}
+	if len(b.Revisions) > 0 {
+		n = revisionsText(b.Revisions)
+	}
 	if u, err := url.Parse(b.URL); err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && len(b.URL) <= 2000 {
 		return fmt.Sprintf(`<a href="%s">%s</a>`, escAttr(b.URL), n)
 	}
@@ -112,6 +124,61 @@ func people(b *ci.Build) string {
 		parts = append(parts, "author "+esc(b.Author, maxField))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// withDetails is ev as messages show it under the notifications settings: the blame list only
+// with blamelist on, and Revisions, which name the build in place of its number (buildNumber),
+// only with revisions on, filled then from Revision when the CI named just one.
+func withDetails(ev ci.Event, blamelist, revisions bool) ci.Event {
+	if ev.Build == nil {
+		return ev
+	}
+	b := *ev.Build
+	if !blamelist {
+		b.Blamelist = nil
+	}
+	b.Revisions = nil
+	if revisions {
+		b.Revisions = ci.BuildRevisions(*ev.Build)
+	}
+	ev.Build = &b
+	return ev
+}
+
+// revisionsText names a build by its revisions, as Buildbot's useRevisions does: "revision
+// a87b2c4", "revisions a87b2c4, 9e01f3c".
+func revisionsText(revs []string) string {
+	shown := make([]string, 0, min(len(revs), maxNamed))
+	for _, r := range revs[:min(len(revs), maxNamed)] {
+		if len(r) > shortHash && strings.Trim(r, "0123456789abcdefABCDEF") == "" {
+			r = r[:shortHash]
+		}
+		shown = append(shown, esc(r, 40))
+	}
+	text := "revision " + shown[0]
+	if len(revs) > 1 {
+		text = "revisions " + strings.Join(shown, ", ")
+	}
+	if more := len(revs) - len(shown); more > 0 {
+		text += fmt.Sprintf(" +%d more", more)
+	}
+	return text
+}
+
+// blameText is a failure's blame list: its authors, the first maxNamed of them.
+func blameText(authors []string) string {
+	if len(authors) == 0 {
+		return ""
+	}
+	shown := make([]string, 0, min(len(authors), maxNamed))
+	for _, a := range authors[:min(len(authors), maxNamed)] {
+		shown = append(shown, esc(a, 60))
+	}
+	text := strings.Join(shown, ", ")
+	if more := len(authors) - len(shown); more > 0 {
+		text += fmt.Sprintf(" +%d more", more)
+	}
+	return text
 }
 
 // shortRev cuts a commit hash the way git shows it; anything else is left to esc's cap.

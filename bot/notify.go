@@ -29,6 +29,12 @@ type NotifyOptions struct {
 	// connection can.
 	RebuildLabel func(conn string) string
 	ConnKind     func(conn string) string // which CI a connection is (ConnKindsOf), for mentions; nil: none known
+	// Blamelist lists, in failure messages, the authors of the changes in the build
+	// (notifications.blamelist, Buildbot's showBlameList).
+	Blamelist bool
+	// Revisions names a build by its revisions instead of its number in every message
+	// (notifications.revisions, Buildbot's useRevisions).
+	Revisions bool
 }
 
 // RebuildLabelsOf is NotifyOptions.RebuildLabel for these providers.
@@ -132,9 +138,9 @@ func (n *Notifier) deliver(ctx context.Context, tx *store.Tx, ev ci.Event) (int,
 	if len(plan.Drafts) == 0 {
 		return 0, nil
 	}
-	shown := stored
+	shown := withDetails(stored, n.opts.Blamelist, n.opts.Revisions) // format_build.go
 	if n.opts.ShowConn {
-		shown = withConnLabel(stored)
+		shown = withConnLabel(shown)
 	}
 	texts := Render(shown, plan.Looks, n.opts.Clock())
 	msgs, err := outMessages(ctx, tx, stored, plan, texts)

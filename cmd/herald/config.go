@@ -216,7 +216,13 @@ type NotificationsConfig struct {
 	// GroupWindow: a chat's results arriving within it of the first become one message
 	// (bot.SenderOptions.GroupWindow); 0 turns grouping off.
 	GroupWindow time.Duration `yaml:"group_window"`
-	Line        int           `yaml:"-"`
+	// Blamelist lists the authors of a failed build's changes in its message (Buildbot's
+	// showBlameList; bot.NotifyOptions.Blamelist).
+	Blamelist bool `yaml:"blamelist"`
+	// Revisions names builds by their revisions instead of their numbers (Buildbot's
+	// useRevisions; bot.NotifyOptions.Revisions).
+	Revisions bool `yaml:"revisions"`
+	Line      int  `yaml:"-"`
 }
 
 // ConfigError lists every problem of a config file, one "file:line: message" per line.

@@ -113,7 +113,8 @@ func (a *App) Run(ctx context.Context) error {
 	intake := &intakeRef{}
 	sendMetrics := bot.NewMetrics()
 	notifier := bot.NewNotifier(st, bot.NotifyOptions{Wake: wake.Wake, ShowConn: len(cfg.CI) > 1,
-		RebuildLabel: bot.RebuildLabelsOf(providers), ConnKind: bot.ConnKindsOf(providers)}, log.With().Str("part", "notifier").Logger())
+		RebuildLabel: bot.RebuildLabelsOf(providers), ConnKind: bot.ConnKindsOf(providers),
+		Blamelist: cfg.Notifications.Blamelist, Revisions: cfg.Notifications.Revisions}, log.With().Str("part", "notifier").Logger())
 	a.addRoles(roles, st, api, reg, providers, notifier, lessee, health, wake, intake, sendMetrics, func() string { return username })
 
 	otherParts, httpParts := newParts(ended), newParts(ended)
