@@ -61,6 +61,7 @@ func (a *App) serveHTTP(group *parts, name, addr string, tlsCfg *tls.Config, h h
 	}
 	where.Store(ln.Addr().String())
 	srv := newHTTPServer(h)
+	srv.ErrorLog = httpErrorLog(a.Log) // tlsreload.go: failed handshakes into herald's log
 	group.Go(name, func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/tls"
+	stdlog "log"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -97,4 +99,23 @@ func (a *App) reloadTLS(log zerolog.Logger) {
 	leaf := a.certs.Current().Leaf
 	log.Info().Str("subject", leaf.Subject.CommonName).Time("not_after", leaf.NotAfter).
 		Msg("SIGHUP: TLS certificate reloaded")
+}
+
+// httpErrorLog puts what net/http logs (a failed TLS handshake, a panic in a handler) into
+// herald's log as JSON lines like every other. A failed handshake is at debug: on a public
+// address scanners and plain-HTTP clients make one every few seconds.
+func httpErrorLog(log zerolog.Logger) *stdlog.Logger {
+	return stdlog.New(httpErrorWriter{log.With().Str("part", "http server").Logger()}, "", 0)
+}
+
+type httpErrorWriter struct{ log zerolog.Logger }
+
+func (w httpErrorWriter) Write(p []byte) (int, error) {
+	msg := strings.TrimSpace(string(p))
+	ev := w.log.Warn()
+	if strings.Contains(msg, "TLS handshake error") {
+		ev = w.log.Debug()
+	}
+	ev.Msg(msg)
+	return len(p), nil
 }
