@@ -35,15 +35,18 @@ func (c *ChatConfig) decodeNode(d *decoder, n *yaml.Node, path string) {
 	rest.Content = nil
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Value == "id" && v.Kind == yaml.ScalarNode && strings.Contains(v.Value, "@") {
-			if s, ok := d.expand(v, join(path, "id")); ok {
-				s = strings.TrimSpace(s)
+		if k.Value == "id" && v.Kind == yaml.ScalarNode && strings.ContainsAny(v.Value, "@$") {
+			s, ok := d.expand(v, join(path, "id"))
+			if !ok {
+				continue // reported
+			}
+			if s = strings.TrimSpace(s); strings.Contains(s, "@") {
 				if !channelUsername.MatchString(s) {
 					d.addf(v.Line, "%s.id: %q is not a chat id nor a @channelusername (5-32 letters, digits, underscores)", path, s)
 				}
 				c.Username = s
+				continue
 			}
-			continue
 		}
 		rest.Content = append(rest.Content, k, v)
 	}
