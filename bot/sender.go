@@ -41,9 +41,9 @@ type SenderOptions struct {
 	// it still holds when it stops is taken back by the next sender to start.
 	Process int32
 	// GroupWindow is notifications.group_window: rows of one chat and topic with the same
-	// group key (store.OutMessage.GroupKey) that go out within it of the group's first
-	// message become that one message, edited as they come. Zero turns grouping off (the
-	// config's default is 5s).
+	// group key (store.OutMessage.GroupKey) that go out within it of the group message's
+	// last update become that one message, edited as they come (for at most ten windows
+	// from its first send). Zero turns grouping off (the config's default is 5s).
 	GroupWindow time.Duration
 }
 
@@ -522,7 +522,7 @@ func (s *Sender) pruneSendLog(ctx context.Context) {
 			s.log.Warn().Err(err).Msg("sender: prune the send log")
 		}
 		now := s.opts.Clock()
-		if err := s.st.PruneGroups(ctx, now.Add(-max(groupKeep, 2*s.opts.GroupWindow)), now.Add(-anchorKeep)); err != nil && ctx.Err() == nil {
+		if err := s.st.PruneGroups(ctx, now.Add(-max(groupKeep, 2*maxGroupWindows*s.opts.GroupWindow)), now.Add(-anchorKeep)); err != nil && ctx.Err() == nil {
 			s.log.Warn().Err(err).Msg("sender: prune message groups and reply anchors")
 		}
 	}

@@ -32,9 +32,19 @@ func (d *dispatcher) groupRows(c *sendQueue) []store.Queued {
 	return rows
 }
 
+// maxGroupWindows bounds a group's age in windows: a stream of failures that never pauses
+// for a window still starts a new message now and then, near the end of the chat.
+const maxGroupWindows = 10
+
+// groupOpen says whether rows may still join g's message: the chat's last group update was
+// less than a window ago (the burst goes on), and the message is not ten windows old.
+func (s *Sender) groupOpen(g store.Group) bool {
+	now, w := s.opts.Clock(), s.opts.GroupWindow
+	return now.Sub(g.UpdatedAt) < w && now.Sub(g.OpenedAt) < maxGroupWindows*w
+}
+
 // deliverGroup sends rows (a chat's head and later rows of its group) as one message. While
-// the chat's group of that key is open (its message was first sent less than GroupWindow
-// ago) the message is edited to show the new rows too; otherwise a lone row goes out as its
+// the chat's group of that key is open (groupOpen) the message is edited to show the new rows too; otherwise a lone row goes out as its
 // text says, exactly as without grouping, and several become a new group message. Either
 // way the message is remembered as the group's, for the rows that come after.
 func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome {
@@ -64,7 +74,7 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 	g, err := s.st.MessageGroup(ctx, head.ChatID, head.ThreadID, head.GroupKey)
 	var shown []groupMember
 	switch {
-	case err == nil && s.opts.Clock().Sub(g.OpenedAt) < s.opts.GroupWindow && json.Unmarshal(g.Members, &shown) == nil && len(shown) > 0:
+	case err == nil && s.groupOpen(g) && json.Unmarshal(g.Members, &shown) == nil && len(shown) > 0:
 		all := append(shown, members...)
 		text, markup, _ := composeGroup(all)
 		_, err := s.send(ctx, message{chatID: head.ChatID, threadID: head.ThreadID, text: text, markup: markup, editID: g.MessageID})
@@ -82,6 +92,7 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 				s.opts.Metrics.latency.Observe(sentAt.Sub(q.CreatedAt).Seconds())
 			}
 			g.Members, _ = json.Marshal(all)
+			g.UpdatedAt = sentAt
 			return finish(s.ack(ctx, store.Delivered{Rows: taken, MessageID: g.MessageID, SentAt: sentAt, Group: &g}, log, outSent))
 		}
 		return s.refused(ctx, taken, err, log, res)
@@ -112,7 +123,8 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 		s.opts.Metrics.latency.Observe(sentAt.Sub(q.CreatedAt).Seconds())
 	}
 	shownJSON, _ := json.Marshal(members)
-	grp := &store.Group{ChatID: head.ChatID, ThreadID: head.ThreadID, Key: head.GroupKey, MessageID: msgID, OpenedAt: sentAt, Members: shownJSON}
+	grp := &store.Group{ChatID: head.ChatID, ThreadID: head.ThreadID, Key: head.GroupKey, MessageID: msgID,
+		OpenedAt: sentAt, UpdatedAt: sentAt, Members: shownJSON}
 	if msgID <= 0 {
 		grp = nil // an answer without a message id: nothing to edit later
 	}

@@ -184,6 +184,15 @@ func TestGroupWindow(t *testing.T) {
 		t.Fatalf("after two more problems in the window: %d messages, first %q; want one naming a, b and c", len(got), got[0].Text)
 	}
 
+	// Later than a window after the first message, but within one of the last edit: the
+	// same message again.
+	clock.Advance(testWindow * 6 / 10)
+	enqueueRows(t, h.st, problemRows(chat, 0, "c2")...)
+	waitFor(t, "the second edit", func() bool { return edits(0) == 2 })
+	if got := tg.Messages(chat); len(got) != 1 || !containsAll(got[0].Text, "4 builds broke", "<b>c2</b>") {
+		t.Fatalf("a problem within a window of the last edit: %d messages, first %q; want the group edited to 4", len(got), got[0].Text)
+	}
+
 	// After the window: a new message, composed at once for the two rows queued.
 	clock.Advance(2 * testWindow)
 	enqueueRows(t, h.st, problemRows(chat, 0, "d", "e")...)
@@ -206,12 +215,39 @@ func TestGroupWindow(t *testing.T) {
 	enqueueRows(t, h.st, problemRows(chat, 9, "g")...)
 	enqueueRows(t, h.st, rowsFor(burstEvent("h", 8, ci.ResultSuccess, ci.KindSuccess, ci.KindRecovery), chat, 0))
 	waitMessages(t, tg, chat, 4)
-	if got := tg.Messages(chat); got[2].ThreadID+got[3].ThreadID != 9 || edits(0) != 1 || edits(1) != 1 {
+	if got := tg.Messages(chat); got[2].ThreadID+got[3].ThreadID != 9 || edits(0) != 2 || edits(1) != 1 {
 		t.Errorf("a problem in topic 9 and a recovery: %s; want two new messages, nothing edited", dumpTexts(got))
 	}
 	h.stopSender()
 	if n, err := h.st.OutboxDepth(context.Background()); err != nil || n != 0 {
 		t.Errorf("outbox depth %d, %v; want every row done", n, err)
+	}
+}
+
+// The window slides: a group stays open while its chat's results keep coming within a
+// window of its last update, up to ten windows from its first message.
+func TestGroupOpen(t *testing.T) {
+	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	w := 5 * time.Second
+	tests := []struct {
+		name            string
+		opened, updated time.Duration // before now
+		want            bool
+	}{
+		{"just sent", 0, 0, true},
+		{"updated within the window", 7 * time.Second, 3 * time.Second, true},
+		{"quiet for a window", 7 * time.Second, 5 * time.Second, false},
+		{"ten windows old", 50 * time.Second, time.Second, false},
+		{"nearly ten windows old", 49 * time.Second, time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := &Sender{opts: SenderOptions{Clock: func() time.Time { return t0 }, GroupWindow: w}}
+			g := store.Group{OpenedAt: t0.Add(-tt.opened), UpdatedAt: t0.Add(-tt.updated)}
+			if got := s.groupOpen(g); got != tt.want {
+				t.Errorf("groupOpen = %v; want %v", got, tt.want)
+			}
+		})
 	}
 }
 

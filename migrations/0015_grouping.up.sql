@@ -21,14 +21,16 @@ ALTER TABLE outbox
 CREATE INDEX outbox_interactive ON outbox (id) WHERE NOT claimed AND (update_id <> 0 OR priority >= 2);
 
 -- The message a group of rows became, with what it shows, so a later row of the same group
--- edits it (also after a restart) while the window is open. opened_at is when the message
--- was first sent: the window counts from there.
+-- edits it (also after a restart) while the window is open: the window counts from the last
+-- time the message was sent or edited (updated_at), and a group is never older than ten
+-- windows (opened_at, when it was first sent).
 CREATE TABLE message_groups (
     chat_id    bigint      NOT NULL,
     thread_id  bigint      NOT NULL DEFAULT 0,
     group_key  text        NOT NULL,
     message_id integer     NOT NULL,
     opened_at  timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL,
     members    jsonb       NOT NULL,
     PRIMARY KEY (chat_id, thread_id, group_key)
 );

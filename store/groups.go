@@ -27,7 +27,8 @@ type Group struct {
 	ChatID, ThreadID int64
 	Key              string
 	MessageID        int
-	OpenedAt         time.Time // when the message was first sent; the window counts from there
+	OpenedAt         time.Time // when the message was first sent
+	UpdatedAt        time.Time // when it was last sent or edited: the window counts from there
 	Members          []byte    // the sender's JSON of what the message shows
 }
 
@@ -80,10 +81,12 @@ func (s *Store) AckDelivered(ctx context.Context, d Delivered) error {
 		}
 		if g := d.Group; g != nil {
 			_, err := tx.tx.Exec(ctx, `
-				INSERT INTO message_groups (chat_id, thread_id, group_key, message_id, opened_at, members) VALUES ($1, $2, $3, $4, $5, $6)
+				INSERT INTO message_groups (chat_id, thread_id, group_key, message_id, opened_at, updated_at, members)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)
 				ON CONFLICT (chat_id, thread_id, group_key) DO UPDATE
-					SET message_id = excluded.message_id, opened_at = excluded.opened_at, members = excluded.members`,
-				g.ChatID, g.ThreadID, g.Key, g.MessageID, g.OpenedAt, string(g.Members))
+					SET message_id = excluded.message_id, opened_at = excluded.opened_at, updated_at = excluded.updated_at,
+						members = excluded.members`,
+				g.ChatID, g.ThreadID, g.Key, g.MessageID, g.OpenedAt, g.UpdatedAt, string(g.Members))
 			if err != nil {
 				return fmt.Errorf("store: ack sent: save the message group: %w", err)
 			}
@@ -100,8 +103,8 @@ func (s *Store) MessageGroup(ctx context.Context, chatID, threadID int64, key st
 		members string
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT message_id, opened_at, members::text FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key = $3`,
-		chatID, threadID, key).Scan(&id, &g.OpenedAt, &members)
+		SELECT message_id, opened_at, updated_at, members::text FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key = $3`,
+		chatID, threadID, key).Scan(&id, &g.OpenedAt, &g.UpdatedAt, &members)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Group{}, ErrNotFound
 	}

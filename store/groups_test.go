@@ -68,7 +68,8 @@ func TestAckDeliveredAnchorsAndGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	g := &store.Group{ChatID: -5, ThreadID: 3, Key: "bad", MessageID: 11, OpenedAt: opened, Members: []byte(`[{"l":"a"},{"l":"b"}]`)}
+	g := &store.Group{ChatID: -5, ThreadID: 3, Key: "bad", MessageID: 11, OpenedAt: opened, UpdatedAt: opened.Add(time.Second),
+		Members: []byte(`[{"l":"a"},{"l":"b"}]`)}
 	if err := s.AckDelivered(ctx, store.Delivered{Rows: rows, MessageID: 11, SentAt: opened, Group: g}); err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +82,7 @@ func TestAckDeliveredAnchorsAndGroups(t *testing.T) {
 		}
 	}
 	got, err := s.MessageGroup(ctx, -5, 3, "bad")
-	if err != nil || got.MessageID != 11 || !got.OpenedAt.Equal(opened) || string(got.Members) != `[{"l": "a"}, {"l": "b"}]` {
+	if err != nil || got.MessageID != 11 || !got.OpenedAt.Equal(opened) || !got.UpdatedAt.Equal(opened.Add(time.Second)) || string(got.Members) != `[{"l": "a"}, {"l": "b"}]` {
 		t.Errorf("MessageGroup = %+v (%s), %v; want message 11 opened at %v", got, got.Members, err, opened)
 	}
 	if _, err := s.MessageGroup(ctx, -5, 0, "bad"); !errors.Is(err, store.ErrNotFound) {

@@ -213,7 +213,7 @@ type ChatConfig struct {
 }
 
 type NotificationsConfig struct {
-	// GroupWindow: a chat's results arriving within it of the first become one message
+	// GroupWindow: a chat's results arriving within it of each other become one message
 	// (bot.SenderOptions.GroupWindow); 0 turns grouping off.
 	GroupWindow time.Duration `yaml:"group_window"`
 	// Blamelist lists the authors of a failed build's changes in its message (Buildbot's
@@ -431,8 +431,8 @@ func (c *Config) validate() []problem {
 	}
 	ps = append(ps, c.authzProblems()...)
 	ps = append(ps, c.hookProblems()...)
-	return ps
 	ps = append(ps, c.tlsProblems()...) // config_tls.go
+	return ps
 }
 
 // patternProblems checks globs at the line of each, so a typo is not left to match nothing.
