@@ -36,6 +36,11 @@ func NewDigests(st *store.Store, opts JobOptions, log zerolog.Logger) *Digests {
 // schedule of every minute missed for two months is still found due at once.
 const maxMissedRuns = 100_000
 
+// DigestGrace is how long after its end a period is digested: a build stored just before
+// the end, in a transaction still running then, has committed by the time the digest reads
+// the period, and so is counted in it rather than in none (see store.Tx.DigestReport).
+const DigestGrace = 5 * time.Second
+
 // DueAt is the last run of sched after last and not after now, and the run after it: the
 // period a digest ran last at last covers at now. due is zero when no run fell in (last,
 // now].
@@ -59,7 +64,7 @@ func (d *Digests) Run(ctx context.Context) error {
 		if !next.IsZero() {
 			// Clocks of the scheduler's and the machine's time agree only when Clock is
 			// time.Now; with another clock (tests) the interval decides.
-			if until := time.Until(next); until < wait {
+			if until := time.Until(next.Add(DigestGrace)); until < wait {
 				wait = max(until, 10*time.Millisecond)
 			}
 		}
@@ -71,8 +76,9 @@ func (d *Digests) Run(ctx context.Context) error {
 	}
 }
 
-// RunOnce sends every digest due now, each period in a transaction of its own, and returns
-// the earliest next run of any schedule (zero when there is none).
+// RunOnce sends every digest due now (a period DigestGrace after its end), each period in
+// a transaction of its own, and returns the earliest next run of any schedule (zero when
+// there is none); that run is due DigestGrace after it.
 func (d *Digests) RunOnce(ctx context.Context) (time.Time, error) {
 	now := d.opts.Clock()
 	list, err := d.st.ScheduledDigests(ctx)
@@ -88,7 +94,7 @@ func (d *Digests) RunOnce(ctx context.Context) (time.Time, error) {
 			d.log.Warn().Err(err).Int64("chat_id", sd.ChatID).Str("spec", sd.Spec).Msg("digests: schedule cannot be read; skipped")
 			continue
 		}
-		due, next := DueAt(sched, sd.Last, now)
+		due, next := DueAt(sched, sd.Last, now.Add(-DigestGrace))
 		if !next.IsZero() && (earliest.IsZero() || next.Before(earliest)) {
 			earliest = next
 		}

@@ -294,7 +294,8 @@ func (r *buildRecord) insert(stored ci.Event) (string, []any, error) {
 // the history lock of the merged builder and branch, held until commit, so that of two
 // builds finishing at once the second is compared with the first. The lock key is
 // length-prefixed so ("a/b", "c") and ("a", "b/c") differ; a collision between two histories
-// only makes them wait for each other.
+// only makes them wait for each other. stored_at, what digests count by, follows the build
+// until it is complete and then stays: when herald first stored it finished.
 var mergeBuildSQL = `
 	WITH d AS (SELECT id, payload FROM ci_events WHERE key = $1),
 	b AS (
@@ -322,6 +323,7 @@ var mergeBuildSQL = `
 			url         = COALESCE(NULLIF(EXCLUDED.url, ''), o.url),
 			request_id  = COALESCE(NULLIF(EXCLUDED.request_id, ''), o.request_id),
 			attempt     = COALESCE(NULLIF(EXCLUDED.attempt, 0), o.attempt),
+			stored_at   = CASE WHEN o.complete THEN o.stored_at ELSE clock_timestamp() END,
 			updated_at  = now()
 		WHERE $20 OR NOT o.complete
 		RETURNING conn, builder, branch),

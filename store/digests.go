@@ -90,7 +90,11 @@ func (d Digest) Empty() bool { return len(d.Builders) == 0 && len(d.Broken) == 0
 const SlowestShown = 3
 
 // DigestReport is the digest of (from, to] for one chat (or topic), within its
-// subscription's builder and branch filters.
+// subscription's builder and branch filters. The period's builds are those herald stored
+// finished in it (stored_at), not those the CI says finished in it: a build whose event
+// came after the period's digest ran is counted by the next digest, never by none. The
+// caller runs a period only DigestGrace after its end, so a transaction that stored a build
+// just before the end has committed by then.
 func (tx *Tx) DigestReport(ctx context.Context, key ChatKey, from, to time.Time) (Digest, error) {
 	d := Digest{From: from, To: to}
 	var builders, branches []string
@@ -103,7 +107,7 @@ func (tx *Tx) DigestReport(ctx context.Context, key ChatKey, from, to time.Time)
 
 	rows, err := tx.tx.Query(ctx, `
 		SELECT `+buildColumns+` FROM builds
-		WHERE complete AND finished_at > $1 AND finished_at <= $2
+		WHERE complete AND stored_at > $1 AND stored_at <= $2
 		ORDER BY finished_at, number, attempt`, from, to)
 	if err != nil {
 		return Digest{}, fmt.Errorf("store: digest: builds: %w", err)
@@ -138,8 +142,9 @@ type history struct{ conn, builder, branch string }
 
 func historyOf(b ci.Build) history { return history{b.Conn, b.Builder, b.Branch} }
 
-// resultsBefore reads the result of the last comparable build before from of every
-// builder and branch among builds: what the first build of the period is compared with.
+// resultsBefore reads the result of the last comparable build stored by from of every
+// builder and branch among builds (the state the previous digest ended with): what the
+// first build of the period is compared with.
 func (tx *Tx) resultsBefore(ctx context.Context, builds []ci.Build, from time.Time) (map[history]ci.Result, error) {
 	var conns, names, branches []string
 	seen := map[history]bool{}
@@ -157,7 +162,7 @@ func (tx *Tx) resultsBefore(ctx context.Context, builds []ci.Build, from time.Ti
 		SELECT DISTINCT ON (b.conn, b.builder, b.branch) b.conn, b.builder, b.branch, b.result
 		FROM builds b JOIN unnest($1::text[], $2::text[], $3::text[]) AS h (c, n, r)
 			ON b.conn = h.c AND b.builder = h.n AND b.branch = h.r
-		WHERE b.complete AND b.result NOT IN ('', 'retry') AND b.result = ANY($4::text[]) AND b.finished_at <= $5
+		WHERE b.complete AND b.result NOT IN ('', 'retry') AND b.result = ANY($4::text[]) AND b.stored_at <= $5
 		ORDER BY b.conn, b.builder, b.branch, b.finished_at DESC, b.number DESC, b.attempt DESC`,
 		conns, names, branches, judgingResults, from)
 	if err != nil {
