@@ -44,13 +44,38 @@ const DigestGrace = 5 * time.Second
 // DueAt is the last run of sched after last and not after now, and the run after it: the
 // period a digest ran last at last covers at now. due is zero when no run fell in (last,
 // now].
+//
+// A run whose wall-clock time in the schedule's zone is the one before's is dropped:
+// robfig/cron gives "30 2 * * *" in Europe/Berlin twice on the night clocks go back (02:30
+// CEST, then 02:30 CET), and a chat wants one digest of that day. The night clocks go
+// forward, 02:30 does not exist and robfig/cron gives no run; the next day's run covers
+// both days (nothing is lost, the period simply ends later).
 func DueAt(sched cron.Schedule, last, now time.Time) (due, next time.Time) {
-	t := sched.Next(last)
+	loc := time.UTC
+	if s, ok := sched.(*cron.SpecSchedule); ok && s.Location != nil {
+		loc = s.Location
+	}
+	prev := last
+	after := func(t time.Time) time.Time {
+		n := sched.Next(t)
+		if !n.IsZero() && sameWallClock(n, prev, loc) {
+			n = sched.Next(n)
+		}
+		return n
+	}
+	t := after(last)
 	for i := 0; i < maxMissedRuns && !t.IsZero() && !t.After(now); i++ {
-		due = t
-		t = sched.Next(t)
+		due, prev = t, t
+		t = after(t)
 	}
 	return due, t
+}
+
+// sameWallClock says a and b read the same on loc's clocks (to the second), as two
+// instants an hour apart do in the hour repeated when clocks go back.
+func sameWallClock(a, b time.Time, loc *time.Location) bool {
+	const layout = "2006-01-02 15:04:05"
+	return a.In(loc).Format(layout) == b.In(loc).Format(layout)
 }
 
 // Run sends digests until ctx ends; a failed round is logged and tried again.

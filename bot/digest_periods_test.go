@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/herald-ci/herald/ci"
 )
 
@@ -45,5 +47,60 @@ func TestDigestCountsLateBuild(t *testing.T) {
 	second := e.take(30)
 	if len(second) != 1 || !strings.Contains(second[0], "late: 1 (1 ✅)") || strings.Contains(second[0], "ontime") {
 		t.Fatalf("the 3 June digest: %q, want one counting the late build (and not ontime again)", second)
+	}
+}
+
+// TestDueAtDST: a daily digest at 02:30 Berlin, inside the hour clocks skip in March and
+// repeat in October. On 25 October 2026 it runs once, not twice; on 29 March 2026 it does
+// not run, and the run of 30 March covers both days.
+func TestDueAtDST(t *testing.T) {
+	sched, err := cron.ParseStandard("CRON_TZ=Europe/Berlin 30 2 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	// runs walks DueAt as the job does, one claimed period at a time, from last to until.
+	runs := func(last, until time.Time) []time.Time {
+		var out []time.Time
+		for now := last; !now.After(until); now = now.Add(10 * time.Minute) {
+			if due, _ := DueAt(sched, last, now); !due.IsZero() {
+				out = append(out, due)
+				last = due
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name        string
+		from, until string
+		want        []string
+	}{
+		{"autumn: 02:30 CEST, then 02:30 CET is the same wall clock", "2026-10-24T00:00:00Z", "2026-10-26T03:00:00Z",
+			[]string{"2026-10-24T00:30:00Z", "2026-10-25T00:30:00Z", "2026-10-26T01:30:00Z"}},
+		{"spring: 02:30 does not exist on 29 March", "2026-03-28T02:00:00Z", "2026-03-30T03:00:00Z",
+			[]string{"2026-03-30T00:30:00Z"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := runs(at(tt.from), at(tt.until))
+			var gotS []string
+			for _, g := range got {
+				gotS = append(gotS, g.UTC().Format(time.RFC3339))
+			}
+			if strings.Join(gotS, " ") != strings.Join(tt.want, " ") {
+				t.Errorf("runs = %v, want %v", gotS, tt.want)
+			}
+		})
+	}
+	// Missed runs across the repeated hour: one due, and the run after it is the next day's.
+	due, next := DueAt(sched, at("2026-10-25T00:30:00Z"), at("2026-10-25T01:45:00Z"))
+	if !due.IsZero() || !next.Equal(at("2026-10-26T01:30:00Z")) {
+		t.Errorf("after 02:30 CEST: DueAt = %v, %v; want none, 26 Oct 01:30Z", due.UTC(), next.UTC())
 	}
 }
