@@ -254,3 +254,28 @@ func ack(ctx context.Context, q querier, chatID, threadID int64, conns, ids []st
 		chatID, threadID, conns, ids, at, byUser, byName)
 	return settingErr("ack", err)
 }
+
+// PruneReminders forgets the reminders and acks of breakages that are over (their builder
+// was fixed: a new breakage is a new row, so nothing reads the old one again) and that saw
+// neither a reminder nor an ack for maxAge. A current breakage keeps its row whatever its
+// age, or an acked one would start reminding again; the age spares a breakage that began
+// after Broken was read.
+func (s *Store) PruneReminders(ctx context.Context, maxAge time.Duration) (int64, error) {
+	all, err := broken(ctx, s.pool)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune reminders: %w", err)
+	}
+	conns, ids := make([]string, len(all)), make([]string, len(all))
+	for i, b := range all {
+		conns[i], ids[i] = b.Broke.Conn, b.Broke.ID
+	}
+	tag, err := s.pool.Exec(ctx, `
+		DELETE FROM breakage_reminders r
+		WHERE GREATEST(r.reminded_at, r.acked_at) < now() - make_interval(secs => $1)
+		  AND (r.conn, r.build_id) NOT IN (SELECT x.c, x.b FROM unnest($2::text[], $3::text[]) AS x (c, b))`,
+		maxAge.Seconds(), conns, ids)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune reminders: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}

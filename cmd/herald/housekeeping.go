@@ -38,6 +38,10 @@ func housekeeping(ctx context.Context, st *store.Store, log zerolog.Logger) {
 		if _, err := st.PruneProcesses(ctx); err != nil {
 			log.Warn().Err(err).Msg("pruning gone processes failed")
 		}
+		// Reminders and acks of breakages fixed and quiet for a month.
+		if _, err := st.PruneReminders(ctx, 30*24*time.Hour); err != nil {
+			log.Warn().Err(err).Msg("pruning breakage reminders failed")
+		}
 		// Pending questions past their time: /force and /stop conversations nobody finished.
 		if _, err := st.PruneConversations(ctx, time.Now()); err != nil {
 			log.Warn().Err(err).Msg("pruning conversations failed")
