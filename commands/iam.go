@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -149,14 +148,6 @@ func AddPeople(reg *Registry, p People) {
 	})
 }
 
-// Approve and Deny buttons: "link:yes:<id>", "link:no:<id>".
-func linkButtons(id int64) [][]Button {
-	return [][]Button{{
-		{Text: "✅ Approve", Data: fmt.Sprintf("%s:%s:%d", authz.Link, approveYes, id)},
-		{Text: "🚫 Deny", Data: fmt.Sprintf("%s:%s:%d", authz.Link, approveNo, id)},
-	}}
-}
-
 func (p People) iam(ctx context.Context, req Request) (Response, error) {
 	if req.Button != nil {
 		return badButton(), nil
@@ -239,7 +230,7 @@ func (p People) ask(ctx context.Context, req Request, arg string) (Response, err
 	}
 	resp := Say("📨 I asked the admins to confirm that " + identityText(l.Kind, l.Identity) + " is you. I will tell you here when they decide.")
 	for _, chat := range targets {
-		resp.Replies = append(resp.Replies, Reply{ChatID: chat, Text: linkText(l, req.UserName), Keyboard: linkButtons(l.ID)})
+		resp.Replies = append(resp.Replies, Reply{ChatID: chat, Text: linkText(l, req.UserName), Keyboard: decisionButtons(authz.Link, l.ID)})
 	}
 	return resp, nil
 }
@@ -286,7 +277,7 @@ func (p People) pendingLinks(ctx context.Context) (Response, error) {
 			resp.Replies = append(resp.Replies, Reply{Text: "More are waiting: decide on these first."})
 			break
 		}
-		resp.Replies = append(resp.Replies, Reply{Text: linkText(l, ""), Keyboard: linkButtons(l.ID)})
+		resp.Replies = append(resp.Replies, Reply{Text: linkText(l, ""), Keyboard: decisionButtons(authz.Link, l.ID)})
 	}
 	return resp, nil
 }
@@ -295,21 +286,11 @@ func (p People) pendingLinks(ctx context.Context) (Response, error) {
 // at the moment of pressing; a request is decided once, whoever presses first, and a later
 // press says who decided.
 func (p People) decideLink(ctx context.Context, req Request) (Response, error) {
-	parts := strings.Split(req.Button.Data, ":")
-	var id int64
-	var err error
-	if len(parts) == 3 {
-		id, err = strconv.ParseInt(parts[2], 10, 64)
-	}
-	if len(parts) != 3 || err != nil || (parts[1] != approveYes && parts[1] != approveNo) {
+	id, approve, verb, ok := parseDecision(req.Button.Data)
+	if !ok {
 		return badButton(), nil
 	}
-	approve := parts[1] == approveYes
-	action := "deny"
-	if approve {
-		action = "approve"
-	}
-	args := fmt.Sprintf("%s link request #%d", action, id)
+	args := fmt.Sprintf("%s link request #%d", verb, id)
 	if !req.Person() {
 		p.audit(ctx, req, authz.Link, args, "", "", auditDenied, notPersonDetail(req))
 		return Response{Notice: notPerson(req, "who may confirm links")}, nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -105,12 +104,6 @@ func AddRegistration(reg *Registry, r Registration) {
 	}, r.approveCommand(), r.inviteCommand())
 	reg.Admit = r.admit
 }
-
-// Approve and Deny buttons: "approve:yes:<request id>", "approve:no:<request id>".
-const (
-	approveYes = "yes"
-	approveNo  = "no"
-)
 
 // admit turns away commands from chats that are not registered, except what authz grants
 // them (and /start, which decides for itself). In open mode it only records the chat.
@@ -239,10 +232,7 @@ func (r Registration) ask(ctx context.Context, req Request, events, builders, br
 			when(rr.RequestedAt))), nil
 	}
 	resp := Say("📨 This chat is not registered yet: I sent your request for access to the admins. I will tell you here when they decide.")
-	kb := [][]Button{{
-		{Text: "✅ Approve", Data: fmt.Sprintf("%s:%s:%d", authz.Approve, approveYes, rr.ID)},
-		{Text: "🚫 Deny", Data: fmt.Sprintf("%s:%s:%d", authz.Approve, approveNo, rr.ID)},
-	}}
+	kb := decisionButtons(authz.Approve, rr.ID)
 	targets := m.Approvers()
 	if m.AdminChat() != 0 {
 		targets = []int64{m.AdminChat()}
@@ -352,10 +342,7 @@ func (r Registration) pending(ctx context.Context) (Response, error) {
 			resp.Replies = append(resp.Replies, Reply{Text: "More are waiting: decide on these first."})
 			break
 		}
-		resp.Replies = append(resp.Replies, Reply{Text: requestText(rr), Keyboard: [][]Button{{
-			{Text: "✅ Approve", Data: fmt.Sprintf("%s:%s:%d", authz.Approve, approveYes, rr.ID)},
-			{Text: "🚫 Deny", Data: fmt.Sprintf("%s:%s:%d", authz.Approve, approveNo, rr.ID)},
-		}}})
+		resp.Replies = append(resp.Replies, Reply{Text: requestText(rr), Keyboard: decisionButtons(authz.Approve, rr.ID)})
 	}
 	return resp, nil
 }
@@ -364,21 +351,11 @@ func (r Registration) pending(ctx context.Context) (Response, error) {
 // request is decided once, whichever admin (in whichever chat) presses first, and a later
 // press says who decided.
 func (r Registration) decide(ctx context.Context, req Request) (Response, error) {
-	parts := strings.Split(req.Button.Data, ":")
-	var id int64
-	var err error
-	if len(parts) == 3 {
-		id, err = strconv.ParseInt(parts[2], 10, 64)
+	id, approve, verb, ok := parseDecision(req.Button.Data)
+	if !ok {
+		return badButton(), nil
 	}
-	if len(parts) != 3 || err != nil || (parts[1] != approveYes && parts[1] != approveNo) {
-		return Response{Notice: "This button no longer works."}, nil
-	}
-	approve := parts[1] == approveYes
-	action := "deny"
-	if approve {
-		action = "approve"
-	}
-	args := fmt.Sprintf("%s request #%d", action, id)
+	args := fmt.Sprintf("%s request #%d", verb, id)
 	m := r.matrix()
 	if !req.Person() {
 		r.audit(ctx, req, authz.Approve, args, "", "", auditDenied, notPersonDetail(req))
