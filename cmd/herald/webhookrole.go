@@ -16,7 +16,7 @@ import (
 
 // webhookCheckEvery is how often the holder of the webhook role asks getWebhookInfo: a
 // delivery error shows within this, and one call every few minutes costs nothing.
-const webhookCheckEvery = 5 * time.Minute
+var webhookCheckEvery = 5 * time.Minute // a var: a test asks more often
 
 // runWebhook is the webhook role: register with Telegram (retrying until it works: without
 // the registration no update arrives, and /readyz says so meanwhile), then watch what
