@@ -3,12 +3,12 @@ package bot
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
 	"github.com/rs/zerolog"
 
+	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
 
@@ -171,15 +171,12 @@ func (d *Digests) send(ctx context.Context, sd store.ScheduledDigest, due time.T
 	return sent, nil
 }
 
-// zoneOf is the zone of a stored schedule (its CRON_TZ=), UTC without one.
+// zoneOf is the zone of a stored schedule (its CRON_TZ=), UTC without one or with a zone
+// this binary does not know.
 func zoneOf(spec string) *time.Location {
-	for _, p := range []string{"CRON_TZ=", "TZ="} {
-		if rest, ok := strings.CutPrefix(spec, p); ok {
-			name, _, _ := strings.Cut(rest, " ")
-			if loc, ok := loadZone(name); ok {
-				return loc
-			}
-		}
+	name, _ := commands.ScheduleZone(spec)
+	if loc, err := commands.LoadZone(name); err == nil {
+		return loc
 	}
 	return time.UTC
 }

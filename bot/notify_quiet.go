@@ -3,10 +3,10 @@ package bot
 import (
 	"context"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
 
@@ -26,22 +26,6 @@ func InQuietHours(t time.Time, from, to int, loc *time.Location) bool {
 		return m >= from || m < to
 	}
 	return false
-}
-
-// zones caches time.LoadLocation, which reads and parses the zone's data each call; the
-// quiet stage asks for every target of every event.
-var zones sync.Map // name → *time.Location
-
-func loadZone(name string) (*time.Location, bool) {
-	if l, ok := zones.Load(name); ok {
-		return l.(*time.Location), true
-	}
-	l, err := time.LoadLocation(name)
-	if err != nil {
-		return nil, false
-	}
-	zones.Store(name, l)
-	return l, true
 }
 
 // quietDrafts is the quiet stage: the drafts of chats in their quiet hours at now are sent
@@ -78,8 +62,8 @@ func quietDrafts(ctx context.Context, tx *store.Tx, ev ci.Event, plan *Plan, now
 		if !s.HasQuiet || d.Silent || keptLoud(kinds, s.Quiet.Loud) {
 			continue
 		}
-		loc, ok := loadZone(s.Quiet.Zone)
-		if !ok {
+		loc, err := commands.LoadZone(s.Quiet.Zone)
+		if err != nil {
 			continue // a zone this binary does not know (stored by a newer one): stay loud
 		}
 		if InQuietHours(now, s.Quiet.From, s.Quiet.To, loc) {
@@ -119,7 +103,7 @@ func quietJobMessages(ctx context.Context, tx *store.Tx, msgs []store.OutMessage
 		if !ok || !s.HasQuiet {
 			continue
 		}
-		if loc, ok := loadZone(s.Quiet.Zone); ok && InQuietHours(now, s.Quiet.From, s.Quiet.To, loc) {
+		if loc, err := commands.LoadZone(s.Quiet.Zone); err == nil && InQuietHours(now, s.Quiet.From, s.Quiet.To, loc) {
 			msgs[i].Silent = true
 		}
 	}

@@ -53,7 +53,7 @@ func ParseDigest(args []string) (DigestCommand, error) {
 			}
 			dc.Zone, rest = last, rest[:n-1]
 		case startsWithLetter(last) && !strings.EqualFold(last, "daily"):
-			if _, err := time.LoadLocation(last); err == nil && last != "Local" {
+			if _, err := LoadZone(last); err == nil {
 				dc.Zone, rest = last, rest[:n-1] // UTC, EST: a zone, not a field
 			}
 		}
@@ -96,6 +96,17 @@ func startsWithLetter(s string) bool {
 
 func hasZone(spec string) bool {
 	return strings.HasPrefix(spec, "CRON_TZ=") || strings.HasPrefix(spec, "TZ=")
+}
+
+// ScheduleZone splits a stored schedule into its zone (its CRON_TZ= or TZ=, "UTC" without
+// one, as robfig/cron reads it) and the rest of the spec: what /digest shows and the zone
+// a digest's times are written in.
+func ScheduleZone(spec string) (zone, bare string) {
+	if z, rest, ok := strings.Cut(spec, " "); ok && hasZone(z) {
+		_, zone, _ = strings.Cut(z, "=")
+		return zone, rest
+	}
+	return "UTC", spec
 }
 
 // minDigestGap is the shortest time between two digests.
@@ -173,14 +184,10 @@ func (t Timely) digestText(ctx context.Context, req Request) (string, error) {
 	if spec == "" {
 		return fmt.Sprintf("Digest for %s: none.", here(req)), nil
 	}
-	zone, bare := "UTC", spec
-	if z, rest, ok := strings.Cut(spec, " "); ok && hasZone(z) {
-		_, zone, _ = strings.Cut(z, "=")
-		bare = rest
-	}
+	zone, bare := ScheduleZone(spec)
 	s := fmt.Sprintf("Digest for %s: <code>%s</code> (%s)", here(req), Escape(bare), Escape(zone))
 	if sched, err := ParseSchedule(spec); err == nil {
-		if loc, err := time.LoadLocation(zone); err == nil {
+		if loc, err := LoadZone(zone); err == nil {
 			s += ", next " + sched.Next(t.now()).In(loc).Format("Mon 2 Jan 15:04")
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/herald-ci/herald/ci"
@@ -127,18 +128,28 @@ func ParseClock(s string) (int, error) {
 	return hh*60 + mm, nil
 }
 
-// LoadZone loads an IANA time zone by name, with an error a user can act on. The binary
-// carries the zone database (time/tzdata in cmd/herald), so it does not depend on the host's.
+// LoadZone loads an IANA time zone by name, with an error a user can act on: herald's one
+// way to read a zone (commands, quiet hours, digests). The binary carries the zone database
+// (time/tzdata in cmd/herald), so it does not depend on the host's; the host's own zone
+// ("Local") is refused, so a setting means the same on every replica. Zones are cached:
+// time.LoadLocation reads and parses the zone's data each call, and the quiet stage asks
+// for every target of every event.
 func LoadZone(name string) (*time.Location, error) {
 	if name == "" || strings.EqualFold(name, "local") {
 		return nil, Userf("Name a time zone, e.g. Europe/Berlin or UTC.")
+	}
+	if l, ok := zones.Load(name); ok {
+		return l.(*time.Location), nil
 	}
 	loc, err := time.LoadLocation(name)
 	if err != nil {
 		return nil, Userf("%q is not a time zone I know: use an IANA name such as Europe/Berlin, America/New_York or UTC.", name)
 	}
+	zones.Store(name, loc)
 	return loc, nil
 }
+
+var zones sync.Map // name → *time.Location, for LoadZone
 
 func clockText(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
@@ -201,7 +212,7 @@ func (t Timely) quietText(ctx context.Context, req Request) (string, error) {
 		fmt.Fprintf(&b, "Quiet hours for %s: none.", here(req))
 	} else {
 		fmt.Fprintf(&b, "Quiet hours for %s: %s–%s %s", here(req), clockText(from), clockText(to), Escape(zone))
-		if loc, err := time.LoadLocation(zone); err == nil {
+		if loc, err := LoadZone(zone); err == nil {
 			fmt.Fprintf(&b, " (now %s there)", t.now().In(loc).Format("15:04"))
 		}
 		b.WriteString(": notifications arrive silently.")
