@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/herald-ci/herald/ci/tghtml"
 	"github.com/herald-ci/herald/store"
 )
 
@@ -21,6 +22,14 @@ func FormatDigest(d store.Digest, loc *time.Location, showConn bool) string {
 			builder = conn + "/" + builder
 		}
 		return esc(builder, maxField)
+	}
+	// line starts a line about a builder and branch: "✅ docs on <code>main</code>".
+	line := func(icon, conn, builder, branch string) string {
+		l := icon + " " + name(conn, builder)
+		if branch != "" {
+			l += " on " + code(branch, maxField)
+		}
+		return l
 	}
 	if d.Empty() {
 		b.WriteString("\nNo builds in this period, and nothing is broken.")
@@ -47,25 +56,17 @@ func FormatDigest(d store.Digest, loc *time.Location, showConn bool) string {
 	if len(d.Recovered) > 0 {
 		fmt.Fprintf(&b, "\n<b>Recovered</b> (%d):\n", len(d.Recovered))
 		for _, r := range d.Recovered {
-			line := "✅ " + name(r.Conn, r.Builder)
-			if r.Branch != "" {
-				line += " on " + code(r.Branch, maxField)
-			}
-			line += " with " + buildNumber(&r)
+			l := line("✅", r.Conn, r.Builder, r.Branch) + " with " + buildNumber(&r)
 			if who := people(&r); who != "" {
-				line += " by " + who
+				l += " by " + who
 			}
-			b.WriteString(line + "\n")
+			b.WriteString(l + "\n")
 		}
 	}
 	if len(d.Flaky) > 0 {
 		fmt.Fprintf(&b, "\n<b>Flaky</b> (%d):\n", len(d.Flaky))
 		for _, f := range d.Flaky {
-			line := "🔀 " + name(f.Conn, f.Builder)
-			if f.Branch != "" {
-				line += " on " + code(f.Branch, maxField)
-			}
-			fmt.Fprintf(&b, "%s: results flipped %d times\n", line, f.Flips)
+			fmt.Fprintf(&b, "%s: results flipped %d times\n", line("🔀", f.Conn, f.Builder, f.Branch), f.Flips)
 		}
 	}
 	if len(d.Slowest) > 0 {
@@ -74,7 +75,7 @@ func FormatDigest(d store.Digest, loc *time.Location, showConn bool) string {
 			fmt.Fprintf(&b, "🐢 %s %s: %s\n", name(s.Conn, s.Builder), buildNumber(&s), formatDuration(s.FinishedAt.Sub(s.StartedAt)))
 		}
 	}
-	return cutMessage(strings.TrimSuffix(b.String(), "\n"))
+	return tghtml.Cut(strings.TrimSuffix(b.String(), "\n"), MaxMessageLength)
 }
 
 // countText is how a builder's builds ended: "3 ✅ 1 ❌ 1 other".

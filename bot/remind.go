@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/tghtml"
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
@@ -166,7 +167,7 @@ func FormatReminder(rm store.Reminder, now time.Time, showConn bool) string {
 		b.WriteString("\n" + breakageLine(br, now, showConn))
 	}
 	b.WriteString("\n\n/ack NAME (or its button) stops the reminders of a breakage.")
-	return cutMessage(b.String())
+	return tghtml.Cut(b.String(), MaxMessageLength)
 }
 
 // breakageLine is one breakage as reminders and digests show it.
@@ -192,13 +193,4 @@ func breakageLine(br store.Breakage, now time.Time, showConn bool) string {
 		line += "; last failed " + buildNumber(&latest)
 	}
 	return line
-}
-
-// cutMessage keeps a job's text within Telegram's limit, marking the cut.
-func cutMessage(s string) string {
-	if utf16Units(s) <= MaxMessageLength {
-		return s
-	}
-	parts := SplitMessage(s, MaxMessageLength-2)
-	return parts[0] + "\n…"
 }
