@@ -3,28 +3,15 @@ package bot
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/ci/tghtml"
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
-
-// withAck adds the Ack button under a problem message the quiet stage marked (a chat with
-// reminders on), after whatever keyboard the message has (the Re-run button stays): the
-// button names the build that broke the builder, which is what names the breakage.
-func withAck(kb [][]commands.Button, d Draft, ev ci.Event) [][]commands.Button {
-	if !d.AckButton || ev.Build == nil {
-		return kb
-	}
-	row := []commands.Button{{Text: commands.AckLabel, Data: commands.AckData(ev.Conn, ev.Build.ID)}}
-	return append(slices.Clip(kb), row)
-}
 
 // Reminders is the reminders job: it tells chats with /remind on of builders that stayed
 // broken longer than their interval, once per interval, until the breakage is acked or
@@ -36,27 +23,6 @@ type Reminders struct {
 	opts  JobOptions
 	log   zerolog.Logger
 	every time.Duration
-}
-
-// JobOptions tune the scheduled jobs (reminders, digests).
-type JobOptions struct {
-	Clock func() time.Time // default time.Now
-	// Wake is called after a commit that queued messages (the sender's Wake when it runs in
-	// this process); nil: the commit NOTIFYs the sender.
-	Wake func()
-	// ShowConn names the CI connection beside builders ("main/docs"), as notifications do.
-	ShowConn bool
-	// Interval is how often the job looks for work; 0 is its default.
-	Interval time.Duration
-}
-
-func (o *JobOptions) defaults(interval time.Duration) {
-	if o.Clock == nil {
-		o.Clock = time.Now
-	}
-	if o.Interval <= 0 {
-		o.Interval = interval
-	}
 }
 
 // NewReminders makes the reminders job.
@@ -124,15 +90,6 @@ func (r *Reminders) RunOnce(ctx context.Context) (int, error) {
 		r.opts.Wake()
 	}
 	return n, nil
-}
-
-// enqueueJob queues a job's messages; with a local sender to wake the commit need not
-// NOTIFY (see store.Tx.EnqueueQuiet).
-func enqueueJob(ctx context.Context, tx *store.Tx, wake func(), msgs []store.OutMessage) error {
-	if wake != nil {
-		return tx.EnqueueQuiet(ctx, msgs...)
-	}
-	return tx.Enqueue(ctx, msgs...)
 }
 
 // maxAckButtons bounds the Ack buttons under one reminder (one per breakage, in order).
