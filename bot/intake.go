@@ -69,6 +69,10 @@ type IntakeOptions struct {
 	// Now is the rate limit's clock for button presses, which carry no date (a message is
 	// charged at its own date); default time.Now.
 	Now func() time.Time
+	// Forward, if set, gives the body to relay for a request (forward: in the config), or
+	// nil: it is stored in the transaction that marks the update handled, so the relay is
+	// neither lost nor doubled (bot/actions sends it).
+	Forward func(req commands.Request) []byte
 	// Health, if set, hears as part "intake" when the intake has read what a previous run
 	// left unhandled: until then herald is not ready.
 	Health *Health
@@ -192,10 +196,11 @@ func (in *Intake) work(ctx context.Context) {
 // retry stores the same answer instead of running the command again (a /force that reached
 // the CI must not start a second build because the database blinked).
 type prepared struct {
-	req    commands.Request
-	resp   commands.Response
-	chat   *store.Chat
-	resume bool
+	req     commands.Request
+	resp    commands.Response
+	chat    *store.Chat
+	resume  bool
+	forward []byte // the relay to store with the handled mark (IntakeOptions.Forward)
 }
 
 // handle answers one update. It is idempotent: an update handled before is skipped. An error
@@ -214,7 +219,7 @@ func (in *Intake) handle(ctx context.Context, it *intakeItem) error {
 	o := it.ran
 	msgs, err := render(cctx, in.st, o.req, o.resp.Replies)
 	if err == nil {
-		err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs)
+		err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs, o.forward...)
 	}
 	if err != nil {
 		if !isRefused(err) {
@@ -224,7 +229,7 @@ func (in *Intake) handle(ctx context.Context, it *intakeItem) error {
 		in.log.Error().Err(err).Int64("update_id", it.u.ID).Msg("the answer cannot be stored; telling the user instead")
 		o.resp = internalError()
 		if msgs, err = render(cctx, in.st, o.req, o.resp.Replies); err == nil {
-			err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs)
+			err = in.commit(cctx, it.u.ID, o.chat, o.resume, o.req.ThreadID, msgs, o.forward...)
 		}
 		if err != nil {
 			return in.permanent(ctx, &intakeItem{u: it.u}, err)
@@ -325,6 +330,9 @@ func (in *Intake) prepare(ctx context.Context, it *intakeItem) (*prepared, error
 			return nil, err
 		}
 		o.resp = resp
+	}
+	if ok && stale == "" && in.opts.Forward != nil {
+		o.forward = in.opts.Forward(req)
 	}
 	return o, nil
 }
@@ -456,8 +464,9 @@ func (in *Intake) run(ctx context.Context, req commands.Request) (commands.Respo
 
 // commit marks the update handled and queues its replies. With resume it also lifts a pause
 // of the chat, in the same transaction, and puts the notice about the pause before the
-// replies: the notice goes out once, with the first answer the chat gets.
-func (in *Intake) commit(ctx context.Context, updateID int64, chat *store.Chat, resume bool, threadID int64, msgs []store.OutMessage) error {
+// replies: the notice goes out once, with the first answer the chat gets. forward, when
+// given, is a relay of the message stored in the same transaction.
+func (in *Intake) commit(ctx context.Context, updateID int64, chat *store.Chat, resume bool, threadID int64, msgs []store.OutMessage, forward ...byte) error {
 	var (
 		lifted bool
 		pause  store.Pause
@@ -465,6 +474,11 @@ func (in *Intake) commit(ctx context.Context, updateID int64, chat *store.Chat, 
 	err := in.st.InTx(ctx, func(tx *store.Tx) error {
 		if err := tx.MarkHandled(ctx, updateID); err != nil {
 			return err
+		}
+		if len(forward) > 0 {
+			if err := tx.EnqueueForward(ctx, updateID, forward, in.opts.Now()); err != nil {
+				return err
+			}
 		}
 		out := msgs
 		if chat != nil && resume {

@@ -29,8 +29,10 @@ type Config struct {
 	Notifications NotificationsConfig `yaml:"notifications"`
 	Hooks         []HookConfig        `yaml:"hooks"`
 	Relay         RelayConfig         `yaml:"relay"`
-	People        PeopleConfig        `yaml:"people"` // CI identities → Telegram users, for mentions (config_people.go)
-	Source        string              `yaml:"source"` // link /source shows
+	People        PeopleConfig        `yaml:"people"`  // CI identities → Telegram users, for mentions (config_people.go)
+	Actions       ActionsConfig       `yaml:"actions"` // chat commands that call other systems (config_actions.go)
+	Forward       ForwardConfig       `yaml:"forward"` // chat messages relayed to another system (config_actions.go)
+	Source        string              `yaml:"source"`  // link /source shows
 
 	path string // the file it came from, for reload and messages
 }

@@ -41,7 +41,7 @@ func (c *Config) AuthzSpec() authz.Spec {
 
 // Matrix compiles the authz section.
 func (c *Config) Matrix() (*authz.Matrix, error) {
-	return authz.Compile(c.AuthzSpec(), knownCommands)
+	return authz.Compile(c.AuthzSpec(), c.knownWithActions())
 }
 
 // lineOr is line, or the enclosing section's when the key is not in the file.

@@ -54,6 +54,10 @@ func (c *Config) secrets() [][]byte {
 	for _, h := range c.Hooks {
 		add(h.Secret)
 	}
+	for _, a := range c.Actions {
+		add(a.Secret)
+	}
+	add(c.Forward.Secret)
 	return out
 }
 

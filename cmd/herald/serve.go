@@ -239,6 +239,7 @@ func (a *App) registry(st *store.Store, api *tgbot.Bot, providers []ci.Provider,
 	addRegistration(reg, deps, st, api, a.Config)
 	addPeople(reg, deps, st) // /iam, /link (people.go)
 	addTimely(reg, deps, st) // /quiet, /digest, /remind, /ack (jobs.go)
+	reg.Add(actionCommands(a.Config, deps)...)
 	reg.Add(commands.Hello(), commands.Shutdown(deps), commands.Worker(deps), commands.Scheduler(deps))
 	return reg
 }

@@ -34,6 +34,7 @@ func (a *App) addRoles(r *roleRunner, st *store.Store, api *tgbot.Bot, reg *comm
 	r.add(roleIntake, 0, func(ctx context.Context) error {
 		opts := cfg.IntakeOptions()
 		opts.Health = health // not ready until it read what a previous holder left unhandled
+		opts.Forward = cfg.forwardBody()
 		in := bot.NewIntake(st, api, reg, username, opts, log.With().Str("part", "intake").Logger())
 		intake.p.Store(in)
 		defer intake.p.Store(nil)
@@ -59,6 +60,9 @@ func (a *App) addRoles(r *roleRunner, st *store.Store, api *tgbot.Bot, reg *comm
 	}
 	for _, p := range providers {
 		r.add(roleCIPrefix+p.Name(), 0, func(ctx context.Context) error { return follow(ctx, st, p, notifier, log) }, nil)
+	}
+	if cfg.Forward.URL != "" {
+		r.add(roleForwarder, 0, func(ctx context.Context) error { return runForwarder(ctx, cfg, st, log) }, nil) // config_actions.go
 	}
 	r.add(roleHousekeeping, 0, func(ctx context.Context) error { housekeeping(ctx, st, log); return nil }, nil)
 	r.add(roleDigests, 0, func(ctx context.Context) error { return a.runDigests(ctx, st, wake) }, nil)     // jobs.go

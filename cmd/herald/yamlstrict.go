@@ -276,11 +276,12 @@ func kindName(n *yaml.Node, path string) string {
 }
 
 // secretPaths are the places a config value may be a secret: everything under telegram
-// (the token, the webhook secret), database (a URL with a password), relay (its tokens) and each CI
-// connection's auth and any key of a connection whose name says secret, token, password or
-// key (a provider's webhook_secret), and the places above them, where a misplaced secret
-// lands when the indentation is wrong (the whole file, the ci list, one ci entry).
-var secretPaths = regexp.MustCompile(`^(|ci|ci\[\d+\]|(telegram|database|relay|ci\[\d+\]\.(auth|[a-z_]*(secret|token|password|key)[a-z_]*))([.\[].*)?)$`)
+// (the token, the webhook secret), database (a URL with a password), relay (its tokens),
+// actions and forward (their secrets) and each CI connection's auth and any key of a
+// connection whose name says secret, token, password or key (a provider's webhook_secret),
+// and the places above them, where a misplaced secret lands when the indentation is wrong
+// (the whole file, the ci list, one ci entry).
+var secretPaths = regexp.MustCompile(`^(|ci|ci\[\d+\]|(telegram|database|relay|actions|forward|ci\[\d+\]\.(auth|[a-z_]*(secret|token|password|key)[a-z_]*))([.\[].*)?)$`)
 
 // mayBeSecret says whether the value at path must never be quoted in a problem: check-config
 // output ends up in terminals, CI logs and bug reports.
