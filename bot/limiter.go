@@ -146,13 +146,14 @@ func (l *limiter) globalNext(now time.Time, interactive bool) time.Time {
 	return l.global.nextUnder(now, l.global.limit-replyReserve(l.global.limit))
 }
 
-// replyReserve is how many sends of each global window notifications leave to replies: 2 of
-// Telegram's 30 a second.
+// replyReserve is how many sends of each global window notifications leave to replies: one
+// of Telegram's 30 a second. One is enough for a command a second to be answered at once, and
+// keeps a fan-out within 4 % of Telegram's pace (3,000 chats in 103 s instead of 100).
 func replyReserve(limit int) int {
 	if limit < 2 {
 		return 0
 	}
-	return max(1, (limit+14)/15)
+	return max(1, limit/30)
 }
 
 func (l *limiter) reserve(chatID int64) {
