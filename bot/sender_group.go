@@ -44,9 +44,10 @@ func (s *Sender) groupOpen(g store.Group) bool {
 }
 
 // deliverGroup sends rows (a chat's head and later rows of its group) as one message. While
-// the chat's group of that key is open (groupOpen) the message is edited to show the new rows too; otherwise a lone row goes out as its
-// text says, exactly as without grouping, and several become a new group message. Either
-// way the message is remembered as the group's, for the rows that come after.
+// the chat's group of that key is open (groupOpen) its message is edited to show the new
+// rows too; otherwise a lone row goes out as its text says, exactly as without grouping, and
+// several become a new group message. Either way the message is remembered as the group's,
+// for the rows that come after.
 func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome {
 	head := rows[0]
 	log := s.log.With().Int64("chat_id", head.ChatID).Int64("outbox_id", head.ID).Logger()
