@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/herald-ci/herald/ci"
 )
 
@@ -54,17 +52,7 @@ func TestDigestCountsLateBuild(t *testing.T) {
 // repeat in October. On 25 October 2026 it runs once, not twice; on 29 March 2026 it does
 // not run, and the run of 30 March covers both days.
 func TestDueAtDST(t *testing.T) {
-	sched, err := cron.ParseStandard("CRON_TZ=Europe/Berlin 30 2 * * *")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	sched, at := schedule(t, "CRON_TZ=Europe/Berlin 30 2 * * *")
 	// runs walks DueAt as the job does, one claimed period at a time, from last to until.
 	runs := func(last, until time.Time) []time.Time {
 		var out []time.Time

@@ -20,17 +20,7 @@ import (
 // TestDueAt: the period a digest covers is up to its last scheduled run, and a schedule in
 // a zone follows that zone's clock through a DST change.
 func TestDueAt(t *testing.T) {
-	sched, err := cron.ParseStandard("CRON_TZ=Europe/Berlin 0 9 * * *")
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := func(s string) time.Time {
-		v, err := time.Parse(time.RFC3339, s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
+	sched, at := schedule(t, "CRON_TZ=Europe/Berlin 0 9 * * *")
 	tests := []struct {
 		name            string
 		last, now       string
@@ -53,6 +43,23 @@ func TestDueAt(t *testing.T) {
 				t.Errorf("DueAt = %v, %v; want %v, %v", due.UTC(), next.UTC(), wantDue.UTC(), at(tt.wantNx).UTC())
 			}
 		})
+	}
+}
+
+// schedule parses spec; at reads the RFC 3339 times the cases are written in.
+func schedule(t *testing.T, spec string) (sched cron.Schedule, at func(string) time.Time) {
+	t.Helper()
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sched, func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }
 
@@ -106,20 +113,9 @@ func (e *digestEnv) record(b ci.Build, stored time.Time) {
 // take removes and returns the queued texts for chat.
 func (e *digestEnv) take(chat int64) []string {
 	e.t.Helper()
-	rows, err := e.st.Pool().Query(e.ctx, `DELETE FROM outbox WHERE chat_id = $1 RETURNING text`, chat)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			e.t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		e.t.Fatal(err)
+	for _, q := range takeQueued(e.t, e.st, chat) {
+		out = append(out, q.text)
 	}
 	return out
 }

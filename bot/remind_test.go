@@ -1,7 +1,9 @@
 package bot
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/herald-ci/herald/ci"
 	"github.com/herald-ci/herald/commands"
+	"github.com/herald-ci/herald/store"
 	"github.com/herald-ci/herald/store/storetest"
 )
 
@@ -56,26 +59,7 @@ func TestReminders(t *testing.T) {
 		}
 		return id
 	}
-	type sent struct {
-		text   string
-		markup string
-	}
-	take := func(chat int64) []sent {
-		t.Helper()
-		rows, err := st.Pool().Query(ctx, `DELETE FROM outbox WHERE chat_id = $1 RETURNING text, COALESCE(reply_markup, '')`, chat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []sent
-		for rows.Next() {
-			var s sent
-			if err := rows.Scan(&s.text, &s.markup); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, s)
-		}
-		return out
-	}
+	take := func(chat int64) []queued { t.Helper(); return takeQueued(t, st, chat) }
 	run := func(j *Reminders) {
 		t.Helper()
 		if _, err := j.RunOnce(ctx); err != nil {
@@ -187,4 +171,38 @@ func TestReminders(t *testing.T) {
 			t.Errorf("reminded of docs after its Ack button: %s", s.text)
 		}
 	}
+}
+
+// queued is a message a job queued, as the outbox holds it.
+type queued struct{ text, markup string }
+
+// takeQueued removes and returns what is queued for chat, oldest first.
+func takeQueued(t *testing.T, st *store.Store, chat int64) []queued {
+	t.Helper()
+	rows, err := st.Pool().Query(context.Background(),
+		`DELETE FROM outbox WHERE chat_id = $1 RETURNING text, COALESCE(reply_markup, ''), id`, chat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		q  queued
+		id int64
+	}
+	var out []row
+	for rows.Next() {
+		var r row
+		if err := rows.Scan(&r.q.text, &r.q.markup, &r.id); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(out, func(a, b row) int { return cmp.Compare(a.id, b.id) })
+	qs := make([]queued, len(out))
+	for i, r := range out {
+		qs[i] = r.q
+	}
+	return qs
 }
