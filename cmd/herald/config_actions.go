@@ -90,6 +90,9 @@ func (a *ActionsConfig) decodeNode(d *decoder, n *yaml.Node, path string) {
 // decodeNode checks forward: as a whole.
 func (f *ForwardConfig) decodeNode(d *decoder, n *yaml.Node, path string) {
 	d.decodeStruct(n, reflect.ValueOf(f).Elem(), path)
+	if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+		return // forward: {} is no forwarding, like leaving the key out
+	}
 	if why := callURLProblem(f.URL); why != "" {
 		d.addf(f.Line, "%s.url %s", path, why)
 	}
