@@ -21,7 +21,7 @@ func TestLoadConfigProblems(t *testing.T) {
 	}{
 		{"misspelt", []string{
 			`testdata/config/misspelt.yaml:3: telegram: unknown key "tokn" (known keys: token, api_url, username, mode, poll_timeout, webhook, limits, command_limits)`,
-			`testdata/config/misspelt.yaml:6: top level: unknown key "htp" (known keys: telegram, database, http, log, ci, authz, chats, notifications, hooks, relay, people, source)`,
+			`testdata/config/misspelt.yaml:6: top level: unknown key "htp" (known keys: telegram, database, http, log, ci, authz, chats, notifications, hooks, relay, people, actions, forward, source)`,
 		}},
 		{"wrong_type", []string{
 			// Values under telegram and database are never quoted: they may be secrets.
