@@ -44,8 +44,8 @@ type ForwardConfig struct {
 // actionNamePattern is what Telegram takes as a command in setMyCommands.
 var actionNamePattern = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 
-// maxActionTimeout bounds an action's timeout below the handler's whole budget, so a slow
-// service ends in "no answer within …", not in the intake's generic answer.
+// maxActionTimeout bounds an action's timeout by the budget the intake gives one handler
+// (commands.HandlerBudget), so a slow service ends in "no answer within …", not in silence.
 const maxActionTimeout = 60 * time.Second
 
 // decodeNode decodes the list and checks it as a whole at each entry's line. The secret is
