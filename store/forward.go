@@ -53,8 +53,8 @@ func (s *Store) DueForwards(ctx context.Context, now time.Time, limit int) ([]Fo
 	return out, nil
 }
 
-// NextForward is when the earliest pending relay is due; found is false when none waits.
-// The forwarder sleeps until then instead of asking every second during a long backoff.
+// NextForward is when the earliest pending relay is due; found is false when none waits
+// (given-up relays do not count): what tells whether the receiver is behind.
 func (s *Store) NextForward(ctx context.Context) (at time.Time, found bool, err error) {
 	var next *time.Time // min over no rows is NULL
 	if err := s.pool.QueryRow(ctx, `SELECT min(next_at) FROM forward_queue WHERE failed_at IS NULL`).Scan(&next); err != nil {
