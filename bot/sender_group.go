@@ -13,24 +13,41 @@ import (
 const maxGroupRows = 500
 
 // groupRows is what the dispatcher hands out for chat c: its head, and when the head may be
-// grouped, every later row of the same topic and group key the chat holds (see
-// SenderOptions.GroupWindow). Interactive rows never group.
+// grouped, later rows of the same topic and group key the chat holds (see
+// SenderOptions.GroupWindow). Interactive rows never group. A later row is passed over when
+// a row between it and the head tells of the same builder and branch (or of something the
+// sender cannot read): taking it would move a builder's result ahead of its own later one,
+// so a chat queued "x broke, x recovered, x broke" would read "x recovered" last.
 func (d *dispatcher) groupRows(c *sendQueue) []store.Queued {
 	head := c.msgs[0]
 	rows := []store.Queued{head}
 	if d.s.opts.GroupWindow <= 0 || head.GroupKey == "" || head.Relayed || head.Interactive() {
 		return rows
 	}
+	skipped := map[builderBranch]bool{} // what the rows passed over tell of
 	for _, q := range c.msgs[1:] {
 		if len(rows) == maxGroupRows {
 			break
 		}
-		if q.GroupKey == head.GroupKey && q.ThreadID == head.ThreadID && !q.Relayed && !q.Interactive() {
+		same := q.GroupKey == head.GroupKey && q.ThreadID == head.ThreadID && !q.Relayed && !q.Interactive()
+		m, ok := memberOf(q)
+		bb := builderBranch{m.Item.Name, m.Item.Branch}
+		switch {
+		case same && ok && !skipped[bb]:
 			rows = append(rows, q)
+		case q.Interactive() || q.ThreadID != head.ThreadID:
+			// A reply, or another topic: it names no build of this one.
+		case !ok:
+			return rows // a notification nobody can read: nothing later may pass it
+		default:
+			skipped[bb] = true
 		}
 	}
 	return rows
 }
+
+// builderBranch is what a group member tells of: one builder's results on one branch.
+type builderBranch struct{ builder, branch string }
 
 // maxGroupWindows bounds a group's age in windows: a stream of failures that never pauses
 // for a window still starts a new message now and then, near the end of the chat.
@@ -74,8 +91,18 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 
 	g, err := s.st.MessageGroup(ctx, head.ChatID, head.ThreadID, head.GroupKey)
 	var shown []groupMember
+	open := err == nil && s.groupOpen(g) && json.Unmarshal(g.Members, &shown) == nil && len(shown) > 0
+	if open {
+		overtaken, oerr := s.st.GroupOvertaken(ctx, g)
+		if oerr != nil {
+			log.Error().Err(oerr).Msg("sender: look up later groups")
+			s.opts.Metrics.retried.Inc()
+			return finish(outRetry)
+		}
+		open = !overtaken // a later message of the topic: the rows go below it, as a new one
+	}
 	switch {
-	case err == nil && s.groupOpen(g) && json.Unmarshal(g.Members, &shown) == nil && len(shown) > 0:
+	case open:
 		all := append(shown, members...)
 		text, markup, _ := composeGroup(all)
 		_, err := s.send(ctx, message{chatID: head.ChatID, threadID: head.ThreadID, text: text, markup: markup, editID: g.MessageID})

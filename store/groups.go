@@ -115,6 +115,20 @@ func (s *Store) MessageGroup(ctx context.Context, chatID, threadID int64, key st
 	return g, nil
 }
 
+// GroupOvertaken says whether another group of the chat's topic was sent or edited after
+// g was: g's message is then no longer the topic's latest word, and editing it would put
+// news above what was said since (a builder "broke" above its own "recovered").
+func (s *Store) GroupOvertaken(ctx context.Context, g Group) (bool, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*) FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key <> $3 AND updated_at > $4`,
+		g.ChatID, g.ThreadID, g.Key, g.UpdatedAt).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: group overtaken: %w", err)
+	}
+	return n > 0, nil
+}
+
 // ForgetGroup drops a group whose message can no longer be edited.
 func (s *Store) ForgetGroup(ctx context.Context, chatID, threadID int64, key string) error {
 	_, err := s.pool.Exec(ctx, `DELETE FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key = $3`, chatID, threadID, key)
