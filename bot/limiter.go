@@ -125,15 +125,35 @@ func (l *limiter) group(id int64) *slidingLog {
 	return g
 }
 
-// chatNext is when chatID may be sent to again, ignoring the global limit.
-func (l *limiter) chatNext(chatID int64, now time.Time) time.Time {
+// chatNext is when chatID may be sent to again, ignoring the global limit. In a group,
+// notifications leave part of the minute to replies (groupReplyReserve), as they leave part
+// of the global second: a command in a group that had 20 notifications in the last minute
+// is answered at once, not after the minute.
+func (l *limiter) chatNext(chatID int64, now time.Time, interactive bool) time.Time {
 	t := l.chat(chatID).next(now)
 	if isGroup(chatID) {
-		if g := l.group(chatID).next(now); g.After(t) {
-			t = g
+		g := l.group(chatID)
+		limit := g.limit
+		if !interactive {
+			limit -= groupReplyReserve(limit)
+		}
+		if n := g.nextUnder(now, limit); n.After(t) {
+			t = n
 		}
 	}
 	return t
+}
+
+// groupReplyReserve is how many of a group's sends a minute notifications leave to replies:
+// two of Telegram's 20, so two commands a minute are answered at once however busy the group.
+func groupReplyReserve(limit int) int {
+	switch {
+	case limit >= 10:
+		return 2
+	case limit >= 2:
+		return 1
+	}
+	return 0
 }
 
 // globalNext is when one more send fits in the global window. Notifications leave part of

@@ -27,7 +27,7 @@ func TestLimiterSeed(t *testing.T) {
 		held       []int64
 		inflight   int
 		chat       int64
-		wantChat   time.Time // chatNext(chat, t0)
+		wantChat   time.Time // chatNext(chat, t0) for a reply
 		wantGlobal time.Time // globalNext(t0)
 	}{
 		{name: "nothing before", chat: 1, wantChat: t0, wantGlobal: t0},
@@ -58,7 +58,7 @@ func TestLimiterSeed(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l := newLimiter(30, 1, 20)
 			l.seed(tt.sends, tt.held, tt.inflight, t0)
-			if got := l.chatNext(tt.chat, t0); !got.Equal(tt.wantChat) {
+			if got := l.chatNext(tt.chat, t0, true); !got.Equal(tt.wantChat) {
 				t.Errorf("chatNext = %v, want %v", got.Sub(t0), tt.wantChat.Sub(t0))
 			}
 			if got := l.globalNext(t0, true); !got.Equal(tt.wantGlobal) {
@@ -108,5 +108,35 @@ func TestGlobalReserveForReplies(t *testing.T) {
 	}
 	if r := replyReserve(1); r != 0 {
 		t.Errorf("replyReserve(1) = %d; a window of one send keeps nothing back", r)
+	}
+}
+
+// In a group, notifications leave two of the minute's 20 sends to replies: after 18
+// notifications in the last minute the next notification waits for the oldest to leave the
+// window, a reply goes as soon as the chat's second is over; at 20 both wait.
+func TestGroupReserveForReplies(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := newLimiter(30, 1, 20)
+	for i := range 18 {
+		l.seed([]store.Send{snd(-7, t0.Add(time.Duration(i)*time.Second))}, nil, 0, t0.Add(time.Minute))
+	}
+	now := t0.Add(30 * time.Second) // the chat's second is long over
+	if got := l.chatNext(-7, now, false); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("a notification after 18 in the minute may go at %v; want at 1m0s (the oldest send leaves)", got.Sub(t0))
+	}
+	if got := l.chatNext(-7, now, true); !got.Equal(now) {
+		t.Errorf("a reply after 18 in the minute may go at %v; want now (%v)", got.Sub(t0), now.Sub(t0))
+	}
+	l.seed([]store.Send{snd(-7, t0.Add(20*time.Second)), snd(-7, t0.Add(21*time.Second))}, nil, 0, now)
+	if got := l.chatNext(-7, now, true); !got.Equal(t0.Add(time.Minute)) {
+		t.Errorf("a reply with the group's minute full may go at %v; want at 1m0s", got.Sub(t0))
+	}
+	if got := l.chatNext(7, now, false); !got.Equal(now) {
+		t.Errorf("a private chat may go at %v; want now: the group limit is not its", got.Sub(t0))
+	}
+	for limit, want := range map[int]int{20: 2, 5: 1, 1: 0} {
+		if got := groupReplyReserve(limit); got != want {
+			t.Errorf("groupReplyReserve(%d) = %d; want %d", limit, got, want)
+		}
 	}
 }

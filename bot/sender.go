@@ -354,7 +354,7 @@ func (d *dispatcher) next(now time.Time) (*sendQueue, time.Duration) {
 }
 
 func (d *dispatcher) readyTime(c *sendQueue, now time.Time) time.Time {
-	t := d.lim.chatNext(c.id, now)
+	t := d.lim.chatNext(c.id, now, len(c.msgs) > 0 && classOf(c.msgs[0]) == classInteractive)
 	if c.notBefore.After(t) {
 		t = c.notBefore
 	}
