@@ -122,7 +122,7 @@ func (s *Sender) deliverOne(ctx context.Context, q store.Queued, member *groupMe
 		if member != nil && msgID > 0 && editID == 0 {
 			members, _ := json.Marshal([]groupMember{*member})
 			d.Group = &store.Group{ChatID: q.ChatID, ThreadID: q.ThreadID, Key: q.GroupKey, MessageID: msgID,
-				OpenedAt: sentAt, UpdatedAt: sentAt, Members: members}
+				OpenedAt: sentAt, UpdatedAt: sentAt, Members: members, Silent: q.Silent}
 		}
 		return finish(s.ack(ctx, d, log, outSent))
 	}

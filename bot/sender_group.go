@@ -60,6 +60,19 @@ func (s *Sender) groupOpen(g store.Group) bool {
 	return now.Sub(g.UpdatedAt) < w && now.Sub(g.OpenedAt) < maxGroupWindows*w
 }
 
+// joinsByEdit says whether rows may join g's message by an edit. An edit neither notifies
+// nor replies, so a loud row does not join a silent message (a problem keeps its sound), and
+// a row answering another message (a recovery's reply to its problem) does not join at all:
+// either goes out as a new message.
+func joinsByEdit(g store.Group, rows []store.Queued) bool {
+	for _, q := range rows {
+		if q.ReplyToKey != "" || (g.Silent && !q.Silent) {
+			return false
+		}
+	}
+	return true
+}
+
 // deliverGroup sends rows (a chat's head and later rows of its group) as one message. While
 // the chat's group of that key is open (groupOpen) its message is edited to show the new
 // rows too; otherwise a lone row goes out as its text says, exactly as without grouping, and
@@ -99,7 +112,7 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 			s.opts.Metrics.retried.Inc()
 			return finish(outRetry)
 		}
-		open = !overtaken // a later message of the topic: the rows go below it, as a new one
+		open = !overtaken && joinsByEdit(g, taken) // a later message of the topic: the rows go below it, as a new one
 	}
 	switch {
 	case open:
@@ -152,7 +165,7 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 	}
 	shownJSON, _ := json.Marshal(members)
 	grp := &store.Group{ChatID: head.ChatID, ThreadID: head.ThreadID, Key: head.GroupKey, MessageID: msgID,
-		OpenedAt: sentAt, UpdatedAt: sentAt, Members: shownJSON}
+		OpenedAt: sentAt, UpdatedAt: sentAt, Members: shownJSON, Silent: silent}
 	if msgID <= 0 {
 		grp = nil // an answer without a message id: nothing to edit later
 	}

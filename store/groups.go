@@ -30,6 +30,9 @@ type Group struct {
 	OpenedAt         time.Time // when the message was first sent
 	UpdatedAt        time.Time // when it was last sent or edited: the window counts from there
 	Members          []byte    // the sender's JSON of what the message shows
+	// Silent: the message went out without sound. An edit never notifies, so a loud row
+	// does not join it by an edit.
+	Silent bool
 }
 
 // AckDelivered records a delivery in one transaction: the rows are deleted, the send is
@@ -81,12 +84,12 @@ func (s *Store) AckDelivered(ctx context.Context, d Delivered) error {
 		}
 		if g := d.Group; g != nil {
 			_, err := tx.tx.Exec(ctx, `
-				INSERT INTO message_groups (chat_id, thread_id, group_key, message_id, opened_at, updated_at, members)
-				VALUES ($1, $2, $3, $4, $5, $6, $7)
+				INSERT INTO message_groups (chat_id, thread_id, group_key, message_id, opened_at, updated_at, members, silent)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 				ON CONFLICT (chat_id, thread_id, group_key) DO UPDATE
 					SET message_id = excluded.message_id, opened_at = excluded.opened_at, updated_at = excluded.updated_at,
-						members = excluded.members`,
-				g.ChatID, g.ThreadID, g.Key, g.MessageID, g.OpenedAt, g.UpdatedAt, string(g.Members))
+						members = excluded.members, silent = excluded.silent`,
+				g.ChatID, g.ThreadID, g.Key, g.MessageID, g.OpenedAt, g.UpdatedAt, string(g.Members), g.Silent)
 			if err != nil {
 				return fmt.Errorf("store: ack sent: save the message group: %w", err)
 			}
@@ -103,8 +106,8 @@ func (s *Store) MessageGroup(ctx context.Context, chatID, threadID int64, key st
 		members string
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT message_id, opened_at, updated_at, members::text FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key = $3`,
-		chatID, threadID, key).Scan(&id, &g.OpenedAt, &g.UpdatedAt, &members)
+		SELECT message_id, opened_at, updated_at, members::text, silent FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key = $3`,
+		chatID, threadID, key).Scan(&id, &g.OpenedAt, &g.UpdatedAt, &members, &g.Silent)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Group{}, ErrNotFound
 	}
