@@ -95,10 +95,15 @@ const maxGroupButtons = 8
 // composeGroup is the text and keyboard of a group message, and whether it goes out silent:
 // a headline from what the members share ("❌ 20 builds broke on main after a1b2c3d by
 // Ann"), then a line per member, cut before Telegram's limit with "… and N more". It is
-// silent only when every member is: a problem keeps its sound inside a group.
+// silent only when every member is: a problem keeps its sound inside a group. When the
+// keyboard cannot hold every member's Ack, a line under the headline says /ack NAME does it.
 func composeGroup(members []groupMember) (text string, markup []byte, silent bool) {
+	markup, acksLeft := groupKeyboard(members)
 	var sb strings.Builder
 	sb.WriteString(groupHeadline(members))
+	if acksLeft {
+		sb.WriteString(ackHint)
+	}
 	used := textUnits(sb.String())
 	silent = true
 	for i, m := range members {
@@ -120,7 +125,7 @@ func composeGroup(members []groupMember) (text string, markup []byte, silent boo
 		}
 		sb.WriteString(line)
 	}
-	return sb.String(), groupKeyboard(members), silent
+	return sb.String(), markup, silent
 }
 
 func moreLine(n int) string { return fmt.Sprintf("\n… and %d more", n) }
@@ -185,10 +190,18 @@ func groupHeadline(members []groupMember) string {
 
 // inlineKeyboard and inlineButton are render.go's.
 
-// groupKeyboard keeps the members' buttons (a failure's Re-run), each named after its
-// builder, two to a row, at most maxGroupButtons; nil when no member has one.
-func groupKeyboard(members []groupMember) []byte {
-	var btns []inlineButton
+// groupKeyboard keeps the members' buttons (a failure's Re-run, a problem's Ack), each named
+// after its builder, two to a row, at most maxGroupButtons; nil when no member has one.
+// Over the cap, Ack buttons go first, one per member: a Re-run is also /rebuild in the chat,
+// but a reminder nobody can silence keeps coming. acksLeft says some Ack did not fit even
+// so, for the headline to point at /ack NAME.
+func groupKeyboard(members []groupMember) (markup []byte, acksLeft bool) {
+	type memberButton struct {
+		b   inlineButton
+		ack bool
+	}
+	var all []memberButton
+	acks := 0
 	for _, m := range members {
 		if len(m.Markup) == 0 {
 			continue
@@ -199,24 +212,42 @@ func groupKeyboard(members []groupMember) []byte {
 		}
 		for _, row := range kb.InlineKeyboard {
 			for _, b := range row {
-				if len(btns) == maxGroupButtons {
-					break
+				ack := b.Text == commands.AckLabel
+				if ack {
+					acks++
 				}
 				b.Text = cutRunes(groupButtonLabel(b.Text)+" "+m.Item.Name, 40)
-				btns = append(btns, b)
+				all = append(all, memberButton{b, ack})
 			}
 		}
 	}
-	if len(btns) == 0 {
-		return nil
+	if len(all) == 0 {
+		return nil, false
+	}
+	others := maxGroupButtons - min(acks, maxGroupButtons) // the room Acks leave
+	var btns []inlineButton
+	for _, mb := range all {
+		if len(btns) == maxGroupButtons {
+			break
+		}
+		switch {
+		case mb.ack:
+			btns = append(btns, mb.b)
+		case others > 0:
+			others--
+			btns = append(btns, mb.b)
+		}
 	}
 	var kb inlineKeyboard
 	for i := 0; i < len(btns); i += 2 {
 		kb.InlineKeyboard = append(kb.InlineKeyboard, btns[i:min(i+2, len(btns))])
 	}
 	out, _ := json.Marshal(kb)
-	return out
+	return out, acks > maxGroupButtons
 }
+
+// ackHint is the line under a group's headline when its keyboard could not hold every Ack.
+const ackHint = "\n<i>/ack NAME silences the reminders of a builder without a button</i>"
 
 // groupButtonLabel is what a member's button keeps of its text before the builder's name:
 // a short label whole ("✔️ Ack"), a long one its icon ("🔁" of "🔁 Re-run failed jobs").

@@ -3,12 +3,14 @@ package bot
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/herald-ci/herald/bot/telegramtest"
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
 
@@ -163,7 +165,8 @@ func TestGroupKeyboard(t *testing.T) {
 		ms = append(ms, groupMember{Item: groupItem{Name: fmt.Sprintf("b%d", i), Line: "x"}, Markup: json.RawMessage(kb)})
 	}
 	var kb inlineKeyboard
-	if err := json.Unmarshal(groupKeyboard(ms), &kb); err != nil {
+	markup, acksLeft := groupKeyboard(ms)
+	if err := json.Unmarshal(markup, &kb); err != nil {
 		t.Fatal(err)
 	}
 	var n int
@@ -178,10 +181,66 @@ func TestGroupKeyboard(t *testing.T) {
 			n++
 		}
 	}
-	if n != maxGroupButtons {
-		t.Errorf("%d buttons; want %d", n, maxGroupButtons)
+	if n != maxGroupButtons || acksLeft {
+		t.Errorf("%d buttons, Acks left out %v; want %d, none left out", n, acksLeft, maxGroupButtons)
 	}
 	if got := groupButtonLabel("✔️ Ack"); got != "✔️ Ack" {
 		t.Errorf("a short label became %q; want it whole", got)
+	}
+}
+
+// Over the cap, every member's Ack stays before any Re-run (a reminder nobody can silence
+// keeps coming); with more Acks than the cap, the text says /ack NAME does it.
+func TestGroupKeyboardKeepsAcks(t *testing.T) {
+	members := func(n int) []groupMember {
+		var ms []groupMember
+		for i := range n {
+			kb := fmt.Sprintf(`{"inline_keyboard":[[{"text":"🔁 Rebuild","callback_data":"r:%d"}],[{"text":%q,"callback_data":"a:%d"}]]}`,
+				i, commands.AckLabel, i)
+			ms = append(ms, groupMember{Item: groupItem{Name: fmt.Sprintf("b%d", i), Line: fmt.Sprintf("line %d", i), Verb: "broke"}, Markup: json.RawMessage(kb)})
+		}
+		return ms
+	}
+	buttons := func(markup []byte) []string {
+		var kb inlineKeyboard
+		if err := json.Unmarshal(markup, &kb); err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, row := range kb.InlineKeyboard {
+			for _, b := range row {
+				out = append(out, b.CallbackData)
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		name     string
+		members  int
+		want     []string
+		wantHint bool
+	}{
+		{"within the cap", 4, []string{"r:0", "a:0", "r:1", "a:1", "r:2", "a:2", "r:3", "a:3"}, false},
+		{"five: every Ack, three Re-runs", 5, []string{"r:0", "a:0", "r:1", "a:1", "r:2", "a:2", "a:3", "a:4"}, false},
+		{"eight: only Acks", 8, []string{"a:0", "a:1", "a:2", "a:3", "a:4", "a:5", "a:6", "a:7"}, false},
+		{"ten: eight Acks and the hint", 10, []string{"a:0", "a:1", "a:2", "a:3", "a:4", "a:5", "a:6", "a:7"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text, markup, _ := composeGroup(members(tt.members))
+			if got := buttons(markup); !slices.Equal(got, tt.want) {
+				t.Errorf("buttons %q; want %q", got, tt.want)
+			}
+			lines := strings.Split(text, "\n")
+			if hint := strings.Contains(text, "/ack NAME"); hint != tt.wantHint || len(lines) < 2 {
+				t.Errorf("text %q names /ack NAME: %v; want %v", text, hint, tt.wantHint)
+			}
+			if tt.wantHint && lines[1] != ackHint[1:] {
+				t.Errorf("second line %q; want the hint under the headline", lines[1])
+			}
+			if _, _, err := telegramtest.ParseHTML(text); err != nil {
+				t.Errorf("Telegram would refuse the HTML: %v", err)
+			}
+		})
 	}
 }
