@@ -221,10 +221,16 @@ func esc(s string, limit int) string {
 		}
 		return r
 	}, s)
-	if utf8.RuneCountInString(s) > limit {
-		s = string([]rune(s)[:limit-1]) + "…"
+	return commands.Escape(cutRunes(s, limit))
+}
+
+// cutRunes is s, or its first n-1 characters and "…": a field cut before it is escaped (esc)
+// or a button's plain text.
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
 	}
-	return commands.Escape(s)
+	return string([]rune(s)[:n-1]) + "…"
 }
 
 func escAttr(s string) string { return commands.EscapeAttr(s) }

@@ -4,10 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/tghtml"
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
@@ -84,17 +84,14 @@ func memberOf(q store.Queued) (groupMember, bool) {
 	return groupMember{Item: it, Markup: json.RawMessage(q.ReplyMarkup), Silent: q.Silent}, true
 }
 
-// maxTextUnits is Telegram's limit on a message's text, in UTF-16 units after entity
-// parsing. composeGroup measures the HTML before parsing, which is never shorter.
-const maxTextUnits = 4096
-
 // maxGroupButtons caps the buttons of a group message: a keyboard of twenty re-run buttons
 // is no longer something a person reads.
 const maxGroupButtons = 8
 
 // composeGroup is the text and keyboard of a group message, and whether it goes out silent:
 // a headline from what the members share ("❌ 20 builds broke on main after a1b2c3d by
-// Ann"), then a line per member, cut before Telegram's limit with "… and N more". It is
+// Ann"), then a line per member, cut before Telegram's limit with "… and N more" (the HTML
+// source is measured, which is never shorter than what Telegram counts). It is
 // silent only when every member is: a problem keeps its sound inside a group. When the
 // keyboard cannot hold every member's Ack, a line under the headline says /ack NAME does it.
 func composeGroup(members []groupMember) (text string, markup []byte, silent bool) {
@@ -104,7 +101,7 @@ func composeGroup(members []groupMember) (text string, markup []byte, silent boo
 	if acksLeft {
 		sb.WriteString(ackHint)
 	}
-	used := textUnits(sb.String())
+	used := tghtml.Len(sb.String())
 	silent = true
 	for i, m := range members {
 		silent = silent && m.Silent
@@ -112,9 +109,9 @@ func composeGroup(members []groupMember) (text string, markup []byte, silent boo
 		rest := len(members) - i - 1
 		reserve := 0
 		if rest > 0 {
-			reserve = textUnits(moreLine(rest + 1))
+			reserve = tghtml.Len(moreLine(rest + 1))
 		}
-		if n := textUnits(line); used+n+reserve > maxTextUnits {
+		if n := tghtml.Len(line); used+n+reserve > MaxMessageLength {
 			sb.WriteString(moreLine(len(members) - i))
 			for _, m := range members[i+1:] {
 				silent = silent && m.Silent
@@ -257,19 +254,4 @@ func groupButtonLabel(text string) string {
 	}
 	icon, _, _ := strings.Cut(text, " ")
 	return icon
-}
-
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
-}
-
-func textUnits(s string) int {
-	n := 0
-	for _, r := range s {
-		n += utf16.RuneLen(r)
-	}
-	return n
 }

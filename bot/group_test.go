@@ -10,6 +10,7 @@ import (
 
 	"github.com/herald-ci/herald/bot/telegramtest"
 	"github.com/herald-ci/herald/ci"
+	"github.com/herald-ci/herald/ci/tghtml"
 	"github.com/herald-ci/herald/commands"
 	"github.com/herald-ci/herald/store"
 )
@@ -137,8 +138,8 @@ func TestComposeGroupCut(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Telegram would refuse the HTML: %v", err)
 	}
-	if n := textUnits(text); n > maxTextUnits {
-		t.Errorf("%d UTF-16 units; want at most %d", n, maxTextUnits)
+	if n := tghtml.Len(text); n > MaxMessageLength {
+		t.Errorf("%d UTF-16 units; want at most %d", n, MaxMessageLength)
 	}
 	lines := strings.Split(text, "\n")
 	shown := len(lines) - 2 // the headline and the "and N more"
