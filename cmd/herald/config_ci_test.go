@@ -86,7 +86,7 @@ func TestCIEntryProblems(t *testing.T) {
 			`t.yaml:6: ci[0].type must be one of: buildbot, github, gitlab, jenkins, fake, not "faek"`,
 		}},
 		{"unknown key names the type's keys", "ci:\n  - name: main\n    type: buildbot\n    url: http://ci/\n    repos: [a/b]\n", []string{
-			`t.yaml:9: ci[0]: unknown key "repos" (known keys: name, type, url, auth, poll_interval)`,
+			`t.yaml:9: ci[0]: unknown key "repos" (known keys: name, type, url, auth, poll_interval, tags)`,
 		}},
 		{"the fake's keys", "ci:\n  - name: gh\n    type: fake\n    url: http://ci/\n", []string{
 			`t.yaml:6: ci[0].endpoint is required`,
