@@ -123,6 +123,9 @@ func (s *Sender) deliverOne(ctx context.Context, q store.Queued, member *groupMe
 			members, _ := json.Marshal([]groupMember{*member})
 			d.Group = &store.Group{ChatID: q.ChatID, ThreadID: q.ThreadID, Key: q.GroupKey, MessageID: msgID,
 				OpenedAt: sentAt, UpdatedAt: sentAt, Members: members, Silent: q.Silent}
+			if q.ReplyToKey != "" {
+				d.Group.ReplyTo = s.anchor(ctx, q.ChatID, q.ThreadID, q.ReplyToKey, log) // still there: acked below
+			}
 		}
 		return finish(s.ack(ctx, d, log, outSent))
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/rs/zerolog"
+
 	"github.com/herald-ci/herald/store"
 )
 
@@ -62,12 +64,17 @@ func (s *Sender) groupOpen(g store.Group) bool {
 
 // joinsByEdit says whether rows may join g's message by an edit. An edit neither notifies
 // nor replies, so a loud row does not join a silent message (a problem keeps its sound), and
-// a row answering another message (a recovery's reply to its problem) does not join at all:
-// either goes out as a new message.
-func joinsByEdit(g store.Group, rows []store.Queued) bool {
+// a row answering another message than g's does (a recovery whose problem went out apart)
+// does not join at all: either goes out as a new message.
+func (s *Sender) joinsByEdit(ctx context.Context, g store.Group, rows []store.Queued, log zerolog.Logger) bool {
 	for _, q := range rows {
-		if q.ReplyToKey != "" || (g.Silent && !q.Silent) {
+		if g.Silent && !q.Silent {
 			return false
+		}
+		if q.ReplyToKey != "" {
+			if id := s.anchor(ctx, q.ChatID, q.ThreadID, q.ReplyToKey, log); id != 0 && id != g.ReplyTo {
+				return false
+			}
 		}
 	}
 	return true
@@ -112,7 +119,7 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 			s.opts.Metrics.retried.Inc()
 			return finish(outRetry)
 		}
-		open = !overtaken && joinsByEdit(g, taken) // a later message of the topic: the rows go below it, as a new one
+		open = !overtaken && s.joinsByEdit(ctx, g, taken, log) // a later message of the topic: the rows go below it, as a new one
 	}
 	switch {
 	case open:
@@ -154,6 +161,10 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 			break
 		}
 	}
+	replyTo := 0
+	if replyKey != "" {
+		replyTo = s.anchor(ctx, head.ChatID, head.ThreadID, replyKey, log)
+	}
 	msgID, err := s.sendReplying(ctx, message{chatID: head.ChatID, threadID: head.ThreadID, text: text, markup: markup, silent: silent}, replyKey, log)
 	s.health(err)
 	if err != nil {
@@ -165,7 +176,7 @@ func (s *Sender) deliverGroup(ctx context.Context, rows []store.Queued) outcome 
 	}
 	shownJSON, _ := json.Marshal(members)
 	grp := &store.Group{ChatID: head.ChatID, ThreadID: head.ThreadID, Key: head.GroupKey, MessageID: msgID,
-		OpenedAt: sentAt, UpdatedAt: sentAt, Members: shownJSON, Silent: silent}
+		OpenedAt: sentAt, UpdatedAt: sentAt, Members: shownJSON, Silent: silent, ReplyTo: replyTo}
 	if msgID <= 0 {
 		grp = nil // an answer without a message id: nothing to edit later
 	}

@@ -33,6 +33,9 @@ type Group struct {
 	// Silent: the message went out without sound. An edit never notifies, so a loud row
 	// does not join it by an edit.
 	Silent bool
+	// ReplyTo is the message the group's message answers, 0 for none: a row answering
+	// another one does not join it by an edit.
+	ReplyTo int
 }
 
 // AckDelivered records a delivery in one transaction: the rows are deleted, the send is
@@ -84,12 +87,12 @@ func (s *Store) AckDelivered(ctx context.Context, d Delivered) error {
 		}
 		if g := d.Group; g != nil {
 			_, err := tx.tx.Exec(ctx, `
-				INSERT INTO message_groups (chat_id, thread_id, group_key, message_id, opened_at, updated_at, members, silent)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+				INSERT INTO message_groups (chat_id, thread_id, group_key, message_id, opened_at, updated_at, members, silent, reply_to)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 				ON CONFLICT (chat_id, thread_id, group_key) DO UPDATE
 					SET message_id = excluded.message_id, opened_at = excluded.opened_at, updated_at = excluded.updated_at,
-						members = excluded.members, silent = excluded.silent`,
-				g.ChatID, g.ThreadID, g.Key, g.MessageID, g.OpenedAt, g.UpdatedAt, string(g.Members), g.Silent)
+						members = excluded.members, silent = excluded.silent, reply_to = excluded.reply_to`,
+				g.ChatID, g.ThreadID, g.Key, g.MessageID, g.OpenedAt, g.UpdatedAt, string(g.Members), g.Silent, g.ReplyTo)
 			if err != nil {
 				return fmt.Errorf("store: ack sent: save the message group: %w", err)
 			}
@@ -102,19 +105,19 @@ func (s *Store) AckDelivered(ctx context.Context, d Delivered) error {
 func (s *Store) MessageGroup(ctx context.Context, chatID, threadID int64, key string) (Group, error) {
 	g := Group{ChatID: chatID, ThreadID: threadID, Key: key}
 	var (
-		id      int32
-		members string
+		id, reply int32
+		members   string
 	)
 	err := s.pool.QueryRow(ctx, `
-		SELECT message_id, opened_at, updated_at, members::text, silent FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key = $3`,
-		chatID, threadID, key).Scan(&id, &g.OpenedAt, &g.UpdatedAt, &members, &g.Silent)
+		SELECT message_id, opened_at, updated_at, members::text, silent, reply_to FROM message_groups WHERE chat_id = $1 AND thread_id = $2 AND group_key = $3`,
+		chatID, threadID, key).Scan(&id, &g.OpenedAt, &g.UpdatedAt, &members, &g.Silent, &reply)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Group{}, ErrNotFound
 	}
 	if err != nil {
 		return Group{}, fmt.Errorf("store: message group: %w", err)
 	}
-	g.MessageID, g.Members = int(id), []byte(members)
+	g.MessageID, g.Members, g.ReplyTo = int(id), []byte(members), int(reply)
 	return g, nil
 }
 
