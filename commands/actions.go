@@ -115,7 +115,10 @@ func (d Deps) runAction(ctx context.Context, req Request, a Action, caller Actio
 	}
 	args := requestArgs(req)
 	if a.Dangerous {
-		if why := d.decide(ctx, req, a.Name, args, "", ""); why != "" {
+		// An action is about no builder: decided like /worker and /scheduler (decideControl,
+		// on notABuilder), so a right limited to some builders ("dangerous on docs-*") grants
+		// no action; only a rule not limited to builders does.
+		if why := d.decideControl(ctx, req, a.Name, args, ""); why != "" {
 			if req.Button != nil {
 				return Response{Notice: why}, nil
 			}

@@ -36,7 +36,10 @@ func (f *fakeCaller) count() int {
 
 // actionEnv wires deploy (dangerous) and weather (harmless) like herald does: the actions in
 // the registry, the matrix compiled against it (testSpec: dangerous commands for admin only).
-func actionEnv(t *testing.T, f *fakeCaller) *env {
+func actionEnv(t *testing.T, f *fakeCaller) *env { return actionEnvWith(t, f, testSpec()) }
+
+// actionEnvWith is actionEnv with the rules of spec.
+func actionEnvWith(t *testing.T, f *fakeCaller, spec authz.Spec) *env {
 	e := newEnv(t)
 	list := []commands.Action{
 		{Name: "deploy", Description: "deploy a service", Dangerous: true, Timeout: 200 * time.Millisecond},
@@ -45,7 +48,7 @@ func actionEnv(t *testing.T, f *fakeCaller) *env {
 	known := commands.NewRegistry(nil)
 	commands.Register(known, e.deps)
 	known.Add(commands.Actions(e.deps, f, list)...)
-	m, err := authz.Compile(testSpec(), known.Known())
+	m, err := authz.Compile(spec, known.Known())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,4 +178,26 @@ func TestActionsInHelp(t *testing.T) {
 	e := actionEnv(t, &fakeCaller{})
 	mustContain(t, e.send(groupID, nobody, "/help"), "/deploy — deploy a service\n/weather — tell the weather\n")
 	mustContain(t, e.send(groupID, nobody, "/help deploy"), "<b>/deploy</b> — deploy a service", "audited")
+}
+
+// A right to dangerous commands limited to some builders ("on docs-*") is about builds; an
+// action is about none, so it grants no action: only a rule not limited to builders does.
+func TestActionNotGrantedByABuilderLimitedRight(t *testing.T) {
+	f := &fakeCaller{answer: func(ctx context.Context, c commands.ActionCall) (commands.ActionAnswer, error) {
+		return commands.ActionAnswer{Text: "ok"}, nil
+	}}
+	spec := testSpec()
+	spec.Rules = append(spec.Rules, authz.Rule{Commands: []string{"dangerous"}, Who: []string{"555"}, Builders: []string{"docs-*"}, Line: 3})
+	e := actionEnvWith(t, f, spec)
+	mustContain(t, e.send(groupID, docsman, "/deploy api"), "You may not use /deploy")
+	if f.count() != 0 {
+		t.Fatalf("a builder-limited right ran the action: %+v", f.calls)
+	}
+	if log := e.audit(); len(log) != 1 || log[0].Outcome != "denied" || log[0].UserID != docsman {
+		t.Fatalf("audit: %+v", log)
+	}
+	mustContain(t, e.send(groupID, admin, "/deploy api"), "ok")
+	if f.count() != 1 {
+		t.Fatalf("admin's action: calls %+v", f.calls)
+	}
 }

@@ -50,7 +50,9 @@ type Client struct {
 func NewClient(endpoints []Endpoint, hc *http.Client, version string) *Client {
 	c := &Client{endpoints: map[string]Endpoint{}, http: hc, userAgent: "herald/" + version}
 	if c.http == nil {
-		c.http = &http.Client{}
+		// A redirect is answered, not followed: a 307 or 308 would post the signed body,
+		// signature and all, to whatever host it names (and a 301/302 turn it into a GET).
+		c.http = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	for _, e := range endpoints {
 		c.endpoints[e.Name] = e

@@ -184,3 +184,30 @@ func FuzzParseAnswer(f *testing.F) {
 		}
 	})
 }
+
+// A redirect is not followed: the signed body must not be posted to wherever a 307 points.
+func TestCallActionRedirectNotFollowed(t *testing.T) {
+	var elsewhere sync.Mutex
+	hits := 0
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Lock()
+		hits++
+		elsewhere.Unlock()
+		_, _ = io.WriteString(w, "stolen")
+	}))
+	t.Cleanup(other.Close)
+	srv := receiver(t, func(w http.ResponseWriter, r *http.Request, _ []byte) {
+		http.Redirect(w, r, other.URL+"/grab", http.StatusTemporaryRedirect)
+	})
+	c := actions.NewClient([]actions.Endpoint{{Name: "deploy", URL: srv.URL + "/hook", Secret: secret}}, nil, "test")
+	_, err := c.CallAction(context.Background(), call())
+	var se *commands.ActionStatusError
+	if !errors.As(err, &se) || se.Status != http.StatusTemporaryRedirect {
+		t.Fatalf("err = %v; want the 307 as the service's answer", err)
+	}
+	elsewhere.Lock()
+	defer elsewhere.Unlock()
+	if hits != 0 {
+		t.Fatalf("the signed body was posted to the redirect's target %d times", hits)
+	}
+}
